@@ -1,0 +1,67 @@
+"""The meter protocol: what every energy source (RAPL, NVML, models, ...) offers the sampler.
+
+A meter reports, per domain, either a cumulative energy counter in joules (``counter=True``)
+or an instantaneous power in watts (``counter=False``); the sampler integrates the latter.
+Counters must already be corrected for wraparound, starting at any offset: the sampler only
+uses differences.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
+
+MEASURED = "measured"
+MODELLED = "modelled"
+
+# Domain kinds, as they appear in results and JSON.
+KINDS = ("cpu", "dram", "gpu", "psys", "uncore", "other")
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str          # unique within a run, e.g. "cpu:0", "dram:0", "gpu:0", "psys"
+    kind: str          # one of KINDS
+    source: str        # "rapl", "nvml", "amdsmi", "cpu-model", "dram-model"
+    label: str         # MEASURED or MODELLED
+    method: str        # one line: how the number is obtained (and from what, for models)
+    counter: bool = True   # True: read() gives cumulative joules; False: watts
+    device: str | None = None  # GPU index/UUID, socket id, ...
+    # Longest safe gap between reads (s), e.g. a RAPL counter wrapping at 1 kW. None: no limit.
+    max_read_interval_s: float | None = None
+    meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("max_read_interval_s")
+        return d
+
+
+@dataclass
+class Unavailable:
+    """A source this machine lacks or cannot read, and what to do about it (for ``doctor``)."""
+
+    source: str
+    reason: str
+    fix: str | None = None
+
+
+@runtime_checkable
+class Meter(Protocol):
+    source: str
+
+    def domains(self) -> list[Domain]:
+        """The domains this meter reports, fixed after construction."""
+
+    def read(self) -> dict[str, float]:
+        """Joules (counter domains) or watts (power domains) per domain name. May raise."""
+
+    def close(self) -> None:
+        """Release handles. Must not raise."""
+
+
+class MeterUnavailable(Exception):
+    """Raised by a meter module's ``open()`` when this machine lacks the source or cannot read it."""
+
+    def __init__(self, source: str, reason: str, fix: str | None = None):
+        super().__init__(f"{source}: {reason}")
+        self.info = Unavailable(source, reason, fix)
