@@ -1,0 +1,25 @@
+"""Options and helpers shared by several commands."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def add_store(p) -> None:
+    p.add_argument("--store", metavar="PATH",
+                   help="run store (default: $WATTPRINT_STORE or .wattprint/runs.sqlite)")
+
+
+def add_json(p) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def open_store(args, *, create: bool = False):
+    from ..store import Store
+
+    return Store.open(getattr(args, "store", None), create=create)
+
+
+def print_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2, default=str, allow_nan=False)
+    sys.stdout.write("\n")

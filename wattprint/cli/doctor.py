@@ -1,0 +1,64 @@
+"""``wattprint doctor``: which meters this machine has, which it cannot read, and how to fix it."""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+from ._common import add_json, print_json
+
+
+def add_arguments(p, name) -> None:
+    p.add_argument("--sysfs-root", help="read powercap under this root instead of / "
+                                        "(also $WATTPRINT_SYSFS_ROOT)")
+    p.add_argument("--store", metavar="PATH", help="check this run store path")
+    add_json(p)
+
+
+def run(args) -> int:
+    from .. import __version__
+    from ..meters import discover
+    from ..store import default_path
+
+    disc = discover(sysfs_root=args.sysfs_root)
+    store_path = args.store or default_path()
+    store_ok, store_msg = _check_store(store_path)
+    domains = disc.domains
+    out = {
+        "wattprint": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+        "domains": [d.as_dict() for d in domains],
+        "unavailable": [u.__dict__ for u in disc.unavailable],
+        "store": {"path": store_path, "writable": store_ok, "message": store_msg},
+    }
+    disc.close()
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"wattprint {__version__} · Python {out['python']} · {out['platform']}")
+    print("\nMeasuring:")
+    for d in domains:
+        print(f"  {d.name:<10} {d.label:<8} {d.source:<10} {d.method}")
+    if not domains:
+        print("  nothing: no meter could be opened")
+    if disc.unavailable:
+        print("\nNot available:")
+        for u in disc.unavailable:
+            print(f"  {u.source:<10} {u.reason}")
+            if u.fix:
+                print(f"  {'':<10} fix: {u.fix}")
+    modelled = [d for d in domains if d.label == "modelled"]
+    if modelled:
+        print(f"\n{len(modelled)} domain(s) are modelled, not measured: their energy is an estimate.")
+    print(f"\nStore: {store_path} ({'writable' if store_ok else 'NOT writable: ' + store_msg})")
+    return 0
+
+
+def _check_store(path: str) -> tuple[bool, str]:
+    d = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(d):
+        d = os.path.dirname(d)
+    if os.path.exists(path):
+        ok = os.access(path, os.W_OK)
+    else:
+        ok = os.access(d, os.W_OK)
+    return ok, "" if ok else f"no write permission in {d}"
