@@ -1,0 +1,377 @@
+"""Bundled reference tables (wattprint/data/*.csv, described in manifest.json) and lookups.
+
+Tables are read on first use and cached. Lookups never guess: an unknown name is a
+``UsageError`` that lists the closest known names.
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+from .errors import UsageError
+from .units import check_positive, parse_intensity
+
+
+@dataclass(frozen=True)
+class Factor:
+    value: float
+    unit: str
+    source: str
+    url: str
+    year: int | None
+    scope: str | None
+    note: str = ""
+    name: str = field(default="", compare=False)  # what the factor stands for, e.g. "gcp:us-central1"
+
+    def as_source(self, factor: str) -> dict:
+        return {"factor": factor, "value": self.value, "unit": self.unit, "source": self.source,
+                "url": self.url, "year": self.year, "scope": self.scope, "name": self.name, "note": self.note}
+
+
+@lru_cache(maxsize=None)
+def table(name: str) -> tuple[dict, ...]:
+    """Rows of a bundled CSV as dicts of strings (kept as strings: 'NA' is Namibia)."""
+    text = resources.files("wattprint").joinpath("data", name).read_text(encoding="utf-8")
+    return tuple(csv.DictReader(io.StringIO(text)))
+
+
+@lru_cache(maxsize=None)
+def manifest() -> dict:
+    return json.loads(resources.files("wattprint").joinpath("data", "manifest.json").read_text(encoding="utf-8"))
+
+
+def _year(text: str) -> int | None:
+    text = (text or "").strip()[:4]
+    return int(text) if text.isdigit() else None
+
+
+def norm(text: str) -> str:
+    """Case-, accent- and punctuation-insensitive key: 'Québec' -> 'quebec', 'us-central1' -> 'uscentral1'."""
+    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def _unknown(what: str, query: str, names, hint: str) -> UsageError:
+    names = sorted(set(names))
+    by_norm = {norm(n): n for n in names}
+    close = difflib.get_close_matches(norm(query), list(by_norm), n=5, cutoff=0.5)
+    close += [k for k in by_norm if norm(query) and norm(query) in k and k not in close][: 5 - len(close)]
+    listed = ", ".join(by_norm[c] for c in close) or "none close"
+    return UsageError(f"unknown {what} {query!r}; closest: {listed} ({hint})")
+
+
+# ---------------------------------------------------------------- carbon intensity
+
+def _country_factor(row: dict, name: str) -> Factor:
+    return Factor(float(row["gco2e_per_kwh"]), "g/kWh", "Ember (2025), Yearly Electricity Data",
+                  "https://ember-energy.org/data/yearly-electricity-data/", _year(row["year"]), "lifecycle",
+                  name=name)
+
+
+def _zone_factor(row: dict, name: str) -> Factor:
+    return Factor(float(row["gco2e_per_kwh"]), "g/kWh", f"Electricity Maps ({row['year']}), zone {row['zone']}",
+                  "https://www.electricitymaps.com", _year(row["year"]), "lifecycle",
+                  note="ODbL 1.0 data", name=name)
+
+
+def _state_factor(row: dict, name: str) -> Factor:
+    return Factor(float(row["gco2e_per_kwh"]), "g/kWh", f"US EPA eGRID{row['year']}, state output emission rate",
+                  "https://www.epa.gov/egrid", _year(row["year"]), "direct",
+                  note="combustion only (eGRID); life-cycle factors are higher", name=name)
+
+
+@lru_cache(maxsize=None)
+def _region_index() -> dict[str, tuple[str, dict]]:
+    """norm(key) -> (kind, row), first writer wins: US state, country, zone key, then names."""
+    index: dict[str, tuple[str, dict]] = {}
+
+    def put(key, kind, row):
+        k = norm(key)
+        if k and k not in index:
+            index[k] = (kind, row)
+
+    for r in table("grid_us_state_egrid.csv"):
+        put("US-" + r["state"], "state", r)
+    for r in table("grid_country_ember.csv"):
+        put(r["iso2"], "country", r)
+        put(r["iso3"], "country", r)
+    for r in table("grid_zone_electricitymaps.csv"):
+        put(r["zone"], "zone", r)
+    for r in table("grid_country_ember.csv"):
+        put(r["name"], "country", r)
+    for r in table("grid_us_state_egrid.csv"):
+        put(r["name"], "state", r)
+    for r in table("grid_zone_electricitymaps.csv"):
+        put(r["name"], "zone", r)
+    return index
+
+
+_ALIASES = {"quebec": "CA-QC", "usa": "USA", "uk": "GB", "unitedstatesofamerica": "USA"}
+
+
+def region_intensity(region: str) -> Factor:
+    key = norm(region)
+    if key in _ALIASES:
+        key = norm(_ALIASES[key])
+    hit = _region_index().get(key)
+    if hit is None:
+        raise _unknown("region", region, region_names(), "see 'wattprint regions'")
+    kind, row = hit
+    return {"state": _state_factor, "country": _country_factor, "zone": _zone_factor}[kind](row, str(region))
+
+
+def region_names() -> list[str]:
+    names = ["US-" + r["state"] for r in table("grid_us_state_egrid.csv")]
+    names += [r["iso2"] for r in table("grid_country_ember.csv") if r["iso2"]]
+    names += [r["name"] for r in table("grid_country_ember.csv")]
+    names += [r["zone"] for r in table("grid_zone_electricitymaps.csv")]
+    return names
+
+
+_PROVIDERS = {"gcp": "gcp", "google": "gcp", "googlecloud": "gcp", "aws": "aws", "amazon": "aws",
+              "azure": "azure", "microsoft": "azure"}
+
+
+def split_cloud(cloud: str) -> tuple[str, str]:
+    provider, sep, region = str(cloud).partition(":")
+    p = _PROVIDERS.get(norm(provider))
+    if not sep or p is None or not region.strip():
+        raise UsageError(f"cloud {cloud!r}: write PROVIDER:REGION, e.g. gcp:us-central1, aws:us-east-1, azure:eastus")
+    return p, region.strip()
+
+
+def cloud_region(cloud: str) -> dict:
+    provider, region = split_cloud(cloud)
+    rows = [r for r in table("cloud_regions.csv") if r["provider"] == provider]
+    for r in rows:
+        if norm(r["region"]) == norm(region):
+            return r
+    raise _unknown(f"{provider} region", region, [r["region"] for r in rows], "see 'wattprint regions " + provider + "'")
+
+
+def cloud_intensity(cloud: str) -> Factor:
+    """Provider-published factor first, then the region's grid zone, then CCF, then the country."""
+    r = cloud_region(cloud)
+    name = f"{r['provider']}:{r['region']}"
+    if r["provider_gco2e_per_kwh"]:
+        return Factor(float(r["provider_gco2e_per_kwh"]), "g/kWh",
+                      f"Google Cloud region carbon data {r['provider_year']} (location-based grid factor)",
+                      "https://github.com/GoogleCloudPlatform/region-carbon-info", _year(r["provider_year"]),
+                      "operational", note=f"carbon-free energy {r['provider_cfe_pct']}%" if r["provider_cfe_pct"] else "",
+                      name=name)
+    if r["zone"]:
+        for z in table("grid_zone_electricitymaps.csv"):
+            if z["zone"] == r["zone"]:
+                f = _zone_factor(z, name)
+                return Factor(f.value, f.unit, f.source, f.url, f.year, f.scope,
+                              note=f"{r['provider']} publishes no factor; grid zone of {r['name']}", name=name)
+    if r["ccf_gco2e_per_kwh"]:
+        return Factor(float(r["ccf_gco2e_per_kwh"]), "g/kWh", "Cloud Carbon Footprint emission factor",
+                      "https://github.com/cloud-carbon-footprint/cloud-carbon-footprint", None, None,
+                      note="about 2020-2021", name=name)
+    if r["country_iso2"]:
+        f = region_intensity(r["country_iso2"])
+        return Factor(f.value, f.unit, f.source, f.url, f.year, f.scope, note="country average", name=name)
+    raise UsageError(f"no carbon intensity known for {name}; pass --intensity")
+
+
+def resolve_intensity(*, region=None, cloud=None, intensity=None) -> Factor | None:
+    """Gross grid intensity in g CO2e/kWh, or None when no location is given (never invented)."""
+    given = [k for k, v in (("region", region), ("cloud", cloud), ("intensity", intensity)) if v not in (None, "")]
+    if len(given) > 1:
+        raise UsageError(f"give one of region, cloud or intensity, not {' and '.join(given)}")
+    if intensity not in (None, ""):
+        return Factor(parse_intensity(intensity), "g/kWh", "given by the user", "", None, None,
+                      name=str(intensity))
+    if region not in (None, ""):
+        return region_intensity(region)
+    if cloud not in (None, ""):
+        return cloud_intensity(cloud)
+    return None
+
+
+# ---------------------------------------------------------------- PUE
+
+ASSUMED_PUE = Factor(1.0, "ratio", "assumed: no data centre given", "", None, None,
+                     note="pass pue= (number or 'strubell2019' / 'industry') or provider= / cloud=", name="none")
+
+
+def _pue_factor(row: dict) -> Factor:
+    return Factor(float(row["pue"]), "ratio", row["source"], row["url"], _year(row["year"]), row["scope"],
+                  note=row["note"], name=row["key"])
+
+
+def resolve_pue(*, pue=None, provider=None, cloud=None) -> Factor:
+    """A number, a preset name, a provider's fleet average or a cloud region's PUE; 1.0 stated when none."""
+    rows = {r["key"]: r for r in table("pue.csv")}
+    if pue not in (None, ""):
+        if isinstance(pue, str) and pue.strip().lower() in rows:
+            return _pue_factor(rows[pue.strip().lower()])
+        try:
+            value = float(pue)
+        except (TypeError, ValueError):
+            presets = [k for k, r in rows.items() if r["scope"] == "preset"]
+            raise UsageError(f"pue {pue!r}: give a number >= 1 or a preset ({', '.join(presets)})") from None
+        check_positive(value, "pue")
+        if value < 1:
+            raise UsageError(f"pue: must be 1 or more (facility energy / IT energy), got {value:g}")
+        return Factor(value, "ratio", "given by the user", "", None, None, name=str(pue))
+    if cloud not in (None, ""):
+        p, region = split_cloud(cloud)
+        cloud_region(cloud)  # unknown region -> error with close matches
+        key = f"{p}:{region}"
+        if key in rows:
+            return _pue_factor(rows[key])
+        provider = provider or p
+    if provider not in (None, ""):
+        p = _PROVIDERS.get(norm(provider))
+        if p is None or p not in rows:
+            raise _unknown("provider", provider, ["gcp", "aws", "azure"], "or pass --pue")
+        return _pue_factor(rows[p])
+    return ASSUMED_PUE
+
+
+# ---------------------------------------------------------------- comparisons, mixes
+
+COMPARE = ["FR", "SE", "CA-QC", "gcp:us-central1", "US", "DE", "AU", "IN", "CN", "PL"]
+
+
+def compare_regions(n: int = 8) -> list[tuple[str, Factor]]:
+    """A fixed set of well-known grids, low to high, for 'had you trained in ...' lines."""
+    out = []
+    for key in COMPARE[:n]:
+        f = cloud_intensity(key) if ":" in key else region_intensity(key)
+        out.append((key, f))
+    return out
+
+
+def energy_mix(name: str) -> dict:
+    """Current generation mix of a country (OWID/Ember), or a row of Strubell et al.'s Table 2."""
+    for r in table("energy_mix_strubell2019.csv"):
+        if norm(name) in (norm(r["entity"]), norm("strubell2019" + r["entity"])):
+            return dict(r, source="Strubell et al. 2019 Table 2")
+    k = norm(name)
+    for r in table("energy_mix_country_owid.csv"):
+        if k in (norm(r["iso2"]), norm(r["iso3"]), norm(r["name"])):
+            return dict(r, source="Our World in Data / Ember, via CodeCarbon")
+    raise _unknown("country", name, [r["name"] for r in table("energy_mix_country_owid.csv")], "energy mix")
+
+
+# ---------------------------------------------------------------- hardware
+
+def _num(text: str) -> float | None:
+    return float(text) if text not in (None, "") else None
+
+
+def _strip_brand(text: str) -> str:
+    k = norm(text)
+    for prefix in ("nvidia", "amd", "google", "intel", "habana"):
+        if k.startswith(prefix):
+            k = k[len(prefix):]
+    for prefix in ("tesla", "geforce", "instinct", "radeon"):
+        if k.startswith(prefix):
+            k = k[len(prefix):]
+    return k
+
+
+def _spec(row: dict, resolved_from: str | None = None) -> dict:
+    spec = {"model": row["model"], "vendor": row["vendor"], "family": row["family"],
+            "form_factor": row["form_factor"], "tdp_w": _num(row["tdp_w"]),
+            "measured_avg_w": _num(row["measured_avg_w"]), "memory_gb": _num(row["memory_gb"]),
+            "release_year": _year(row["release_year"]), "source": row["source"],
+            "confidence": row["confidence"], "power_note": row["power_note"]}
+    if resolved_from:
+        spec["resolved_from"] = resolved_from
+    return spec
+
+
+def hardware(name: str) -> dict:
+    """Spec of an accelerator by model or family name; a family resolves to its first (SXM) row."""
+    rows = table("accelerators.csv")
+    k = _strip_brand(name)
+    if not k:
+        raise UsageError("hardware: empty name; see 'wattprint hardware'")
+    for r in rows:
+        if _strip_brand(r["model"]) == k:
+            return _spec(r)
+    for r in rows:  # first row of a family is its data-centre SXM variant
+        if _strip_brand(r["family"]) == k:
+            return _spec(r, resolved_from=str(name))
+    hits = [r for r in rows if k in _strip_brand(r["model"])]
+    if hits and len({r["family"] for r in hits}) == 1:
+        return _spec(hits[0], resolved_from=str(name))
+    raise _unknown("hardware", name, [r["model"] for r in rows] + [r["family"] for r in rows],
+                   "see 'wattprint hardware'")
+
+
+def hardware_list(query: str | None = None) -> list[dict]:
+    k = _strip_brand(query) if query else ""
+    return [_spec(r) for r in table("accelerators.csv")
+            if not k or k in _strip_brand(r["model"]) or k in _strip_brand(r["family"]) or k == norm(r["vendor"])]
+
+
+def embodied_for(model: str | None) -> tuple[Factor, float] | None:
+    """(kg CO2e per card, lifetime years) for an accelerators.csv model; None when not in the table."""
+    for r in table("embodied.csv"):
+        if model and r["accelerator"] == model:
+            return _embodied_factor(r), float(r["lifetime_years"])
+    return None
+
+
+def embodied_default(key: str) -> tuple[Factor, float]:
+    for r in table("embodied.csv"):
+        if r["default"] == key:
+            return _embodied_factor(r), float(r["lifetime_years"])
+    raise KeyError(key)
+
+
+def _embodied_factor(r: dict) -> Factor:
+    return Factor(float(r["value"]), "kg CO2e", r["source"], "", None, "cradle-to-gate",
+                  note=f"{r['item']}; {r['note']}".strip("; "), name=r["item"])
+
+
+# ---------------------------------------------------------------- prices, equivalents
+
+def price_tables() -> list[str]:
+    return sorted({r["table"] for r in table("prices.csv")})
+
+
+def price(table_name: str, hardware_name: str) -> tuple[float | None, float, Factor]:
+    """(low, high) USD per unit-hour for hardware in a price table; low is pre-emptible/spot (may be None).
+
+    Snapshot tables hold several instances per accelerator: the largest instance is used, as its
+    price per accelerator carries the least host overhead.
+    """
+    if table_name not in price_tables():
+        raise _unknown("price table", table_name, price_tables(), "or pass --price-low/--price-high")
+    rows = [r for r in table("prices.csv") if r["table"] == table_name]
+    fam = hardware(hardware_name)["family"] if hardware_name else ""
+    hits = [r for r in rows if norm(r["hardware"]) in (norm(fam), norm(hardware_name or ""))]
+    if not hits:
+        raise _unknown(f"hardware in price table {table_name}", hardware_name or "(none)",
+                       [r["hardware"] for r in rows], "pass --hardware or --price-low/--price-high")
+    r = max(hits, key=lambda r: int(r["units_per_instance"] or 1))
+    low = _num(r["preemptible_usd_per_unit_hour"])
+    high = float(r["on_demand_usd_per_unit_hour"])
+    f = Factor(high, "USD/unit-hour", r["source"], "", _year(r["date"]), None,
+               note=(f"{r['instance']} " if r["instance"] else "") + f"priced {r['date']}; {r['note']}".strip("; "),
+               name=f"{table_name}:{r['hardware']}")
+    return low, high, f
+
+
+def equivalents(which: str | None = None) -> list[dict]:
+    return [dict(r, value=float(r["value"]), year=_year(r["year"]))
+            for r in table("equivalents.csv") if which is None or r["table"] == which]
+
+
+def equivalent(key: str) -> dict:
+    for e in equivalents():
+        if e["key"] == key:
+            return e
+    raise KeyError(key)
