@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,19 +67,16 @@ def run(args) -> int:
                pue=args.pue, total=total, unit=args.unit, run_id=args.run_id,
                command=shlex.join(cmd), scope=args.scope)
     _check_location(run_)
+    if shutil.which(cmd[0]) is None:
+        raise UsageError(f"command not found: {cmd[0]!r} (check the name and your PATH)")
     env = dict(os.environ)
     env["WATTPRINT_RUN_ID"] = run_.run_id
+    run_.start()  # store and meters first: the command's whole life is measured
     try:
         child = subprocess.Popen(cmd, env=env)
     except OSError as e:
+        run_.stop("failed", exit_code=127)
         raise UsageError(f"cannot run {cmd[0]!r}: {e.strerror}") from None
-    # Start measuring only once the child exists, so a bad command leaves no run behind.
-    try:
-        run_.start()
-    except BaseException:
-        child.terminate()
-        child.wait()
-        raise
 
     def forward(signum, frame):
         try:

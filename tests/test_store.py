@@ -1,0 +1,124 @@
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from wattprint.errors import UsageError
+from wattprint.store import SCHEMA_VERSION, DomainTotal, RunRecord, Store
+
+
+def _rec(run_id, **kw):
+    now = time.time()
+    return RunRecord(id=run_id, status=kw.pop("status", "finished"), started_at=now, updated_at=now,
+                     domains=[DomainTotal("cpu:0", "cpu", "rapl", "measured", "test", 0, 0)], **kw)
+
+
+def test_schema_is_versioned_and_reopens(store_path):
+    st = Store.open(store_path)
+    st.create_run(_rec("r1", project="p"))
+    st.close()
+    st = Store.open(store_path)
+    assert st._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    assert st._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert [r.id for r in st.list_runs(project="p")] == ["r1"]
+
+
+def test_newer_schema_is_refused_with_a_clear_message(store_path):
+    Store.open(store_path).close()
+    db = sqlite3.connect(store_path)
+    db.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(UsageError, match="newer wattprint"):
+        Store.open(store_path)
+
+
+def test_not_a_store_and_unwritable_paths(tmp_path):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(UsageError, match="not a wattprint store"):
+        Store.open(str(junk))
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(UsageError, match="cannot write the run store"):
+        Store.open(str(a_file / "sub" / "runs.sqlite"))
+    with pytest.raises(UsageError, match="no run store"):
+        Store.open(str(tmp_path / "missing.sqlite"), create=False)
+    assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_run_ids_by_prefix_ambiguity_and_unknown(store_path):
+    st = Store.open(store_path)
+    with pytest.raises(UsageError, match="store is empty"):
+        st.get_run("nope")
+    st.create_run(_rec("20261127-000001-aaaaaa"))
+    st.create_run(_rec("20261127-000001-aabbbb"))
+    assert st.get_run("20261127-000001-aab").id == "20261127-000001-aabbbb"
+    with pytest.raises(UsageError, match="ambiguous"):
+        st.get_run("20261127-000001-aa")
+    with pytest.raises(UsageError, match="wattprint runs"):
+        st.get_run("zzz")
+    with pytest.raises(UsageError, match="already exists"):
+        st.create_run(_rec("20261127-000001-aaaaaa"))
+
+
+def test_flush_writes_samples_totals_and_side_tables(store_path):
+    st = Store.open(store_path)
+    rec = _rec("r", status="running", host="elsewhere")
+    key = st.create_run(rec)
+    st.flush(key, samples=[(1.0, 0, 10.0, 10.0), (2.0, 0, 20.0, 10.0)], domain_energy={0: 20.0},
+             run_fields={"energy_j": 20.0, "duration_s": 2.0, "updated_at": time.time()},
+             progress=[(1.0, 1, 4, 10.0)], windows=[("eval", 0.5, 1.5, {"cpu:0": 10.0})],
+             predictions=[(2.0, {"energy_kwh": 1.0})])
+    got = st.get_run("r")
+    assert got.status == "running"  # another host with a fresh heartbeat
+    assert got.energy_j == 20.0 and got.domains[0].energy_j == 20.0
+    assert got.domains[0].avg_power_w == pytest.approx(10.0)
+    assert st.samples(key) == [(1.0, 0, 10.0, 10.0), (2.0, 0, 20.0, 10.0)]
+    assert st.progress(key) == [(1.0, 1.0, 4.0, 10.0)]
+    assert st.windows(key) == [("eval", 0.5, 1.5, {"cpu:0": 10.0})]
+    assert st.predictions(key) == [(2.0, {"energy_kwh": 1.0})]
+
+
+def test_dead_local_process_and_stale_heartbeat_read_as_interrupted(store_path):
+    import socket
+
+    st = Store.open(store_path)
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    st.create_run(_rec("local", status="running", host=socket.gethostname(), pid=p.pid))
+    st.create_run(_rec("remote", status="running", host="other-node"))
+    st.update_run(st.get_run("remote").key, updated_at=time.time() - 3600)
+    st.create_run(_rec("alive", status="running", host=socket.gethostname(), pid=os.getpid()))
+    assert st.get_run("local").status == "interrupted"
+    assert st.get_run("remote").status == "interrupted"
+    assert st.get_run("alive").status == "running"
+
+
+WRITER = r"""
+import sys, time
+from wattprint.store import Store, RunRecord, DomainTotal
+st = Store.open(sys.argv[1])
+for i in range(int(sys.argv[3])):
+    now = time.time()
+    rec = RunRecord(id=f"{sys.argv[2]}-{i}", status="finished", started_at=now, updated_at=now,
+                    domains=[DomainTotal("cpu:0", "cpu", "x", "measured", "m", 0, 0)])
+    key = st.create_run(rec)
+    st.flush(key, samples=[(t * 0.1, 0, t * 1.0, 10.0) for t in range(50)], domain_energy={0: 49.0},
+             run_fields={"energy_j": 49.0})
+"""
+
+
+def test_concurrent_writers_lose_nothing(store_path):
+    Store.open(store_path).close()
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, store_path, f"w{n}", "40"])
+             for n in range(3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    st = Store.open(store_path)
+    runs = st.list_runs()
+    assert len(runs) == 120
+    assert st._db.execute("SELECT count(*) FROM samples").fetchone()[0] == 120 * 50
+    assert all(r.energy_j == 49.0 for r in runs)

@@ -1,0 +1,132 @@
+import logging
+import time
+
+import pytest
+
+import wattprint
+from wattprint.errors import UsageError
+from wattprint.store import Store
+
+
+def flat(analytic, watts, **kw):
+    return analytic(lambda t: watts, lambda t: watts * t, **kw)
+
+
+def test_track_measures_windows_nested_and_overlapping(analytic, store_path):
+    cpu, gpu = flat(analytic, 40.0), flat(analytic, 200.0, name="gpu:0", kind="gpu")
+    with wattprint.track(meters=[cpu, gpu], store=store_path, interval=0.02, project="p",
+                         tags=["final"]) as run:
+        with run.window("outer") as outer:
+            time.sleep(0.2)
+            run.begin_window("overlap")
+            with run.window("inner") as inner:
+                time.sleep(0.2)
+            time.sleep(0.1)
+        ov = run.end_window("overlap")
+        live = run.energy()
+    assert inner.seconds == pytest.approx(0.2, abs=0.05)
+    assert inner.energy_j["gpu:0"] == pytest.approx(200 * inner.seconds, rel=1e-3)
+    assert inner.energy_j["cpu:0"] == pytest.approx(40 * inner.seconds, rel=1e-3)
+    assert outer.seconds > inner.seconds + 0.25
+    assert outer.total_j == pytest.approx(240 * outer.seconds, rel=1e-3)
+    assert ov.seconds > inner.seconds and ov.start_s > outer.measurement.start_s
+    assert live.total_j >= outer.total_j
+    rec = run.record
+    assert rec.status == "finished" and rec.project == "p" and rec.tags == ["final"]
+    assert rec.energy_j == pytest.approx(240 * rec.duration_s, rel=1e-3)
+    st = Store.open(store_path)
+    names = sorted(n for n, *_ in st.windows(rec.key))
+    assert names == ["inner", "outer", "overlap"]
+
+
+def test_window_misuse_is_a_clear_error(analytic, store_path):
+    with wattprint.track(meters=[flat(analytic, 1.0)], store=store_path) as run:
+        run.begin_window("a")
+        with pytest.raises(UsageError, match="already open"):
+            run.begin_window("a")
+        with pytest.raises(UsageError, match="never begun"):
+            run.end_window("b")
+
+
+def test_decorator_makes_a_run_per_call(analytic, store_path):
+    @wattprint.track(meters=[flat(analytic, 10.0)], store=store_path, interval=0.02, project="deco")
+    def work(x):
+        time.sleep(0.05)
+        return x * 2
+
+    assert work(2) == 4
+    first = work.last_run.run_id
+    assert work(3) == 6
+    assert work.last_run.run_id != first
+    assert len(Store.open(store_path).list_runs(project="deco")) == 2
+
+
+def test_exception_in_training_marks_failed_and_propagates(analytic, store_path):
+    with pytest.raises(ZeroDivisionError):
+        with wattprint.track(meters=[flat(analytic, 10.0)], store=store_path) as run:
+            1 / 0
+    assert run.record.status == "failed"
+
+
+def test_samples_are_flushed_while_running(analytic, store_path):
+    with wattprint.track(meters=[flat(analytic, 10.0)], store=store_path, interval=0.02,
+                         flush_interval=0.1) as run:
+        time.sleep(0.4)
+        other = Store.open(store_path)  # a second connection, as another process would read
+        mid = other.get_run(run.run_id)
+        assert other.count_samples(mid.key) >= 5
+        assert mid.energy_j > 0 and mid.status == "running"
+
+
+def test_broken_meter_never_stops_the_training(analytic, store_path, caplog):
+    bad = flat(analytic, 100.0, name="gpu:0", kind="gpu", fail_after=2)
+    good = flat(analytic, 10.0)
+    with caplog.at_level(logging.WARNING, logger="wattprint"):
+        with wattprint.track(meters=[good, bad], store=store_path, interval=0.02) as run:
+            time.sleep(0.2)
+            total = sum(range(1000))
+    assert total == 499500
+    assert run.record.degraded and run.record.status == "finished"
+    assert run.degraded and run.problems
+
+
+def test_store_failure_keeps_samples_and_never_raises(analytic, store_path, monkeypatch):
+    with wattprint.track(meters=[flat(analytic, 10.0)], store=store_path, interval=0.02,
+                         flush_interval=0.05) as run:
+        real = run._store.flush
+        calls = {"n": 0}
+
+        def flaky(*a, **k):
+            calls["n"] += 1
+            if calls["n"] <= 3:
+                raise OSError("disk full")
+            return real(*a, **k)
+
+        monkeypatch.setattr(run._store, "flush", flaky)
+        time.sleep(0.4)
+    rec = run.record
+    assert calls["n"] > 3 and rec.degraded
+    # samples from the failed flushes were kept and written later
+    ts = [t for t, *_ in Store.open(store_path).samples(rec.key)]
+    assert ts[0] < 0.1 and len(ts) >= 10
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"interval": 0.001}, "at least 0.01"),
+    ({"interval": "fast"}, "number of seconds"),
+    ({"scope": "galaxy"}, "scope"),
+    ({"on_exceed": "explode"}, "on_exceed"),
+    ({"flush_interval": -1}, "flush_interval"),
+])
+def test_bad_options_fail_before_training(kw, match):
+    with pytest.raises(UsageError, match=match):
+        wattprint.track(**kw)
+
+
+def test_progress_with_bad_values_only_warns(analytic, store_path, caplog):
+    with wattprint.track(meters=[flat(analytic, 10.0)], store=store_path, total=10) as run:
+        run.progress("three")
+        run.progress(1, total=-5)
+        run.progress(2)
+    assert run.record.done == 2 and run.record.total == 10
+    assert any("not a number" in r.getMessage() for r in caplog.records)

@@ -1,0 +1,1 @@
+"""Small bundled examples (no GPU and no extra packages needed)."""
