@@ -1,0 +1,300 @@
+"""The generalised Strubell et al. (2019) model: energy, CO2e, embodied emissions, cost and equivalents.
+
+    energy_it  = hours x power                      (kWh, what meters measure)
+    energy     = energy_it x PUE                    (kWh, the paper's p_t)
+    CO2e       = energy x intensity                 (gross; net with a market-based intensity)
+    embodied   = sum(device kg) x hours / (lifetime_years x 8760 x usage)
+    cloud cost = units x hours x price per unit-hour (low = pre-emptible/spot, high = on-demand)
+    electricity cost = energy x tariff
+
+Every factor used is recorded in ``sources`` with its value, unit, source and year; anything not
+known is left ``None`` with a note, never filled in.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from . import datasets
+from .datasets import Factor
+from .errors import UsageError
+from .units import LB_KG, check_positive, fmt_energy, fmt_mass, parse_duration, parse_intensity, parse_power
+
+HOURS_PER_YEAR = 8760.0
+
+
+@dataclass
+class Footprint:
+    energy_kwh: float
+    energy_kwh_it: float
+    pue: float
+    hours: float
+    co2e_kg: float | None = None
+    co2e_lbs: float | None = None
+    co2e_net_kg: float | None = None
+    embodied_kg: float | None = None
+    cost_usd_low: float | None = None
+    cost_usd_high: float | None = None
+    electricity_cost_usd: float | None = None
+    equivalents: list[dict] = field(default_factory=list)
+    inputs: dict = field(default_factory=dict)
+    sources: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    levels: list[dict] = field(default_factory=list)  # per-run and campaign totals when runs > 1
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        lines = [f"energy      {fmt_energy(self.energy_kwh)} (IT {fmt_energy(self.energy_kwh_it)} x PUE {self.pue:g})"
+                 f" over {self.hours:,.4g} h"]
+        if self.co2e_kg is not None:
+            lines.append(f"CO2e        {fmt_mass(self.co2e_kg)} ({self.co2e_lbs:,.0f} lb)")
+        if self.co2e_net_kg is not None:
+            lines.append(f"CO2e net    {fmt_mass(self.co2e_net_kg)}")
+        if self.embodied_kg is not None:
+            lines.append(f"embodied    {fmt_mass(self.embodied_kg)}")
+        if self.cost_usd_high is not None:
+            low = f"${self.cost_usd_low:,.0f}" if self.cost_usd_low is not None else "?"
+            lines.append(f"cloud cost  {low} - ${self.cost_usd_high:,.0f}")
+        if self.electricity_cost_usd is not None:
+            lines.append(f"electricity ${self.electricity_cost_usd:,.2f}")
+        for n in self.notes:
+            lines.append(f"note: {n}")
+        return "\n".join(lines)
+
+
+def _given(v) -> bool:
+    return v is not None and v != ""
+
+
+def _hours(hours, days) -> float:
+    if _given(hours) and _given(days):
+        raise UsageError("give hours or days, not both")
+    if _given(days):
+        return parse_duration(f"{days}d" if isinstance(days, (int, float)) else days, "days")
+    if _given(hours):
+        return parse_duration(hours, "hours")
+    raise UsageError("a duration is needed: pass hours= (--hours H) or days= (--days D)")
+
+
+def _count(count, what="count") -> int:
+    if count is None:
+        return 1
+    try:
+        n = float(count)
+    except (TypeError, ValueError):
+        raise UsageError(f"{what}: expected a whole number, got {count!r}") from None
+    check_positive(n, what)
+    if n != int(n):
+        raise UsageError(f"{what}: expected a whole number, got {count!r}")
+    return int(n)
+
+
+def _power(hw: dict | None, count: int, power_w, device_power_w, utilization, sources, inputs, notes) -> float:
+    """IT power in watts: measured total > per-device x count > TDP x utilisation."""
+    given = [k for k, v in (("power_w", power_w), ("device_power_w", device_power_w),
+                            ("utilization", utilization)) if _given(v)]
+    if len(given) > 1:
+        raise UsageError(f"give one power source, not {' and '.join(given)} (--power-w beats --device-power-w beats --utilization)")
+    if _given(power_w):
+        w = parse_power(power_w, "power_w")
+        inputs["power_basis"] = "measured total power (the paper's p_c + p_r + g x p_g)"
+        return w
+    if _given(device_power_w):
+        w = parse_power(device_power_w, "device_power_w")
+        inputs["device_power_w"] = w
+        inputs["power_basis"] = f"per-device power x {count} devices"
+        return w * count
+    if hw is None:
+        raise UsageError("no power known: pass --power-w (measured total), --device-power-w, or --hardware NAME")
+    u = check_positive(utilization if _given(utilization) else 1.0, "utilization")
+    if u > 1:
+        raise UsageError(f"utilization: a fraction from 0 to 1, got {u:g}")
+    tdp = hw["tdp_w"]
+    if tdp is None:
+        if hw["measured_avg_w"] is None:
+            raise UsageError(f"no published power for {hw['model']}; pass --device-power-w W")
+        sources.append({"factor": "device_power", "value": hw["measured_avg_w"], "unit": "W", "source": hw["source"],
+                        "url": hw["source"], "year": hw["release_year"], "name": hw["model"],
+                        "note": "published measured average (no TDP published)"})
+        inputs["power_basis"] = f"published measured average x {count} devices (no TDP published)"
+        notes.append(f"{hw['model']}: no TDP published; used its published measured average power")
+        return hw["measured_avg_w"] * count
+    sources.append({"factor": "device_tdp", "value": tdp, "unit": "W", "source": hw["source"], "url": hw["source"],
+                    "year": hw["release_year"], "name": hw["model"], "note": hw["power_note"]})
+    inputs["utilization"] = u
+    inputs["power_basis"] = f"TDP x utilization {u:g} x {count} devices"
+    if u == 1.0:
+        notes.append("power from TDP at full utilization: an upper bound; measure or pass --utilization")
+    return tdp * u * count
+
+
+def estimate(*, hardware=None, count=1, hours=None, days=None, power_w=None, device_power_w=None,
+             utilization=None, pue=None, provider=None, region=None, cloud=None, intensity=None,
+             net_intensity=None, price_low=None, price_high=None, prices=None, tariff=None, embodied=False,
+             embodied_kg_per_device=None, host_embodied_kg=None, devices_per_host=None, lifetime_years=None,
+             usage=None, runs=None) -> Footprint:
+    """Footprint of a training from its hardware, duration and location, without running anything."""
+    h = _hours(hours, days)
+    n = _count(count)
+    hw = datasets.hardware(hardware) if _given(hardware) else None
+    sources: list[dict] = []
+    notes: list[str] = []
+    inputs: dict = {"hardware": hw["model"] if hw else None, "count": n}
+    if hw and "resolved_from" in hw:
+        notes.append(f"hardware {hw['resolved_from']!r} resolved to {hw['model']}")
+    watts = _power(hw, n, power_w, device_power_w, utilization, sources, inputs, notes)
+    inputs["power_w"] = watts
+    return _compute(watts * h / 1000.0, h, hw=hw, count=n, pue=pue, provider=provider, region=region,
+                    cloud=cloud, intensity=intensity, net_intensity=net_intensity, price_low=price_low,
+                    price_high=price_high, prices=prices, tariff=tariff, embodied=embodied,
+                    embodied_kg_per_device=embodied_kg_per_device, host_embodied_kg=host_embodied_kg,
+                    devices_per_host=devices_per_host, lifetime_years=lifetime_years, usage=usage, runs=runs,
+                    sources=sources, notes=notes, inputs=inputs)
+
+
+def for_energy(energy_kwh_it: float, hours: float, *, pue=None, region=None, cloud=None, intensity=None,
+               net_intensity=None, price_low=None, price_high=None, prices=None, hardware=None, count=None,
+               tariff=None, embodied=False, provider=None, runs=None) -> Footprint:
+    """Footprint of a measured energy (IT side, before PUE) over ``hours`` of wall-clock time."""
+    e = check_positive(energy_kwh_it, "energy_kwh_it", allow_zero=True)
+    h = check_positive(hours, "hours", allow_zero=True)
+    hw = datasets.hardware(hardware) if _given(hardware) else None
+    n = _count(count)
+    inputs = {"hardware": hw["model"] if hw else None, "count": n, "power_basis": "measured energy",
+              "power_w": e * 1000.0 / h if h else None}
+    return _compute(e, h, hw=hw, count=n, pue=pue, provider=provider, region=region, cloud=cloud,
+                    intensity=intensity, net_intensity=net_intensity, price_low=price_low, price_high=price_high,
+                    prices=prices, tariff=tariff, embodied=embodied, runs=runs, sources=[], notes=[], inputs=inputs)
+
+
+def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net_intensity, price_low,
+             price_high, prices, tariff, embodied, embodied_kg_per_device=None, host_embodied_kg=None,
+             devices_per_host=None, lifetime_years=None, usage=None, runs=None, sources, notes, inputs) -> Footprint:
+    n_runs = _count(runs, "runs")
+    p = datasets.resolve_pue(pue=pue, provider=provider, cloud=cloud)
+    sources.insert(0, p.as_source("pue"))
+    if p.source.startswith("assumed"):
+        notes.append("no data centre given: PUE 1.0 assumed; pass pue= (e.g. 'industry') or cloud=")
+    inputs.update(hours=h, runs=n_runs, pue=p.value, energy_kwh_it_per_run=e_it)
+
+    per_run = {"energy_kwh_it": e_it, "energy_kwh": e_it * p.value}
+    ci = datasets.resolve_intensity(region=region, cloud=cloud, intensity=intensity)
+    if ci is None:
+        notes.append("no location given: CO2e not computed; pass region=, cloud= or intensity=")
+    else:
+        sources.append(ci.as_source("intensity"))
+        inputs["intensity_g_per_kwh"] = ci.value
+        per_run["co2e_kg"] = per_run["energy_kwh"] * ci.value / 1000.0
+    if _given(net_intensity):
+        net = parse_intensity(net_intensity, "net_intensity")
+        sources.append({"factor": "net_intensity", "value": net, "unit": "g/kWh", "source": "given by the user",
+                        "url": "", "year": None, "scope": "market-based", "name": str(net_intensity), "note": ""})
+        inputs["net_intensity_g_per_kwh"] = net
+        per_run["co2e_net_kg"] = per_run["energy_kwh"] * net / 1000.0
+
+    _cost(per_run, h, hw, count, price_low, price_high, prices, sources, inputs, notes)
+    if _given(tariff):
+        t = check_positive(tariff, "tariff", allow_zero=True)
+        sources.append({"factor": "tariff", "value": t, "unit": "USD/kWh", "source": "given by the user",
+                        "url": "", "year": None, "name": "", "note": ""})
+        inputs["tariff_usd_per_kwh"] = t
+        per_run["electricity_cost_usd"] = per_run["energy_kwh"] * t
+    if embodied or any(_given(v) for v in (embodied_kg_per_device, host_embodied_kg, devices_per_host,
+                                           lifetime_years, usage)):
+        per_run["embodied_kg"] = _embodied(h, hw, count, embodied_kg_per_device, host_embodied_kg,
+                                           devices_per_host, lifetime_years, usage, sources, inputs, notes)
+
+    total = {k: v * n_runs for k, v in per_run.items()}
+    fp = Footprint(energy_kwh=total["energy_kwh"], energy_kwh_it=total["energy_kwh_it"], pue=p.value, hours=h,
+                   co2e_kg=total.get("co2e_kg"), co2e_net_kg=total.get("co2e_net_kg"),
+                   embodied_kg=total.get("embodied_kg"), cost_usd_low=total.get("cost_usd_low"),
+                   cost_usd_high=total.get("cost_usd_high"), electricity_cost_usd=total.get("electricity_cost_usd"),
+                   inputs=inputs, sources=sources, notes=notes)
+    if fp.co2e_kg is not None:
+        fp.co2e_lbs = fp.co2e_kg / LB_KG
+        fp.equivalents = equivalents_for(fp.co2e_kg)
+        sources.extend({"factor": "equivalent", "value": e["per_item"], "unit": e["per_item_unit"],
+                        "source": e["source"], "url": e["url"], "year": e["year"], "name": e["name"], "note": ""}
+                       for e in fp.equivalents)
+    if n_runs > 1:
+        fp.levels = [dict(per_run, runs=1), dict(total, runs=n_runs)]
+        notes.append(f"totals are for {n_runs} runs of {h:,.4g} h each; levels lists one run and all")
+    return fp
+
+
+def _cost(out, h, hw, count, price_low, price_high, prices, sources, inputs, notes) -> None:
+    if _given(prices) and (_given(price_low) or _given(price_high)):
+        raise UsageError("give a price table (--prices) or --price-low/--price-high, not both")
+    if _given(prices):
+        if hw is None:
+            raise UsageError(f"price table {prices!r} needs --hardware to pick a row")
+        low, high, f = datasets.price(str(prices), hw["model"])
+        sources.append(f.as_source("price_per_unit_hour"))
+        if f.year and f.year < 2024:
+            notes.append(f"prices from table {prices} are dated {f.year}: today's prices may differ")
+        if low is None:
+            notes.append(f"no pre-emptible/spot price in {prices} for {hw['model']}")
+    elif _given(price_low) or _given(price_high):
+        low = check_positive(price_low, "price_low", allow_zero=True) if _given(price_low) else None
+        high = check_positive(price_high, "price_high", allow_zero=True) if _given(price_high) else None
+        if low is not None and high is not None and low > high:
+            raise UsageError(f"price_low ({low:g}) is above price_high ({high:g}); swap them")
+        for k, v in (("price_low", low), ("price_high", high)):
+            if v is not None:
+                sources.append({"factor": k, "value": v, "unit": "USD/unit-hour", "source": "given by the user",
+                                "url": "", "year": None, "name": "", "note": ""})
+        if high is None:
+            high, low = low, low
+    else:
+        return
+    inputs["price_usd_per_unit_hour"] = {"low": low, "high": high}
+    out["cost_usd_high"] = count * h * high
+    if low is not None:
+        out["cost_usd_low"] = count * h * low
+
+
+def _embodied(h, hw, count, per_device, host_kg, per_host, lifetime, usage, sources, inputs, notes) -> float:
+    if _given(per_device):
+        dev = Factor(check_positive(per_device, "embodied_kg_per_device", allow_zero=True), "kg CO2e",
+                     "given by the user", "", None, None)
+        dev_life = None
+    else:
+        found = datasets.embodied_for(hw["model"]) if hw else None
+        if found is None:
+            found = datasets.embodied_default("default_gpu")
+            notes.append("embodied: no per-card figure for "
+                         f"{hw['model'] if hw else 'unknown hardware'}; used the Boavizta large-GPU archetype")
+        dev, dev_life = found
+    if _given(host_kg):
+        host = Factor(check_positive(host_kg, "host_embodied_kg", allow_zero=True), "kg CO2e",
+                      "given by the user", "", None, None)
+        host_per = _count(per_host if _given(per_host) else 8, "devices_per_host")
+    else:
+        host, _ = datasets.embodied_default("default_host")
+        host_per = _count(per_host if _given(per_host) else 8, "devices_per_host")  # the 8-GPU host it describes
+    years = check_positive(lifetime if _given(lifetime) else (dev_life or 3.0), "lifetime_years")
+    use = check_positive(usage if _given(usage) else 1.0, "usage")
+    if use > 1:
+        raise UsageError(f"usage: a fraction of the lifetime in use, 0 to 1, got {use:g}")
+    hosts = count / host_per
+    total_kg = count * dev.value + hosts * host.value
+    share = h / (years * HOURS_PER_YEAR * use)
+    sources.append(dev.as_source("embodied_per_device"))
+    sources.append(host.as_source("embodied_per_host"))
+    inputs["embodied"] = {"kg_per_device": dev.value, "host_kg": host.value, "devices_per_host": host_per,
+                          "lifetime_years": years, "usage": use, "hosts": hosts}
+    if not _given(usage):
+        notes.append("embodied: usage 1.0 assumed (hardware busy all its life); idle time raises the share")
+    return total_kg * share
+
+
+def equivalents_for(co2e_kg: float) -> list[dict]:
+    """How many of each everyday item the CO2e equals (Table 1 in lb, current items in kg)."""
+    out = []
+    for e in datasets.equivalents():
+        per_kg = e["value"] * (LB_KG if e["unit"].startswith("lb") else 1.0)
+        out.append({"name": e["name"], "value": co2e_kg / per_kg, "unit": "x",
+                    "per_item": e["value"], "per_item_unit": e["unit"], "source": e["source"],
+                    "url": e["url"], "year": e["year"]})
+    return out
