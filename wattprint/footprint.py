@@ -71,7 +71,11 @@ def _hours(hours, days) -> float:
     if _given(hours) and _given(days):
         raise UsageError("give hours or days, not both")
     if _given(days):
-        return parse_duration(f"{days}d" if isinstance(days, (int, float)) else days, "days")
+        try:
+            d = float(days)  # a bare number of days
+        except (TypeError, ValueError):
+            return parse_duration(days, "days")  # with its own unit, e.g. '3.3d'
+        return check_positive(d, "days") * 24.0
     if _given(hours):
         return parse_duration(hours, "hours")
     raise UsageError("a duration is needed: pass hours= (--hours H) or days= (--days D)")

@@ -97,6 +97,11 @@ def _sig(x: float) -> str:
     return f"{x:.{digits}f}"
 
 
+def fmt_number(x: float) -> str:
+    """Three significant figures, thousands separated."""
+    return _sig(x)
+
+
 def _scaled(x: float, steps: list[tuple[float, str]]) -> str:
     for size, unit in steps:
         if abs(x) >= size:
