@@ -1,0 +1,198 @@
+"""RAPL meter against real files in a fake powercap tree (tests/sysfs.py)."""
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from tests.sysfs import FakeRapl
+from wattprint.meters import MeterUnavailable, rapl
+
+
+def test_domains_are_mapped_and_core_skipped(tmp_path):
+    FakeRapl(tmp_path, {"package-0": 40.0, "core": 30.0, "uncore": 2.0, "dram": 5.0,
+                        "package-1": 35.0, "dram@1": 4.0, "psys": 60.0})
+    m = rapl.open(sysfs_root=str(tmp_path))
+    by_name = {d.name: d for d in m.domains()}
+    assert set(by_name) == {"cpu:0", "cpu:1", "dram:0", "dram:1", "uncore:0", "psys"}
+    assert by_name["cpu:0"].kind == "cpu" and by_name["dram:1"].kind == "dram"
+    assert by_name["psys"].kind == "psys" and by_name["uncore:0"].kind == "uncore"
+    assert all(d.label == "measured" and d.counter and d.source == "rapl" for d in by_name.values())
+    assert by_name["cpu:0"].method == "RAPL energy counter (intel-rapl:0 package-0)"
+    assert by_name["dram:1"].device == "intel-rapl:1:0"
+
+
+def test_deterministic_energy_is_exact(tmp_path):
+    fake = FakeRapl(tmp_path, {"package-0": 40.0, "dram": 5.0})
+    m = rapl.open(sysfs_root=str(tmp_path))
+    e0 = m.read()
+    fake.advance(2.5)
+    e1 = m.read()
+    assert e1["cpu:0"] - e0["cpu:0"] == pytest.approx(100.0, abs=1e-5)
+    assert e1["dram:0"] - e0["dram:0"] == pytest.approx(12.5, abs=1e-5)
+
+
+def test_energy_within_half_percent_of_truth_with_a_writer_thread(tmp_path):
+    fake = FakeRapl(tmp_path, {"package-0": 45.0, "dram": 6.0}, start_uj=123_456_789)
+    m = rapl.open(sysfs_root=str(tmp_path))
+    with fake:
+        with fake.hold():
+            e0, t0 = m.read(), {k: fake.true_j(k) for k in ("package-0", "dram")}
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            m.read()
+            time.sleep(0.01)
+            if time.monotonic() > deadline - 0.75:
+                fake.set_power("package-0", 90.0)  # a step mid-run
+        with fake.hold():
+            e1, t1 = m.read(), {k: fake.true_j(k) for k in ("package-0", "dram")}
+    for dom, key in (("cpu:0", "package-0"), ("dram:0", "dram")):
+        truth = t1[key] - t0[key]
+        assert truth > 1.0
+        assert abs((e1[dom] - e0[dom]) - truth) <= 0.005 * truth
+
+
+def test_wraparound_is_corrected(tmp_path):
+    # Counter wraps every 10 J; each step adds 4 J, so it wraps every two or three reads.
+    fake = FakeRapl(tmp_path, {"package-0": 4.0}, max_range_uj=10_000_000, start_uj=7_000_000)
+    m = rapl.open(sysfs_root=str(tmp_path))
+    (dom,) = m.domains()
+    assert dom.max_read_interval_s == pytest.approx(0.5 * 10.0 / 1000.0)
+    e0 = m.read()["cpu:0"]
+    last = e0
+    for _ in range(20):
+        fake.advance(1.0)
+        e = m.read()["cpu:0"]
+        assert e > last  # cumulative: never goes back across a wrap
+        last = e
+    # 80 J through a 10 J counter (plus 1 µJ per wrap: the counter's 0 state)
+    assert last - e0 == pytest.approx(80.0, abs=1e-4)
+
+
+def test_wraparound_with_writer_thread(tmp_path):
+    fake = FakeRapl(tmp_path, {"package-0": 50.0}, max_range_uj=2_000_000)  # wraps every 40 ms
+    m = rapl.open(sysfs_root=str(tmp_path))
+    with fake:
+        with fake.hold():
+            e0, t0 = m.read()["cpu:0"], fake.true_j("package-0")
+        for _ in range(60):
+            time.sleep(0.01)  # well under one wrap period
+            m.read()
+        with fake.hold():
+            e1, t1 = m.read()["cpu:0"], fake.true_j("package-0")
+    assert t1 - t0 > 10 * 2.0  # many wraps happened
+    assert abs((e1 - e0) - (t1 - t0)) <= 0.005 * (t1 - t0)
+
+
+def test_mmio_mirror_is_dropped_and_msr_kept(tmp_path):
+    FakeRapl(tmp_path, {"package-0": 40.0, "dram": 5.0}, mmio=True)
+    assert os.path.islink(os.path.join(tmp_path, "sys/class/powercap/intel-rapl-mmio:0"))
+    m = rapl.open(sysfs_root=str(tmp_path))
+    cpus = [d for d in m.domains() if d.kind == "cpu"]
+    assert len(cpus) == 1 and cpus[0].device == "intel-rapl:0"
+
+
+def test_mmio_only_zone_is_used(tmp_path):
+    # Some parts expose the package only through MMIO.
+    fake = FakeRapl(tmp_path, {"package-0": 40.0}, mmio=True)
+    os.unlink(os.path.join(tmp_path, "sys/class/powercap/intel-rapl:0"))
+    m = rapl.open(sysfs_root=str(tmp_path))
+    (dom,) = m.domains()
+    assert dom.name == "cpu:0" and dom.device == "intel-rapl-mmio:0"
+    e0 = m.read()["cpu:0"]
+    fake.advance(1.0)
+    assert m.read()["cpu:0"] - e0 == pytest.approx(40.0, abs=1e-5)
+
+
+def test_symlinked_duplicate_zone_counted_once(tmp_path):
+    FakeRapl(tmp_path, {"package-0": 40.0, "package-1": 40.0})
+    cls = os.path.join(tmp_path, "sys/class/powercap")
+    # A second entry resolving to package-0's directory (as a bind mount or odd driver might).
+    os.symlink(os.readlink(os.path.join(cls, "intel-rapl:0")), os.path.join(cls, "intel-rapl:7"))
+    m = rapl.open(sysfs_root=str(tmp_path))
+    assert sorted(d.name for d in m.domains()) == ["cpu:0", "cpu:1"]
+
+
+def test_missing_tree_is_unavailable(tmp_path):
+    with pytest.raises(MeterUnavailable) as e:
+        rapl.open(sysfs_root=str(tmp_path / "nowhere"))
+    assert e.value.info.source == "rapl" and "no powercap" in e.value.info.reason
+
+
+def test_empty_powercap_dir_is_unavailable(tmp_path):
+    os.makedirs(tmp_path / "sys/class/powercap")
+    with pytest.raises(MeterUnavailable, match="no intel-rapl zones"):
+        rapl.open(sysfs_root=str(tmp_path))
+
+
+def test_env_var_sets_the_root(tmp_path, monkeypatch):
+    FakeRapl(tmp_path, {"package-0": 40.0})
+    monkeypatch.setenv("WATTPRINT_SYSFS_ROOT", str(tmp_path))
+    assert [d.name for d in rapl.open().domains()] == ["cpu:0"]
+
+
+def test_read_is_cheap(tmp_path):
+    FakeRapl(tmp_path, {"package-0": 40.0, "dram": 5.0, "package-1": 40.0, "dram@1": 5.0})
+    m = rapl.open(sysfs_root=str(tmp_path))
+    n = 500
+    t = time.perf_counter()
+    for _ in range(n):
+        m.read()
+    assert (time.perf_counter() - t) / n < 0.001
+
+
+_PERMISSION_PROBE = textwrap.dedent("""
+    import ctypes, json, os, sys
+    if os.geteuid() == 0:
+        # Root reads mode-000 files through CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH: drop both
+        # from the effective set (capset(2)), so this process is refused like a normal user.
+        class Header(ctypes.Structure):
+            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+        class Data(ctypes.Structure):
+            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                        ("inheritable", ctypes.c_uint32)]
+        libc = ctypes.CDLL(None, use_errno=True)
+        hdr, data = Header(0x20080522, 0), (Data * 2)()
+        if libc.capget(ctypes.byref(hdr), data) != 0:
+            sys.exit(77)
+        data[0].effective &= ~((1 << 1) | (1 << 2))
+        if libc.capset(ctypes.byref(hdr), data) != 0:
+            sys.exit(77)
+    sys.path.insert(0, sys.argv[2])
+    from wattprint.meters import rapl, MeterUnavailable
+    try:
+        rapl.open(sysfs_root=sys.argv[1])
+        print(json.dumps({"opened": True}))
+    except MeterUnavailable as e:
+        print(json.dumps({"opened": False, "reason": e.info.reason, "fix": e.info.fix}))
+""")
+
+
+def test_permission_denied_gives_one_line_fix(tmp_path):
+    import json
+
+    FakeRapl(tmp_path, {"package-0": 40.0, "dram": 5.0}, readable=False)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", _PERMISSION_PROBE, str(tmp_path), repo],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode == 77:
+        pytest.skip("cannot drop CAP_DAC_OVERRIDE here, so root would read the file anyway")
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["opened"] is False
+    assert "permission denied" in res["reason"] and "energy_uj" in res["reason"]
+    assert "\n" not in res["fix"] and "chmod a+r" in res["fix"]
+
+
+def test_readable_tree_opens_in_the_same_probe(tmp_path):
+    # The probe itself works: with readable files it opens (so the test above is not vacuous).
+    FakeRapl(tmp_path, {"package-0": 40.0})
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", _PERMISSION_PROBE, str(tmp_path), repo],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode == 77:
+        pytest.skip("cannot drop capabilities here")
+    assert out.returncode == 0, out.stderr
+    assert '"opened": true' in out.stdout
