@@ -1,0 +1,126 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from wattprint.cli import main
+from wattprint.store import DomainTotal, RunRecord, Store
+
+
+def _json(capsys, *argv):
+    assert main(["estimate", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_has_the_issue_keys(capsys):
+    d = _json(capsys, "--hardware", "V100", "--count", "64", "--days", "3.3", "--cloud", "gcp:us-central1",
+              "--prices", "strubell2019", "--tariff", "0.12", "--embodied")
+    for key in ("energy_kwh", "co2e_kg", "co2e_lbs", "co2e_net_kg", "embodied_kg", "cost_usd_low",
+                "cost_usd_high", "electricity_cost_usd", "equivalents", "inputs", "sources"):
+        assert key in d
+    assert d["inputs"]["hours"] == pytest.approx(79.2)
+    assert d["cost_usd_high"] == pytest.approx(64 * 79.2 * 2.48)
+    assert len(d["comparisons"]) == 8
+
+
+def test_text_output_names_sources_and_notes(capsys):
+    assert main(["estimate", "--hardware", "A100", "--hours", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "resolved to A100 SXM4" in out
+    assert "no location given" in out and "PUE 1.0 assumed" in out
+    assert "sources:" in out
+
+
+def test_paper_row_from_the_command_line(capsys):
+    d = _json(capsys, "--power-w", "1415.78", "--hours", "12", "--pue", "strubell2019", "--intensity", "0.954lb/kWh")
+    assert round(d["energy_kwh"]) == 27 and round(d["co2e_lbs"]) == 26  # Strubell Table 3, T2T_base
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--hardware", "V100", "--hours", "-3"], "more than zero"),
+    (["--hardware", "V100", "--hours", "nan"], "hours"),
+    (["--hardware", "V1000", "--hours", "3"], "closest: V100"),
+    (["--hardware", "V100", "--hours", "3", "--region", "Frnace"], "France"),
+    (["--hardware", "V100", "--hours", "3", "--power-w", "1000", "--device-power-w", "200"], "one power source"),
+    (["--hardware", "V100", "--hours", "3", "--intensity", "5furlongs"], "unknown unit"),
+    (["--hardware", "V100", "--hours", "3", "--count", "0"], "count"),
+    (["--hardware", "V100", "--hours", "3", "--pue", "0.8"], "pue"),
+    (["--hardware", "V100", "--hours", "3", "--region", "FR", "--cloud", "gcp:us-central1"], "not region and cloud"),
+])
+def test_bad_input_is_one_line_exit_2(capsys, argv, words):
+    assert main(["estimate", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err
+
+
+def _store_with_run(path):
+    st = Store.open(path)
+    now = time.time()
+    rec = RunRecord(id="run-abc", status="finished", started_at=now - 3600, updated_at=now, duration_s=3600.0,
+                    energy_j=(2 * 100 + 50) * 3600.0, location={"region": "DE"},
+                    domains=[DomainTotal("gpu:0", "gpu", "nvml", "measured", "counter", 100 * 3600.0, 100.0, idx=0),
+                             DomainTotal("gpu:1", "gpu", "nvml", "measured", "counter", 100 * 3600.0, 100.0, idx=1),
+                             DomainTotal("cpu:0", "cpu", "rapl", "measured", "counter", 50 * 3600.0, 50.0, idx=2)])
+    st.create_run(rec)
+    st.close()
+
+
+def test_from_run_scales_gpus_and_extrapolates(tmp_path, capsys):
+    path = str(tmp_path / "s.sqlite")
+    _store_with_run(path)
+    d = _json(capsys, "--from-run", "run-abc", "--store", path, "--count", "8", "--hours", "10")
+    # GPU part 200 W over 2 GPUs -> 100 W each x 8, CPU 50 W kept: 850 W for 10 h
+    assert d["energy_kwh_it"] == pytest.approx(8.5)
+    assert d["inputs"]["from_run"]["run_gpus"] == 2
+    assert d["inputs"]["intensity_g_per_kwh"] > 0  # the run's stored region is used
+
+
+def test_from_run_defaults_to_its_own_duration(tmp_path, capsys, monkeypatch):
+    path = str(tmp_path / "s.sqlite")
+    _store_with_run(path)
+    monkeypatch.setenv("WATTPRINT_STORE", path)
+    d = _json(capsys, "--from-run", "run-abc")
+    assert d["energy_kwh_it"] == pytest.approx(0.25)
+
+
+def test_from_run_errors(tmp_path, capsys):
+    assert main(["estimate", "--from-run", "nope", "--store", str(tmp_path / "missing.sqlite")]) == 2
+    path = str(tmp_path / "s.sqlite")
+    _store_with_run(path)
+    assert main(["estimate", "--from-run", "zzz", "--store", path]) == 2
+    assert main(["estimate", "--from-run", "run-abc", "--store", path, "--power-w", "5"]) == 2
+    assert capsys.readouterr().err.count("\n") == 3
+
+
+def _console_script():
+    exe = shutil.which("wattprint", path=os.path.dirname(sys.executable))
+    if not exe:
+        pytest.skip("wattprint console script not installed (pip install -e .)")
+    return exe
+
+
+def test_console_script_estimate():
+    r = subprocess.run([_console_script(), "estimate", "--hardware", "T4", "--hours", "2", "--region", "FR",
+                        "--json"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and json.loads(r.stdout)["co2e_kg"] > 0
+
+
+def test_console_script_bad_input():
+    r = subprocess.run([_console_script(), "estimate", "--hardware", "T4", "--hours", "two"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stdout == ""
+
+
+def test_regions_and_hardware_commands(capsys):
+    assert main(["regions", "quebec"]) == 0
+    out = capsys.readouterr().out
+    assert "CA-QC" in out and "Electricity Maps" in out and "2024" in out
+    assert main(["hardware", "tpu", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {"TPU v2", "TPU v6e (Trillium)"} <= {r["model"] for r in rows}
+    assert main(["hardware", "V1000"]) == 2
+    assert main(["regions", "zzzz"]) == 2

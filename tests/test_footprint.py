@@ -1,0 +1,152 @@
+import json
+
+import pytest
+
+import wattprint
+from wattprint import datasets
+from wattprint.errors import UsageError
+from wattprint.footprint import Footprint, estimate, for_energy
+
+LB = 0.45359237
+
+
+def test_public_name_is_the_function():
+    assert wattprint.estimate is estimate
+
+
+def test_strubell_equations():
+    # Strubell et al. eq. 1 and 2 written out: p_t = 1.58 t p / 1000 ; CO2e = 0.954 p_t (lb)
+    fp = estimate(power_w=12041.51, hours=79.2, pue="strubell2019", intensity="0.954lb/kWh")
+    p_t = 1.58 * 79.2 * 12041.51 / 1000
+    assert fp.energy_kwh == pytest.approx(p_t)
+    assert fp.energy_kwh_it == pytest.approx(79.2 * 12041.51 / 1000)
+    assert fp.co2e_lbs == pytest.approx(0.954 * p_t)
+    assert fp.co2e_kg == pytest.approx(0.954 * p_t * LB)
+
+
+def test_bloom_operational_and_embodied_within_two_percent():
+    # Luccioni, Viguier & Ligozat 2023 (JMLR), BLOOM: 433,196 kWh dynamic energy at 57 g/kWh -> 24.69 t;
+    # embodied: 150 kg per GPU, 2,500 kg per 8-GPU server, 6-year life, 85 % use, 1,082,990 GPU-hours -> 11.2 t
+    op = for_energy(433196, 118 * 24, pue=1.0, intensity="57g/kWh")
+    assert op.co2e_kg / 1000 == pytest.approx(24.69, rel=0.02)
+    emb = estimate(device_power_w=400, count=1, hours=1082990, embodied_kg_per_device=150, host_embodied_kg=2500,
+                   devices_per_host=8, lifetime_years=6, usage=0.85)
+    assert emb.embodied_kg / 1000 == pytest.approx(11.2, rel=0.02)
+
+
+def test_no_location_leaves_co2e_unknown_and_says_so():
+    fp = estimate(power_w=1000, hours=10)
+    assert fp.co2e_kg is None and fp.co2e_lbs is None and fp.equivalents == []
+    assert any("no location" in n for n in fp.notes)
+    pue = next(s for s in fp.sources if s["factor"] == "pue")
+    assert pue["value"] == 1.0 and pue["source"].startswith("assumed")
+
+
+def test_cloud_sets_provider_pue_and_intensity_with_sources():
+    fp = estimate(power_w=1000, hours=10, cloud="gcp:us-central1")
+    pue = datasets.resolve_pue(cloud="gcp:us-central1").value
+    ci = datasets.resolve_intensity(cloud="gcp:us-central1").value
+    assert fp.pue == pue > 1.0
+    assert fp.co2e_kg == pytest.approx(10 * pue * ci / 1000)
+    factors = {s["factor"]: s for s in fp.sources}
+    assert factors["intensity"]["year"] == 2024 and factors["pue"]["source"]
+
+
+def test_tdp_times_utilization_times_count():
+    tdp = datasets.hardware("A100 SXM4 80GB")["tdp_w"]
+    fp = estimate(hardware="A100 SXM4 80GB", count=2, hours=10, utilization=0.5, pue=1.0)
+    assert fp.energy_kwh_it == pytest.approx(tdp * 0.5 * 2 * 10 / 1000)
+    assert any(s["factor"] == "device_tdp" and s["value"] == tdp for s in fp.sources)
+
+
+def test_power_precedence_is_exclusive():
+    for extra in ({"device_power_w": 300}, {"utilization": 0.5}):
+        with pytest.raises(UsageError):
+            estimate(hardware="V100", power_w=1000, hours=1, **extra)
+    with pytest.raises(UsageError):
+        estimate(hours=1)  # nothing to get a power from
+    with pytest.raises(UsageError):
+        estimate(hardware="V100", hours=1, utilization=1.5)
+
+
+def test_device_power_scales_with_count():
+    one = estimate(device_power_w="250W", count=1, hours=4)
+    eight = estimate(device_power_w="250W", count=8, hours=4)
+    assert eight.energy_kwh == pytest.approx(8 * one.energy_kwh) == pytest.approx(8.0)
+
+
+def test_hours_or_days():
+    assert estimate(power_w=100, days=2).hours == 48
+    assert estimate(power_w=100, days="36h").hours == 36
+    with pytest.raises(UsageError):
+        estimate(power_w=100, hours=1, days=1)
+    for bad in (0, -2, float("nan"), "soon"):
+        with pytest.raises(UsageError):
+            estimate(power_w=100, hours=bad)
+
+
+def test_costs_gross_and_net():
+    fp = estimate(hardware="V100", count=4, hours=10, power_w=1200, prices="strubell2019", tariff=0.2,
+                  intensity="400g/kWh", net_intensity="0", pue=1.5)
+    assert fp.cost_usd_low == pytest.approx(4 * 10 * 0.74)
+    assert fp.cost_usd_high == pytest.approx(4 * 10 * 2.48)
+    assert fp.electricity_cost_usd == pytest.approx(12 * 1.5 * 0.2)
+    assert fp.co2e_net_kg == 0.0 and fp.co2e_kg == pytest.approx(12 * 1.5 * 0.4)
+
+
+def test_price_inputs_are_checked():
+    with pytest.raises(UsageError):
+        estimate(hardware="V100", power_w=1, hours=1, prices="strubell2019", price_high=2)
+    with pytest.raises(UsageError):
+        estimate(power_w=1, hours=1, price_low=3, price_high=2)
+    with pytest.raises(UsageError):
+        estimate(power_w=1, hours=1, prices="strubell2019")  # which hardware?
+
+
+def test_embodied_defaults_come_from_the_tables():
+    fp = estimate(hardware="H100", count=8, hours=24, embodied=True)
+    dev, life = datasets.embodied_for("H100 SXM5")
+    host, _ = datasets.embodied_default("default_host")
+    expected = (8 * dev.value + host.value) * 24 / (life * 8760)
+    assert fp.embodied_kg == pytest.approx(expected)
+    factors = {s["factor"] for s in fp.sources}
+    assert {"embodied_per_device", "embodied_per_host"} <= factors
+
+
+def test_runs_multiply_and_report_each_level():
+    one = estimate(power_w=1000, hours=10, region="DE")
+    many = estimate(power_w=1000, hours=10, region="DE", runs=24)
+    assert many.co2e_kg == pytest.approx(24 * one.co2e_kg)
+    assert [lv["runs"] for lv in many.levels] == [1, 24]
+    assert many.levels[0]["co2e_kg"] == pytest.approx(one.co2e_kg)
+
+
+def test_every_factor_is_sourced_and_json_keys_are_present():
+    fp = estimate(hardware="V100", count=8, hours=10, cloud="gcp:us-central1", prices="strubell2019", tariff=0.1,
+                  net_intensity="100g/kWh", embodied=True)
+    factors = {s["factor"] for s in fp.sources}
+    assert {"pue", "intensity", "net_intensity", "device_tdp", "price_per_unit_hour", "tariff",
+            "embodied_per_device", "embodied_per_host", "equivalent"} <= factors
+    assert all(s["source"] and s["value"] is not None for s in fp.sources)
+    d = json.loads(json.dumps(fp.as_dict()))
+    for key in ("energy_kwh", "co2e_kg", "co2e_lbs", "co2e_net_kg", "embodied_kg", "cost_usd_low",
+                "cost_usd_high", "electricity_cost_usd", "equivalents", "inputs", "sources"):
+        assert d[key] is not None, key
+    assert d["inputs"]["hours"] == 10 and d["inputs"]["hardware"] == "Tesla V100 SXM2 32GB"
+
+
+def test_equivalents_match_table1():
+    # 1,984 lb is one New York <-> San Francisco passenger flight (Table 1)
+    fp = estimate(power_w=1000, hours=1, intensity=f"{1984 * LB * 1000}g/kWh", pue=1.0)
+    flight = next(e for e in fp.equivalents if "New York" in e["name"])
+    assert flight["value"] == pytest.approx(1.0) and flight["year"] == 2019
+
+
+def test_for_energy_uses_measured_energy():
+    fp = for_energy(10.0, 5.0, cloud="gcp:us-central1", hardware="A100", count=8, prices="aws-2023-10")
+    assert fp.energy_kwh_it == 10.0 and fp.energy_kwh == pytest.approx(10.0 * fp.pue)
+    assert fp.inputs["power_w"] == pytest.approx(2000.0)
+    assert fp.cost_usd_high > 0
+    assert isinstance(fp, Footprint) and "kWh" in str(fp)
+    with pytest.raises(UsageError):
+        for_energy(-1, 1)
