@@ -159,17 +159,22 @@ def estimate(*, hardware=None, count=1, hours=None, days=None, power_w=None, dev
 
 def for_energy(energy_kwh_it: float, hours: float, *, pue=None, region=None, cloud=None, intensity=None,
                net_intensity=None, price_low=None, price_high=None, prices=None, hardware=None, count=None,
-               tariff=None, embodied=False, provider=None, runs=None) -> Footprint:
-    """Footprint of a measured energy (IT side, before PUE) over ``hours`` of wall-clock time."""
+               tariff=None, embodied=False, provider=None, runs=None, **other) -> Footprint:
+    """Footprint of a measured energy (IT side, before PUE) over ``hours`` of wall-clock time.
+
+    ``other`` takes the rest of a stored run's location dict; those keys are named in the notes.
+    """
     e = check_positive(energy_kwh_it, "energy_kwh_it", allow_zero=True)
     h = check_positive(hours, "hours", allow_zero=True)
     hw = datasets.hardware(hardware) if _given(hardware) else None
     n = _count(count)
     inputs = {"hardware": hw["model"] if hw else None, "count": n, "power_basis": "measured energy",
               "power_w": e * 1000.0 / h if h else None}
+    notes = [f"ignored (not used for a measured energy): {', '.join(sorted(other))}"] if other else []
     return _compute(e, h, hw=hw, count=n, pue=pue, provider=provider, region=region, cloud=cloud,
                     intensity=intensity, net_intensity=net_intensity, price_low=price_low, price_high=price_high,
-                    prices=prices, tariff=tariff, embodied=embodied, runs=runs, sources=[], notes=[], inputs=inputs)
+                    prices=prices, tariff=tariff, embodied=embodied, runs=runs, sources=[], notes=notes,
+                    inputs=inputs)
 
 
 def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net_intensity, price_low,
