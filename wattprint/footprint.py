@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from . import datasets
 from .datasets import Factor
 from .errors import UsageError
-from .units import LB_KG, check_positive, fmt_energy, fmt_mass, parse_duration, parse_intensity, parse_power
+from .units import (LB_KG, check_positive, fmt_energy, fmt_mass, fmt_number, parse_duration, parse_intensity,
+                    parse_power)
 
 HOURS_PER_YEAR = 8760.0
 
@@ -46,7 +47,7 @@ class Footprint:
 
     def __str__(self) -> str:
         lines = [f"energy      {fmt_energy(self.energy_kwh)} (IT {fmt_energy(self.energy_kwh_it)} x PUE {self.pue:g})"
-                 f" over {self.hours:,.4g} h"]
+                 f" over {fmt_number(self.hours)} h"]
         if self.co2e_kg is not None:
             lines.append(f"CO2e        {fmt_mass(self.co2e_kg)} ({self.co2e_lbs:,.0f} lb)")
         if self.co2e_net_kg is not None:
@@ -116,6 +117,8 @@ def _power(hw: dict | None, count: int, power_w, device_power_w, utilization, so
         raise UsageError(f"utilization: a fraction from 0 to 1, got {u:g}")
     tdp = hw["tdp_w"]
     if tdp is None:
+        if _given(utilization):
+            raise UsageError(f"{hw['model']} has no published TDP to scale by --utilization; pass --device-power-w W")
         if hw["measured_avg_w"] is None:
             raise UsageError(f"no published power for {hw['model']}; pass --device-power-w W")
         sources.append({"factor": "device_power", "value": hw["measured_avg_w"], "unit": "W", "source": hw["source"],
@@ -228,7 +231,7 @@ def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net
                        for e in fp.equivalents)
     if n_runs > 1:
         fp.levels = [dict(per_run, runs=1), dict(total, runs=n_runs)]
-        notes.append(f"totals are for {n_runs} runs of {h:,.4g} h each; levels lists one run and all")
+        notes.append(f"totals are for {n_runs} runs of {fmt_number(h)} h each; levels lists one run and all")
     return fp
 
 

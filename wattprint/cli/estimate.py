@@ -115,7 +115,7 @@ def _print(fp, comparisons) -> None:
     i = fp.inputs
     what = f"{i['count']} x {i['hardware']}" if i.get("hardware") else f"{i['count']} device(s)"
     power = f", {fmt_power(i['power_w'])}" if i.get("power_w") else ""
-    print(f"{what}, {fp.hours:,.4g} h{power} ({i.get('power_basis', '')})")
+    print(f"{what}, {fmt_number(fp.hours)} h{power} ({i.get('power_basis', '')})")
     print(fp)
     for lv in fp.levels:
         co2 = f", CO2e {fmt_mass(lv['co2e_kg'])}" if "co2e_kg" in lv else ""
