@@ -150,3 +150,15 @@ def test_for_energy_uses_measured_energy():
     assert isinstance(fp, Footprint) and "kWh" in str(fp)
     with pytest.raises(UsageError):
         for_energy(-1, 1)
+
+
+def test_given_power_is_listed_as_a_source():
+    fp = estimate(device_power_w=250, count=4, hours=1)
+    power = next(s for s in fp.sources if s["factor"] == "device_power")
+    assert power["value"] == 250 and power["source"] == "given by the user"
+
+
+def test_provider_must_match_the_cloud():
+    with pytest.raises(UsageError):
+        estimate(power_w=1000, hours=1, cloud="gcp:us-central1", provider="aws")
+    assert estimate(power_w=1000, hours=1, cloud="gcp:us-central1", provider="google").pue > 1.0

@@ -225,6 +225,8 @@ def resolve_pue(*, pue=None, provider=None, cloud=None) -> Factor:
     if cloud not in (None, ""):
         p, region = split_cloud(cloud)
         cloud_region(cloud)  # unknown region -> error with close matches
+        if provider not in (None, "") and _PROVIDERS.get(norm(provider)) != p:
+            raise UsageError(f"provider {provider!r} does not match cloud {cloud!r}; drop --provider")
         key = f"{p}:{region}"
         if key in rows:
             return _pue_factor(rows[key])

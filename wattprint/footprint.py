@@ -95,6 +95,11 @@ def _count(count, what="count") -> int:
     return int(n)
 
 
+def _given_source(factor: str, value: float, unit: str, scope=None) -> dict:
+    return {"factor": factor, "value": value, "unit": unit, "source": "given by the user", "url": "",
+            "year": None, "scope": scope, "name": "", "note": ""}
+
+
 def _power(hw: dict | None, count: int, power_w, device_power_w, utilization, sources, inputs, notes) -> float:
     """IT power in watts: measured total > per-device x count > TDP x utilisation."""
     given = [k for k, v in (("power_w", power_w), ("device_power_w", device_power_w),
@@ -103,10 +108,12 @@ def _power(hw: dict | None, count: int, power_w, device_power_w, utilization, so
         raise UsageError(f"give one power source, not {' and '.join(given)} (--power-w beats --device-power-w beats --utilization)")
     if _given(power_w):
         w = parse_power(power_w, "power_w")
+        sources.append(_given_source("total_power", w, "W"))
         inputs["power_basis"] = "measured total power (the paper's p_c + p_r + g x p_g)"
         return w
     if _given(device_power_w):
         w = parse_power(device_power_w, "device_power_w")
+        sources.append(_given_source("device_power", w, "W"))
         inputs["device_power_w"] = w
         inputs["power_basis"] = f"per-device power x {count} devices"
         return w * count
@@ -200,16 +207,14 @@ def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net
         per_run["co2e_kg"] = per_run["energy_kwh"] * ci.value / 1000.0
     if _given(net_intensity):
         net = parse_intensity(net_intensity, "net_intensity")
-        sources.append({"factor": "net_intensity", "value": net, "unit": "g/kWh", "source": "given by the user",
-                        "url": "", "year": None, "scope": "market-based", "name": str(net_intensity), "note": ""})
+        sources.append(_given_source("net_intensity", net, "g/kWh", scope="market-based"))
         inputs["net_intensity_g_per_kwh"] = net
         per_run["co2e_net_kg"] = per_run["energy_kwh"] * net / 1000.0
 
     _cost(per_run, h, hw, count, price_low, price_high, prices, sources, inputs, notes)
     if _given(tariff):
         t = check_positive(tariff, "tariff", allow_zero=True)
-        sources.append({"factor": "tariff", "value": t, "unit": "USD/kWh", "source": "given by the user",
-                        "url": "", "year": None, "name": "", "note": ""})
+        sources.append(_given_source("tariff", t, "USD/kWh"))
         inputs["tariff_usd_per_kwh"] = t
         per_run["electricity_cost_usd"] = per_run["energy_kwh"] * t
     if embodied or any(_given(v) for v in (embodied_kg_per_device, host_embodied_kg, devices_per_host,
@@ -254,8 +259,7 @@ def _cost(out, h, hw, count, price_low, price_high, prices, sources, inputs, not
             raise UsageError(f"price_low ({low:g}) is above price_high ({high:g}); swap them")
         for k, v in (("price_low", low), ("price_high", high)):
             if v is not None:
-                sources.append({"factor": k, "value": v, "unit": "USD/unit-hour", "source": "given by the user",
-                                "url": "", "year": None, "name": "", "note": ""})
+                sources.append(_given_source(k, v, "USD/unit-hour"))
         if high is None:
             high, low = low, low
     else:
