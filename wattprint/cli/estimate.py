@@ -135,4 +135,5 @@ def _print(fp, comparisons) -> None:
         if s["factor"] == "equivalent":
             continue
         year = f", {s['year']}" if s.get("year") else ""
-        print(f"  {s['factor']:<20} {s['value']:g} {s['unit']}: {s['source']}{year}")
+        note = f" ({s['note']})" if s.get("note") and s["factor"] in ("intensity", "pue", "price_per_unit_hour") else ""
+        print(f"  {s['factor']:<20} {s['value']:g} {s['unit']}: {s['source']}{year}{note}")
