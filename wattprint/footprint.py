@@ -248,6 +248,8 @@ def _cost(out, h, hw, count, price_low, price_high, prices, sources, inputs, not
             raise UsageError(f"price table {prices!r} needs --hardware to pick a row")
         low, high, f = datasets.price(str(prices), hw["model"])
         sources.append(f.as_source("price_per_unit_hour"))
+        if low is not None:
+            sources.append(dict(f.as_source("price_low_per_unit_hour"), value=low))
         if f.year and f.year < 2024:
             notes.append(f"prices from table {prices} are dated {f.year}: today's prices may differ")
         if low is None:
