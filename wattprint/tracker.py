@@ -447,6 +447,14 @@ def footprint_of(record: RunRecord):
 def _plugins_for(run: Run) -> list:
     """Optional behaviour, each in its own module, imported only when asked for."""
     plugins = []
+    from .distributed import wanted as _distributed_wanted
+    if _distributed_wanted(run.config.get("distributed")):
+        from .distributed import DistributedPlugin
+        plugins.append(DistributedPlugin())
+    if run.config.get("prometheus_port") is not None or run.config.get("push_gateway") \
+            or os.environ.get("WATTPRINT_PUSHGATEWAY"):
+        from .integrations.prometheus import PrometheusPlugin
+        plugins.append(PrometheusPlugin.from_run(run))
     return plugins
 
 
