@@ -157,6 +157,26 @@ def _dist():
         return None
 
 
+def _all_gather_json(dist, obj, group) -> list:
+    """all_gather of JSON-able objects as byte tensors (the *_object collectives need numpy)."""
+    import json
+
+    import torch
+
+    data = json.dumps(obj, separators=(",", ":")).encode()
+    n = dist.get_world_size(group)
+    size = torch.tensor([len(data)], dtype=torch.int64)
+    sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(n)]
+    dist.all_gather(sizes, size, group=group)
+    longest = max(int(s.item()) for s in sizes)
+    buf = torch.zeros(longest, dtype=torch.uint8)
+    if data:
+        buf[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+    bufs = [torch.zeros(longest, dtype=torch.uint8) for _ in range(n)]
+    dist.all_gather(bufs, buf, group=group)
+    return [json.loads(bytes(b[: int(s.item())].tolist())) for b, s in zip(bufs, sizes)]
+
+
 def _new_gloo_group(dist):
     from datetime import timedelta
 
@@ -197,6 +217,7 @@ class DistributedPlugin:
     # -- hooks -------------------------------------------------------------------------
     def configure(self, run) -> None:
         env = os.environ
+        run.job = None
         role = self.role or detect(env) or Role("single", 0, 1, 0, 1, None, socket.gethostname(), None)
         self.role = role
         seq = next(_RUNS_IN_PROCESS)
@@ -210,9 +231,7 @@ class DistributedPlugin:
                 log.warning("wattprint: cannot create a gloo group for job totals (%s)", e)
                 self._final_group = self._window_group = None
         if not job and self._final_group is not None:
-            box = [run.run_id if role.rank == 0 else None]
-            dist.broadcast_object_list(box, src=0, group=self._final_group)
-            job = box[0]
+            job = _all_gather_json(dist, run.run_id, self._final_group)[0]  # rank 0's
         if not job:
             job = _fallback_job_id(env)
         if not job:  # fixed later, at the end, if torch.distributed comes up
@@ -237,7 +256,6 @@ class DistributedPlugin:
             pass  # every rank measures the GPUs it sees (CUDA_VISIBLE_DEVICES differs per rank)
         elif not self.measures_host:
             run.config["gpus"] = False
-        run.job = None
 
     def started(self, run) -> None:
         meta = {"unavailable": [u.__dict__ for u in getattr(run, "unavailable", [])],
@@ -287,7 +305,7 @@ class DistributedPlugin:
 
     def _part(self, run) -> dict:
         m = run._final
-        return {"run_id": run.run_id, "rank": self.role.rank, "node": self.role.node,
+        return {"run_id": run.run_id, "job_id": self.job_id, "rank": self.role.rank, "node": self.role.node,
                 "host": self.role.host, "measures_host": self.measures_host,
                 "status": run.status, "started_at": run._t0_wall, "seconds": m.seconds,
                 "energy_j": dict(m.energy_j), "pid": os.getpid(),
@@ -305,18 +323,17 @@ class DistributedPlugin:
             except Exception as e:
                 log.warning("wattprint: cannot create a gloo group for job totals (%s)", e)
                 return
-        parts = [None] * dist.get_world_size(group)
-        dist.all_gather_object(parts, self._part(run), group=group)
+        parts = _all_gather_json(dist, self._part(run), group)
         if self.provisional:
-            box = [self.job_id]
-            dist.broadcast_object_list(box, src=0, group=group)
-            self._rename(run, box[0])
+            job = parts[0]["job_id"]
+            self._rename(run, job)
             for p in parts:
-                p["run_id"] = rank_run_id(box[0], p["node"], p["rank"])
+                p["run_id"] = rank_run_id(job, p["node"], p["rank"])
         windows = self._collect_windows(parts)
         run.job = job_summary(self.job_id, parts, windows)
         if self.role.rank == 0:
-            self._job_record = write_job(run._store, run.job, template=run.record, parts=parts)
+            own = run._store.get_run(run.run_id)  # not run.record: it would cache a stale copy
+            self._job_record = write_job(run._store, run.job, template=own, parts=parts)
 
     def _rename(self, run, job: str) -> None:
         self.job_id, self.provisional = job, False
