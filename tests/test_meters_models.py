@@ -132,29 +132,40 @@ def test_machine_wide_busy_loop_raises_power():
 def test_process_tree_counts_a_childs_cpu():
     m = cpu_model.open(pid=os.getpid(), model="AMD EPYC")
     idle_floor = m.per_core_w * m.idle_fraction * m.cores
+    one_core = m.per_core_w * (1 - m.idle_fraction) / cpu_model.smt_ratio(psutil)
     quiet = power_over(m, 0.5, "cpu:0")
-    child = busy_child(1.2)
+    child = busy_child(1.5)
     try:
         time.sleep(0.1)
-        busy = power_over(m, 0.8, "cpu:0")
+        cpu = psutil.Process(child.pid)
+        m.read()
+        t0, c0 = time.monotonic(), sum(cpu.cpu_times()[:2])
+        time.sleep(0.8)
+        busy = m.read()["cpu:0"]
+        t1, c1 = time.monotonic(), sum(cpu.cpu_times()[:2])
     finally:
         child.wait()
-    one_core = m.per_core_w * (1 - m.idle_fraction) / cpu_model.smt_ratio(psutil)
+    child_cores = (c1 - c0) / (t1 - t0)  # what the child really got (the host may be busy)
+    assert child_cores > 0.3
     assert quiet < idle_floor + 0.3 * one_core  # the test process itself sleeps
-    assert busy > idle_floor + 0.8 * one_core
+    assert busy - idle_floor == pytest.approx(child_cores * one_core, rel=0.25)
 
 
 def test_process_tree_keeps_cpu_of_a_child_that_was_reaped_between_reads():
     m = cpu_model.open(pid=os.getpid(), model="AMD EPYC")
     idle_floor = m.per_core_w * m.idle_fraction * m.cores
+    one_core = m.per_core_w * (1 - m.idle_fraction) / cpu_model.smt_ratio(psutil)
     m.read()
     t0 = time.monotonic()
-    busy_child(0.5).wait()  # starts and is reaped between two reads
+    child = busy_child(0.5)  # starts and is reaped between two reads
+    _, _, usage = os.wait4(child.pid, 0)
+    child.returncode = 0
+    child_cpu = usage.ru_utime + usage.ru_stime
     dt = time.monotonic() - t0
     p = m.read()["cpu:0"]
-    one_core = m.per_core_w * (1 - m.idle_fraction) / cpu_model.smt_ratio(psutil)
-    # ~0.5 core-seconds over dt: at least 60 % of it must be found through children_* times.
-    assert p > idle_floor + 0.6 * one_core * 0.5 / dt
+    assert child_cpu > 0.1
+    # Found only through the root's children_* times: the child was never seen alive.
+    assert p - idle_floor >= 0.8 * one_core * child_cpu / dt
 
 
 def test_tracked_process_gone_makes_read_raise():
