@@ -1,0 +1,1 @@
+"""Thin adapters over ``Run``: framework callbacks, Jupyter, Prometheus."""
