@@ -22,7 +22,6 @@ import csv
 import functools
 import os
 import re
-import subprocess
 import sys
 import time
 
@@ -120,6 +119,8 @@ def lookup(model_name: str) -> tuple[dict | None, str]:
 # -- this machine ---------------------------------------------------------------------------
 def cpu_model_name(cpuinfo: str = "/proc/cpuinfo") -> str | None:
     if sys.platform == "darwin":
+        import subprocess
+
         try:
             out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
                                  text=True, timeout=2)

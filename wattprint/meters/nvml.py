@@ -14,10 +14,13 @@ count it once.
 from __future__ import annotations
 
 import os
+import sys
 
 from .base import MEASURED, Domain, MeterUnavailable
 
 SOURCE = "nvml"
+# Present wherever the NVIDIA driver is: bare metal and containers (/dev/nvidiactl, /proc), WSL2.
+_DRIVER_NODES = ("/dev/nvidiactl", "/proc/driver/nvidia", "/dev/dxg")
 
 
 def _text(v) -> str:
@@ -126,6 +129,11 @@ def _probe(nvml, handle) -> bool | None:
 def open(indices=None, nvml=None) -> NvmlMeter:  # noqa: A001 (module-level opener)
     """Open NVIDIA GPUs. ``indices``: physical NVML indices; ``nvml``: a binding (tests)."""
     if nvml is None:
+        if sys.platform.startswith("linux") and not any(os.path.exists(p) for p in _DRIVER_NODES):
+            # Saves ~15 ms of importing pynvml and failing to load libnvidia-ml on CPU machines.
+            raise MeterUnavailable(SOURCE, "no NVIDIA driver here (none of "
+                                           f"{', '.join(_DRIVER_NODES)} exists)",
+                                   "on an NVIDIA machine: install the driver and check nvidia-smi")
         try:
             import pynvml as nvml
         except ImportError:

@@ -10,7 +10,6 @@ as flat entries. Each zone has ``name``, ``energy_uj`` and ``max_energy_range_uj
 from __future__ import annotations
 
 import builtins
-import glob
 import os
 import re
 
@@ -95,7 +94,10 @@ def open(sysfs_root: str | None = None) -> RaplMeter:  # noqa: A001 (module-leve
         raise MeterUnavailable(SOURCE, f"no powercap tree at {base} (not Linux, or no RAPL driver)",
                                "on bare-metal Intel/AMD Linux: sudo modprobe intel_rapl_common "
                                "intel_rapl_msr")
-    entries = [os.path.basename(p) for p in glob.glob(os.path.join(base, "intel-rapl*:*"))]
+    try:
+        entries = os.listdir(base)
+    except OSError as e:
+        raise MeterUnavailable(SOURCE, f"cannot list {base}: {e.strerror}", None) from None
     ids = sorted((e for e in entries if _ZONE_ID.match(e)), key=_zone_sort_key)
     if not ids:
         raise MeterUnavailable(SOURCE, f"no intel-rapl zones in {base} (a VM or container "
