@@ -121,6 +121,7 @@ class Run:
         self.status = "new"
         self.exit_code: int | None = None
         self.done: float | None = None
+        self.last_progress: tuple | None = None  # (t, done, energy_j) of the last progress()
         self._meters_override = meters
         self._discovery = None
         self._sampler: Sampler | None = None
@@ -279,10 +280,23 @@ class Run:
             else:
                 self.total = total
         snap = self._sampler.snapshot(fresh=False)
+        # The snapshot is up to one interval old: carry it to now at the last power, so that
+        # energy and work done refer to the same moment (prediction rates depend on it).
+        t = self._sampler._clock() - self._sampler._t0
+        lag = min(max(t - snap.t, 0.0), 2 * self.interval)
+        energy_j = snap.total_j + sum(self._sampler.power().values()) * lag
+        t = snap.t + lag
         self.done = done
+        self.last_progress = (t, done, energy_j)
         with self._pending_lock:
-            self._pending_progress.append((snap.t, done, self.total, snap.total_j))
+            self._pending_progress.append((t, done, self.total, energy_j))
         self._call_plugins("progressed", done, self.total, raising=True)
+
+    def predict(self, total: float | None = None):
+        """The predicted whole-run energy, time, CO2e and cost (``wattprint.Prediction``)."""
+        from .predict import predict_run
+
+        return predict_run(self, total)
 
     def record_prediction(self, t: float, data: dict) -> None:
         with self._pending_lock:
@@ -455,6 +469,11 @@ def _plugins_for(run: Run) -> list:
             or os.environ.get("WATTPRINT_PUSHGATEWAY"):
         from .integrations.prometheus import PrometheusPlugin
         plugins.append(PrometheusPlugin.from_run(run))
+    c = run.config
+    if c.get("predict_every") is not None or run.total is not None or any(
+            c.get(k) is not None for k in ("budget_kwh", "budget_co2e_kg", "budget_usd")):
+        from .budget import Forecast
+        plugins.append(Forecast(run))
     return plugins
 
 
