@@ -74,7 +74,9 @@ def main() -> int:
     except MeterUnavailable as e:
         fail(f"NVML unavailable: {e.info.reason}")
     dom = next(d for d in meter.domains() if d.name == "gpu:0")
-    binding = meter._nvml  # the same pynvml module the meter uses
+    import pynvml as binding  # raw binding for the polling side (nvmlInit is ref-counted)
+
+    binding.nvmlInit()
     handle = binding.nvmlDeviceGetHandleByUUID(dom.device)
     print(f"GPU: {dom.meta.get('model')} ({dom.device}); meter method: {dom.method}")
 
@@ -100,6 +102,7 @@ def main() -> int:
     e1 = meter.read()["gpu:0"] if dom.counter else None
     dt = time.monotonic() - t0
     meter.close()
+    binding.nvmlShutdown()
     del c
 
     tflops = 2 * args.size ** 3 * n / dt / 1e12

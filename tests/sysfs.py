@@ -15,11 +15,13 @@ Domains are given by zone name: ``package-N`` become top-level zones ``intel-rap
 ``psys`` becomes the next free top-level zone. ``mmio=True`` adds ``intel-rapl-mmio:0`` mirroring
 package-0 (as many Intel client parts do). Counters wrap at ``max_range_uj`` like the kernel's:
 after ``max_range_uj`` comes 0. ``readable=False`` writes ``energy_uj`` with mode 000 (which
-stops only non-root readers).
+stops only non-root readers: run the reader with ``preexec_fn=without_dac_override`` to
+make root obey it too, as tests here run as root).
 """
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import threading
 import time
@@ -156,3 +158,51 @@ class FakeRapl:
     def __exit__(self, *exc):
         self.stop()
 
+
+
+# -- making root obey file modes, for permission tests ----------------------------------------
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+_PR_CAPBSET_DROP, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def without_dac_override() -> None:
+    """``preexec_fn`` for subprocess: the child (and what it execs) loses the two capabilities
+    that let root read a mode-000 file. Removing them from the bounding set as well keeps exec
+    from granting them back. Needs CAP_SETPCAP (root has it); raises OSError otherwise."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    mask = (1 << _CAP_DAC_OVERRIDE) | (1 << _CAP_DAC_READ_SEARCH)
+    for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "PR_CAPBSET_DROP failed")
+    libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)  # absent on old kernels
+    hdr, data = _CapHeader(0x20080522, 0), (_CapData * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    if libc.capget(ctypes.byref(hdr), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget failed")
+    for field in ("effective", "permitted", "inheritable"):
+        setattr(data[0], field, getattr(data[0], field) & ~mask)
+    if libc.capset(ctypes.byref(hdr), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+
+
+def permission_tests_possible(path: str) -> bool:
+    """True when a child started with ``without_dac_override`` is refused reading ``path``."""
+    import subprocess
+    import sys
+
+    try:
+        r = subprocess.run([sys.executable, "-c", f"open({path!r}).read()"],
+                           preexec_fn=without_dac_override, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return r.returncode != 0 and b"PermissionError" in r.stderr

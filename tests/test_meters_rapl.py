@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.sysfs import FakeRapl
+from tests.sysfs import FakeRapl, permission_tests_possible, without_dac_override
 from wattprint.meters import MeterUnavailable, rapl
 
 
@@ -144,22 +144,7 @@ def test_read_is_cheap(tmp_path):
 
 
 _PERMISSION_PROBE = textwrap.dedent("""
-    import ctypes, json, os, sys
-    if os.geteuid() == 0:
-        # Root reads mode-000 files through CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH: drop both
-        # from the effective set (capset(2)), so this process is refused like a normal user.
-        class Header(ctypes.Structure):
-            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-        class Data(ctypes.Structure):
-            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                        ("inheritable", ctypes.c_uint32)]
-        libc = ctypes.CDLL(None, use_errno=True)
-        hdr, data = Header(0x20080522, 0), (Data * 2)()
-        if libc.capget(ctypes.byref(hdr), data) != 0:
-            sys.exit(77)
-        data[0].effective &= ~((1 << 1) | (1 << 2))
-        if libc.capset(ctypes.byref(hdr), data) != 0:
-            sys.exit(77)
+    import json, sys
     sys.path.insert(0, sys.argv[2])
     from wattprint.meters import rapl, MeterUnavailable
     try:
@@ -170,29 +155,55 @@ _PERMISSION_PROBE = textwrap.dedent("""
 """)
 
 
-def test_permission_denied_gives_one_line_fix(tmp_path):
+def _probe(root):
     import json
 
-    FakeRapl(tmp_path, {"package-0": 40.0, "dram": 5.0}, readable=False)
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run([sys.executable, "-c", _PERMISSION_PROBE, str(tmp_path), repo],
-                         capture_output=True, text=True, timeout=60)
-    if out.returncode == 77:
-        pytest.skip("cannot drop CAP_DAC_OVERRIDE here, so root would read the file anyway")
+    out = subprocess.run([sys.executable, "-c", _PERMISSION_PROBE, str(root), repo],
+                         capture_output=True, text=True, timeout=60,
+                         preexec_fn=without_dac_override)
     assert out.returncode == 0, out.stderr
-    res = json.loads(out.stdout)
+    return json.loads(out.stdout)
+
+
+def test_permission_denied_gives_one_line_fix(tmp_path):
+    # Tests run as root, which reads mode-000 files: the probe runs without that privilege.
+    fake = FakeRapl(tmp_path, {"package-0": 40.0, "dram": 5.0}, readable=False)
+    energy = os.path.join(fake.class_dir, "intel-rapl:0", "energy_uj")
+    if not permission_tests_possible(energy):
+        pytest.skip("cannot drop CAP_DAC_OVERRIDE here, so the file stays readable")
+    res = _probe(tmp_path)
     assert res["opened"] is False
     assert "permission denied" in res["reason"] and "energy_uj" in res["reason"]
     assert "\n" not in res["fix"] and "chmod a+r" in res["fix"]
 
 
-def test_readable_tree_opens_in_the_same_probe(tmp_path):
-    # The probe itself works: with readable files it opens (so the test above is not vacuous).
+def test_same_probe_opens_a_readable_tree(tmp_path):
+    # So the test above fails for the right reason, not because the probe cannot run.
     FakeRapl(tmp_path, {"package-0": 40.0})
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run([sys.executable, "-c", _PERMISSION_PROBE, str(tmp_path), repo],
-                         capture_output=True, text=True, timeout=60)
-    if out.returncode == 77:
-        pytest.skip("cannot drop capabilities here")
-    assert out.returncode == 0, out.stderr
-    assert '"opened": true' in out.stdout
+    assert _probe(tmp_path) == {"opened": True}
+
+
+def test_through_the_sampler_wrapping_counter_within_half_percent(tmp_path):
+    # A 20 J counter wraps every 0.4 s at 50 W; the domain's max_read_interval_s (10 ms)
+    # makes the sampler poll fast enough although it was asked for 1 s.
+    from wattprint.sampler import Sampler
+
+    fake = FakeRapl(tmp_path, {"package-0": 50.0, "dram": 8.0}, max_range_uj=20_000_000)
+    m = rapl.open(sysfs_root=str(tmp_path))
+    s = Sampler([m], interval=1.0)
+    assert s.poll_interval == pytest.approx(0.01)
+    with fake:
+        with fake.hold():
+            s.start()
+            t0 = {k: fake.true_j(k) for k in ("package-0", "dram")}
+        time.sleep(1.5)
+        fake.set_power("package-0", 80.0)
+        time.sleep(0.5)
+        with fake.hold():
+            snap = s.stop()
+            t1 = {k: fake.true_j(k) for k in ("package-0", "dram")}
+    for dom, key in (("cpu:0", "package-0"), ("dram:0", "dram")):
+        truth = t1[key] - t0[key]
+        assert abs(snap.energy_j[dom] - truth) <= 0.005 * truth, (dom, snap.energy_j[dom], truth)
+    assert t1["package-0"] - t0["package-0"] > 4 * 20  # several wraps happened
