@@ -20,11 +20,16 @@ WORKER = textwrap.dedent("""
     import wattprint
 
     mode = sys.argv[1]
-    if mode == "init-first":
+    if mode == "rank0-only" and os.environ["RANK"] != "0":  # track() on rank 0 alone
+        dist.init_process_group("gloo")
+        dist.barrier()
+        dist.destroy_process_group()
+        sys.exit(0)
+    if mode in ("init-first", "rank0-only"):
         dist.init_process_group("gloo")
     with wattprint.track(gpus=False, interval=0.05, flush_interval=0.2, project="dist",
                          distributed=True if mode == "forced" else "auto") as run:
-        if mode != "init-first":
+        if mode not in ("init-first", "rank0-only"):
             dist.init_process_group("gloo")
         with run.window("work"):
             time.sleep(0.4)
@@ -175,3 +180,16 @@ def test_two_simulated_nodes_give_per_node_sums(tmp_path, store_path):
     rec = Store.open(store_path).get_run(job["job_id"])
     assert rec.meta["role"] == "job" and rec.energy_j == pytest.approx(job["energy_j"])
     assert {d.node for d in rec.domains} == {"0", "1"}
+
+
+@pytest.mark.slow
+def test_track_on_rank_zero_only_does_not_stall(tmp_path, node, store_path):
+    proc = torchrun(tmp_path, 2, mode="rank0-only", sysfs=node.root,
+                    env={"WATTPRINT_JOIN_TIMEOUT": "1"})
+    out = finish(proc)
+    assert "not running on every rank" in out
+    res = results(tmp_path)
+    assert list(res) == [0] and res[0]["job"] is None
+    assert res[0]["energy_j"] == pytest.approx(NODE_W * res[0]["seconds"], rel=0.05)
+    (rec,) = Store.open(store_path).list_runs()
+    assert rec.meta["part_of"] == res[0]["job_id"] and rec.id == res[0]["run_id"]

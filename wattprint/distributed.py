@@ -40,6 +40,8 @@ log = logging.getLogger("wattprint")
 
 # Seconds a gather may wait for the other ranks before giving up (the training goes on).
 GATHER_TIMEOUT_S = float(os.environ.get("WATTPRINT_GATHER_TIMEOUT", "120") or 120)
+# Seconds to wait, when a run starts, for every rank to call track() too.
+JOIN_TIMEOUT_S = float(os.environ.get("WATTPRINT_JOIN_TIMEOUT", "30") or 30)
 _RUNS_IN_PROCESS = itertools.count(1)  # the n-th track() of every rank is the same job
 
 
@@ -183,6 +185,42 @@ def _new_gloo_group(dist):
     return dist.new_group(backend="gloo", timeout=timedelta(seconds=GATHER_TIMEOUT_S))
 
 
+def _all_ranks_join(dist, key: str, timeout: float) -> bool:
+    """Whether every rank reaches this point within ``timeout`` s.
+
+    Making a group is a collective: if ``track()`` runs on only some ranks (``if rank == 0:``),
+    the others never arrive, and waiting for them would stall the training. A counter in the
+    job's own rendezvous store tells, without a collective, whether they all came.
+    """
+    try:
+        store = dist.distributed_c10d._get_default_store()
+    except Exception:
+        return False
+    world = dist.get_world_size()
+    deadline = time.monotonic() + timeout
+    n = store.add(key, 1)
+    delay = 0.001
+    while n < world:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+        n = store.add(key, 0)
+    return True
+
+
+def _make_groups(dist, key: str, count: int):
+    if not _all_ranks_join(dist, key, JOIN_TIMEOUT_S):
+        log.warning("wattprint: track() is not running on every rank of this job, so there are "
+                    "no job totals; each rank keeps its own record ('wattprint merge' sums them)")
+        return None
+    try:
+        return [_new_gloo_group(dist) for _ in range(count)]
+    except Exception as e:
+        log.warning("wattprint: cannot create a gloo group for job totals (%s)", e)
+        return None
+
+
 # -- measurer election without a local rank -----------------------------------------------
 def _elect_by_lock(job: str):
     """First process of this job on this host to lock the file measures the node."""
@@ -211,6 +249,7 @@ class DistributedPlugin:
         self._window_group = None
         self._window_works: list = []  # (name, seq, work, tensors, own row)
         self._window_seq = 0
+        self._joined = None  # None: torch.distributed was not up at the start
         self._windows_ok = True
         self.gather_s: float | None = None
 
@@ -222,23 +261,24 @@ class DistributedPlugin:
         self.role = role
         seq = next(_RUNS_IN_PROCESS)
         job = env.get("WATTPRINT_JOB_ID") or run.config.get("run_id") or role.job_id
+        restart = _int(env, "TORCHELASTIC_RESTART_COUNT")
+        self._sync_key = f"wattprint/{restart or 0}/{seq}"
         dist = _dist()
         if dist is not None:
-            try:
-                self._final_group = _new_gloo_group(dist)
-                self._window_group = _new_gloo_group(dist)
-            except Exception as e:
-                log.warning("wattprint: cannot create a gloo group for job totals (%s)", e)
-                self._final_group = self._window_group = None
+            groups = _make_groups(dist, self._sync_key + "/start", 2)
+            self._joined = groups is not None
+            if groups:
+                self._final_group, self._window_group = groups
         if not job and self._final_group is not None:
             job = _all_gather_json(dist, run.run_id, self._final_group)[0]  # rank 0's
         if not job:
             job = _fallback_job_id(env)
+        if not job and role.world_size == 1:
+            job = run.run_id
         if not job:  # fixed later, at the end, if torch.distributed comes up
             job, self.provisional = "pending-" + run.run_id, True
         if seq > 1 and not run.config.get("run_id"):
             job = f"{job}-{seq}"
-        restart = _int(env, "TORCHELASTIC_RESTART_COUNT")
         if restart:
             job = f"{job}-a{restart}"
         self.job_id = safe_id(job, 64)
@@ -317,12 +357,13 @@ class DistributedPlugin:
         if dist is None:
             return
         group = self._final_group
-        if group is None:  # torch.distributed came up after track() started
-            try:
-                group = self._final_group = _new_gloo_group(dist)
-            except Exception as e:
-                log.warning("wattprint: cannot create a gloo group for job totals (%s)", e)
+        if group is None:
+            if self._joined is False:  # not every rank runs track(): no collectives at all
                 return
+            groups = _make_groups(dist, self._sync_key + "/end", 1)  # dist came up after the start
+            if not groups:
+                return
+            group = self._final_group = groups[0]
         parts = _all_gather_json(dist, self._part(run), group)
         if self.provisional:
             job = parts[0]["job_id"]
