@@ -16,8 +16,9 @@ and the total work. Method:
 4. **Rate.** On the stable part the rate is total energy over total work (the end-point slope,
    which for a steady process is the least noisy estimate); likewise seconds per unit.
 5. **Extrapolate.** ``E = E_now + (total - done) x rate``; same for time.
-6. **Range.** The rate's half-width is ``max(1 %, sqrt((t95 x s / sqrt(n))^2 + drift^2))`` where
-   ``s`` is the spread of the stable segments' rates, ``n`` their number, and ``drift`` the gap
+6. **Range.** The rate's half-width is ``max(1.5 %, sqrt((1.5 t95 x s x sqrt(1/n + 1/m))^2 +
+   drift^2))`` where ``s`` is the spread of the stable segments' rates, ``n`` their number,
+   ``m`` the number of such segments the remaining work makes up, and ``drift`` the gap
    between the rate of the latest half of the stable part and the whole stable part (so a
    slowly changing rate widens the range). It applies only to the remaining work, so the range
    narrows as the run goes and closes at the end. With fewer than ``MIN_STABLE`` stable
@@ -203,8 +204,8 @@ def estimate(rows, total, *, unit: str | None = None, resolution_s: float = 0.0)
     a0, b0 = stable[0][0], stable[-1][1]
     r_e = _rate(pts, a0, b0, 2)
     r_s = _rate(pts, a0, b0, 0)
-    h_e = _half_width(pts, stable, e_rates[warm:], r_e, 2)
-    h_s = _half_width(pts, stable, s_rates[warm:], r_s, 0)
+    h_e = _half_width(pts, stable, e_rates[warm:], r_e, 2, remaining)
+    h_s = _half_width(pts, stable, s_rates[warm:], r_s, 0, remaining)
     p.warmup_done, p.warmup_s = pts[a0][1], pts[a0][0]
     p.kwh_per_unit, p.seconds_per_unit = r_e / 3.6e6, r_s
     p.segments = len(stable)
@@ -256,13 +257,15 @@ def _warmup(e_rates, s_rates) -> int:
     return k
 
 
-def _half_width(pts, stable, rates, r, k) -> float:
+def _half_width(pts, stable, rates, r, k, remaining) -> float:
     n = len(stable)
     if n >= 2:
         w = [pts[b][1] - pts[a][1] for a, b in stable]
         wsum = sum(w)
         var = sum(wi * (x - r) ** 2 for wi, x in zip(w, rates)) / wsum * n / (n - 1)
-        se = math.sqrt(var / n)
+        # Error of the estimated rate, plus the spread the remaining work will itself show.
+        future = max(remaining / (wsum / n), 1.0)
+        se = math.sqrt(var * (1.0 / n + 1.0 / future))
         half = stable[len(stable) // 2:]
         drift = abs(_rate(pts, half[0][0], half[-1][1], k) - r)
         h = math.hypot(INTERVAL_T * _t95(n - 1) * se, drift)
