@@ -9,11 +9,12 @@ cores this process may run on (its CPU affinity, with SMT siblings counted as on
 machine-wide use of those CPUs from /proc/stat (via psutil), or, with ``pid``, the CPU time of
 that process and its descendants.
 
-IDLE_FRACTION (0.3) is our assumption, stated as such: a core's idle power as a share of its
-TDP. Barroso & Hölzle ("The Case for Energy-Proportional Computing", IEEE Computer 40(12), 2007)
-report servers idling at about half their peak power, with the CPU the most energy-proportional
-part; 0.3 of TDP sits between that and the few-percent idle of a deep C-state. The idle floor is
-charged for all allowed cores in both scopes: they are reserved for the job either way.
+IDLE_FRACTION (0.3) is an assumption, stated as such: a core's idle power as a share of its TDP.
+Barroso & Hölzle ("The Case for Energy-Proportional Computing", IEEE Computer 40(12), 2007,
+doi:10.1109/MC.2007.443) report servers idling at about half their peak power, with the CPU the
+most energy-proportional part (a dynamic range of more than 70 % of its peak, so an idle draw
+below about 30 %); we take that bound. Deep C-states can idle lower, so this errs high. The idle
+floor is charged for all allowed cores in both scopes: they are reserved for the job either way.
 """
 from __future__ import annotations
 
