@@ -190,3 +190,23 @@ def test_exporter_bad_input_is_one_line_exit_2(cli, args, msg):
     assert r.returncode == 2
     assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ranks_of_one_node_serve_on_port_plus_local_rank(analytic, store_path, monkeypatch):
+    for k, v in {"RANK": "5", "LOCAL_RANK": "1", "WORLD_SIZE": "8", "GROUP_RANK": "2",
+                 "TORCHELASTIC_RUN_ID": "pj"}.items():
+        monkeypatch.setenv(k, v)
+    base = free_port()
+    with wattprint.track(meters=[flat(analytic, 30.0)], store=store_path, interval=0.02,
+                         prometheus_port=base) as run:
+        time.sleep(0.05)
+        assert run.prometheus_port == base + 1
+        got = scrape(base + 1)
+    (value, labels, _) = got[("wattprint_energy_joules_total", "cpu:0")]
+    assert labels["node"] == "2" and labels["run"].endswith(".n2.r5") and value > 0

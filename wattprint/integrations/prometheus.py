@@ -12,6 +12,9 @@ Metrics (one series per measured domain):
 the kWh of an hour. ``push_gateway=URL`` (or ``WATTPRINT_PUSHGATEWAY``) also pushes them to a
 Pushgateway, for jobs too short to be scraped. ``prometheus_client`` is an optional dependency
 (``pip install 'wattprint[prometheus]'``), imported only here.
+
+In a multi-process job only ranks that measure something serve (by default the node's local
+rank 0); a rank with local rank k serves on ``prometheus_port + k``, so ranks never collide.
 """
 from __future__ import annotations
 
@@ -154,8 +157,12 @@ class PrometheusPlugin:
         self.exposer = Exposer(collector, grouping={"instance": socket.gethostname(),
                                                     "run": run.run_id})
         if self.port is not None:
+            port = self.port
+            role = next((p.role for p in run.plugins if getattr(p, "role", None)), None)
+            if port and role is not None and role.local_rank:
+                port += role.local_rank  # ranks sharing a node each get their own port
             try:
-                run.prometheus_port = self.exposer.serve(self.port, self.addr)
+                run.prometheus_port = self.exposer.serve(port, self.addr)
             except OSError as e:
                 log.warning("wattprint: cannot serve Prometheus metrics on %s:%s (%s); "
                             "choose another prometheus_port", self.addr, self.port, e.strerror or e)
