@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.sysfs import FakeRapl, permission_tests_possible, without_dac_override
+from sysfs import FakeRapl, permission_tests_possible, without_dac_override
 from wattprint.meters import MeterUnavailable, rapl
 
 
