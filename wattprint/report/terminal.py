@@ -1,4 +1,4 @@
-"""The short human summary printed at the end of ``wattprint run`` and by ``wattprint show``."""
+"""The short human summary printed at the end of ``wattprint run`` / ``track()`` and by ``wattprint show``."""
 from __future__ import annotations
 
 
@@ -20,8 +20,94 @@ def _fmt_s(s: float) -> str:
     return f"{s:.1f} s"
 
 
-def summary(record, footprint=None) -> str:
-    """A few lines: duration, energy and average power per domain with its label."""
+def _mass(kg: float) -> str:
+    try:
+        from ..units import fmt_mass
+
+        return fmt_mass(kg)
+    except ImportError:
+        return f"{kg:.3g} kg"
+
+
+def _energy(kwh: float) -> str:
+    try:
+        from ..units import fmt_energy
+
+        return fmt_energy(kwh)
+    except ImportError:
+        return f"{kwh:.3g} kWh"
+
+
+def _source(s: dict | None) -> str:
+    if not s:
+        return ""
+    text = s.get("source") or ""
+    if s.get("year") and str(s["year"]) not in text:
+        text += f", {s['year']}"
+    return text
+
+
+def _stored_prediction(record, store):
+    """The last stored prediction with an energy, from ``store`` (or the default store)."""
+    from .data import last_prediction
+
+    own = None
+    try:
+        if store is None:
+            from ..store import Store
+
+            store = own = Store.open(create=False)
+            if store.get_run(record.id).key != record.key:
+                return None
+        return last_prediction(store.predictions(record.key))
+    except Exception:  # a summary never fails for want of a prediction
+        return None
+    finally:
+        if own is not None:
+            own.close()
+
+
+def _footprint_lines(fp) -> list[str]:
+    lines = []
+    pue = next((s for s in fp.sources if s.get("factor") == "pue"), None)
+    lines.append(f"  energy with PUE {fp.pue:g}: {_energy(fp.energy_kwh)}"
+                 + (f"  (PUE: {_source(pue)})" if pue else ""))
+    if fp.co2e_kg is not None:
+        ci = next((s for s in fp.sources if s.get("factor") == "intensity"), None)
+        where = f"{ci.get('name') or 'given'} at {ci['value']:,.0f} g/kWh, {_source(ci)}" if ci else ""
+        lines.append(f"  CO2e: {_mass(fp.co2e_kg)}" + (f"  ({where})" if where else ""))
+        if fp.co2e_net_kg is not None:
+            lines.append(f"  CO2e net (market-based): {_mass(fp.co2e_net_kg)}")
+    if fp.cost_usd_high is not None:
+        low = fp.cost_usd_low if fp.cost_usd_low is not None else fp.cost_usd_high
+        rng = f"${fp.cost_usd_high:,.2f}" if low == fp.cost_usd_high else f"${low:,.2f} - ${fp.cost_usd_high:,.2f}"
+        lines.append(f"  cloud cost: {rng}")
+    if fp.electricity_cost_usd is not None:
+        lines.append(f"  electricity cost: ${fp.electricity_cost_usd:,.2f}")
+    # The two most tangible equivalents (at least 1 % of an item), else the largest.
+    eq = sorted(fp.equivalents or [], key=lambda e: -e["value"])
+    picks = [e for e in eq if e["value"] >= 0.01][:2] or eq[:1]
+    for e in picks:
+        lines.append(f"  ≈ {e['value']:,.3g} × {e['name']}  ({e['source']})")
+    for n in fp.notes:
+        lines.append(f"  note: {n}")
+    return lines
+
+
+def _prediction_line(p: dict, actual_kwh: float) -> str:
+    e = p["energy_kwh"]
+    low, high = p.get("energy_kwh_low"), p.get("energy_kwh_high")
+    rng = f" ({_energy(low)} - {_energy(high)})" if low is not None and high is not None else ""
+    done = p.get("fraction_done")
+    at = f" at {done * 100:.0f} %" if done is not None else ""
+    err = f", actual {_energy(actual_kwh)} ({(e - actual_kwh) / actual_kwh * 100:+.1f} %)" if actual_kwh > 0 else ""
+    return f"  last prediction{at}: {_energy(e)}{rng}{err}"
+
+
+def summary(record, footprint=None, *, prediction: dict | None = None, store=None) -> str:
+    """Duration, energy and average power per domain with its measured/modelled label; then,
+    when known, energy with PUE, CO2e with the intensity's source and year, cost, equivalents and
+    the last prediction (``prediction``, else read from ``store`` or the default store)."""
     status = record.status + (" (degraded)" if record.degraded else "")
     lines = [f"wattprint: run {record.id} {status} · {_fmt_s(record.duration_s)} · "
              f"{_fmt_j(record.energy_j)} · {record.avg_power_w:.1f} W average"]
@@ -31,4 +117,13 @@ def summary(record, footprint=None) -> str:
                      f"{d.label:<8}  {d.method}")
     if not record.domains:
         lines.append("  no meters: nothing was measured (see 'wattprint doctor')")
+    if footprint is not None:
+        try:
+            lines += _footprint_lines(footprint)
+        except Exception:  # a footprint from another version must not hide the energy
+            pass
+    if prediction is None:
+        prediction = _stored_prediction(record, store)
+    if prediction and prediction.get("energy_kwh") is not None:
+        lines.append(_prediction_line(prediction, record.energy_kwh))
     return "\n".join(lines)

@@ -1,0 +1,190 @@
+"""What a report shows, read from the store as plain data (no formatting here).
+
+Totals come from the stored domain totals, never from plot points. Plot series are read by
+looking up the cumulative energy of each domain at a few hundred evenly spaced times through the
+(run, t) index, so a week-long run with millions of sample rows costs a few thousand index
+lookups, not a full scan; the power drawn between two lookups is their energy difference over
+their time difference, so each plotted point is the exact average over its bucket.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import UsageError
+
+PLOT_POINTS = 400
+
+
+@dataclass
+class RunData:
+    record: object                      # store.RunRecord
+    footprint: object | None            # footprint.Footprint, None when it could not be computed
+    series: dict = field(default_factory=dict)  # domain name -> [(t_s, watts)], bucket averages
+    bucket_s: float = 0.0
+    predictions: list = field(default_factory=list)  # [(t_s, dict)] as stored
+    windows: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    samples: int = 0
+
+
+def footprint_or_note(record, notes: list):
+    """The run's footprint, or None with the reason in ``notes`` (a report never fails on it)."""
+    try:
+        from ..tracker import footprint_of
+
+        return footprint_of(record)
+    except UsageError as e:
+        notes.append(f"footprint not computed: {e}")
+    except Exception as e:  # a broken table or model must not hide the measured energy
+        notes.append(f"footprint not computed: {type(e).__name__}: {e}")
+    return None
+
+
+def power_series(store, record, points: int = PLOT_POINTS) -> tuple[dict, float]:
+    """Per-domain average power in ``points`` equal buckets over the run's sampled span."""
+    db, lock = store._db, store._lock
+    with lock:
+        row = db.execute("SELECT min(t), max(t) FROM samples WHERE run=?", (record.key,)).fetchone()
+    if row is None or row[0] is None:
+        return {}, 0.0
+    t0, t1 = row
+    span = max(t1 - t0, 0.0)
+    n = max(1, points) if span > 0 else 1
+    step = span / n if n else 0.0
+    # The first sample at or after each edge (the last edge is the last sample).
+    q_after = "SELECT t, energy_j FROM samples WHERE run=? AND domain=? AND t>=? ORDER BY t LIMIT 1"
+    out = {}
+    for d in record.domains:
+        edges = []
+        with lock:
+            for k in range(n + 1):
+                r = db.execute(q_after, (record.key, d.idx, t0 + k * step)).fetchone()
+                if r is not None and (not edges or r[0] > edges[-1][0]):
+                    edges.append(r)
+        if len(edges) < 2:
+            if edges:
+                out[d.name] = []
+            continue
+        pts = []
+        for (ta, ea), (tb, eb) in zip(edges, edges[1:]):
+            pts.append(((ta + tb) / 2, max(eb - ea, 0.0) / (tb - ta)))
+        out[d.name] = pts
+    return out, step
+
+
+def load(store, run_ids, *, points: int = PLOT_POINTS, need_samples: bool = True) -> list[RunData]:
+    """Every run named (ids or unique prefixes), with its footprint, plot series and predictions."""
+    if not run_ids:
+        raise UsageError("name at least one run id ('wattprint runs' lists them)")
+    seen, runs = set(), []
+    for rid in run_ids:
+        rec = store.get_run(rid)
+        if rec.key in seen:
+            continue
+        seen.add(rec.key)
+        n = store.count_samples(rec.key)
+        if n == 0 and need_samples:
+            raise UsageError(f"run {rec.id} has no samples (nothing was measured; "
+                             "'wattprint doctor' says which meters this machine has)")
+        notes: list = []
+        fp = footprint_or_note(rec, notes)
+        series, bucket = power_series(store, rec, points) if n else ({}, 0.0)
+        runs.append(RunData(record=rec, footprint=fp, series=series, bucket_s=bucket,
+                            predictions=store.predictions(rec.key), windows=store.windows(rec.key),
+                            notes=notes, samples=n))
+    return runs
+
+
+@dataclass
+class Totals:
+    runs: int
+    duration_s: float
+    energy_kwh_it: float
+    energy_kwh: float                    # with PUE, where a footprint exists (else IT energy)
+    co2e_kg: float | None
+    co2e_runs: int                       # runs whose CO2e is known
+    cost_usd_low: float | None
+    cost_usd_high: float | None
+    electricity_cost_usd: float | None
+    by_kind: dict                        # kind -> kWh (IT)
+
+
+def _add(a, b):
+    if b is None:
+        return a
+    return b if a is None else a + b
+
+
+def totals(runs: list[RunData]) -> Totals:
+    t = Totals(len(runs), 0.0, 0.0, 0.0, None, 0, None, None, None, {})
+    for r in runs:
+        rec, fp = r.record, r.footprint
+        t.duration_s += rec.duration_s or 0.0
+        t.energy_kwh_it += rec.energy_kwh
+        t.energy_kwh += fp.energy_kwh if fp is not None else rec.energy_kwh
+        for d in rec.domains:
+            t.by_kind[d.kind] = t.by_kind.get(d.kind, 0.0) + d.energy_j / 3.6e6
+        if fp is not None:
+            if fp.co2e_kg is not None:
+                t.co2e_runs += 1
+            t.co2e_kg = _add(t.co2e_kg, fp.co2e_kg)
+            t.cost_usd_low = _add(t.cost_usd_low, fp.cost_usd_low)
+            t.cost_usd_high = _add(t.cost_usd_high, fp.cost_usd_high)
+            t.electricity_cost_usd = _add(t.electricity_cost_usd, fp.electricity_cost_usd)
+    return t
+
+
+def regions(energy_kwh: float, n: int = 8) -> list[dict]:
+    """CO2e of this energy (PUE included) on other grids: 'had you trained in ...'."""
+    try:
+        from ..datasets import compare_regions
+
+        found = compare_regions(n)
+    except Exception:
+        return []
+    return [{"name": name, "intensity_g_per_kwh": f.value, "co2e_kg": energy_kwh * f.value / 1000.0,
+             "source": f.source, "url": f.url, "year": f.year, "note": f.note}
+            for name, f in found]
+
+
+def equivalents(co2e_kg: float | None) -> list[dict]:
+    if co2e_kg is None:
+        return []
+    try:
+        from ..footprint import equivalents_for
+
+        return equivalents_for(co2e_kg)
+    except Exception:
+        return []
+
+
+def sources(runs: list[RunData]) -> list[dict]:
+    """Every factor used, once (same factor, value and source)."""
+    out, seen = [], set()
+    for r in runs:
+        for s in (r.footprint.sources if r.footprint is not None else []):
+            key = (s.get("factor"), s.get("value"), s.get("source"), s.get("name"))
+            if key not in seen:
+                seen.add(key)
+                out.append(s)
+    return out
+
+
+def measured_modelled(runs: list[RunData]) -> tuple[list, list]:
+    """Domains (name, method) that were measured, and those that were modelled."""
+    measured, modelled, seen = [], [], set()
+    for r in runs:
+        for d in r.record.domains:
+            key = (d.kind, d.label, d.method)
+            if key in seen:
+                continue
+            seen.add(key)
+            (measured if d.label == "measured" else modelled).append(d)
+    return measured, modelled
+
+
+def last_prediction(predictions: list) -> dict | None:
+    for _, p in reversed(predictions or []):
+        if isinstance(p, dict) and p.get("energy_kwh") is not None:
+            return p
+    return None
