@@ -103,11 +103,11 @@ class Forecast:
             return
         frac = done / total
         pred = None
-        if self.every is not None and (frac >= self.next_log or self._first_epoch(run, done)):
+        if self.every is not None and (frac >= self.next_log - 1e-9 or self._first_epoch(run, done)):
             pred = self._predict(run)
             self._report(run, pred)
             self.next_log = (math.floor(frac / self.every + 1e-9) + 1) * self.every
-        if any(v is not None for v in self.budgets.values()) and frac >= self.next_check:
+        if any(v is not None for v in self.budgets.values()) and frac >= self.next_check - 1e-9:
             self.next_check = (math.floor(frac / CHECK_EVERY + 1e-9) + 1) * CHECK_EVERY
             self._check(run, pred or self._predict(run))
 

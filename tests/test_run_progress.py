@@ -1,0 +1,241 @@
+"""``wattprint run``: progress from the child's output lines and from $WATTPRINT_PROGRESS_FILE."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from wattprint.progress_watch import LineProgress, Splitter, compile_regex, read_file, write_progress
+from wattprint.store import Store
+
+
+def _script(tmp_path, body, name="child.py"):
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(body))
+    return str(p)
+
+
+def _cli_bytes(*args):
+    """Like the ``cli`` fixture, but bytes: text mode would turn tqdm's \r into \n."""
+    r = subprocess.run([sys.executable, "-m", "wattprint", *args], capture_output=True, timeout=60)
+    r.out, r.err = r.stdout.decode(), r.stderr.decode()
+    return r
+
+
+def _rows(run_id):
+    store = Store.open()
+    rec = store.get_run(run_id)
+    return rec, store.progress(rec.key)
+
+
+# -- parsing ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("line,expect", [
+    ("epoch 3/40 loss 0.1", (3, 40)),
+    ("Epoch 4 of 40", (4, 40)),
+    ("step: 120/5000 lr 3e-4", (120, 5000)),
+    ("Iteration 7/100", (7, 100)),
+    (" 45%|████▌     | 45/100 [00:04<00:05,  9.80it/s]", (45, 100)),
+    ("Epoch 0:  12%|█▏  | 12/500 [00:01<00:40, 12.1it/s, loss=0.3]", (12, 500)),
+    (" 50%|█████     | 5.00k/10.0k [00:01<00:01, 5.0kit/s]", (5000, 10000)),
+    ("loss 0.3 acc 0.9", None),
+    ("saved to checkpoint-3/40.pt", None),
+])
+def test_default_patterns(line, expect):
+    assert LineProgress().feed(line) == expect
+
+
+def test_restarting_bar_counts_on_and_learns_epochs():
+    lp = LineProgress()
+    got = [lp.feed(x) for x in ("  10%| | 10/100 [", " 100%| | 100/100 [", "epoch 1/3 done",
+                                "   5%| | 5/100 [")]
+    assert got == [(10, 100), (100, 100), None, (105, 300)]
+
+
+def test_first_kind_wins():
+    lp = LineProgress()
+    assert lp.feed("epoch 1/10") == (1, 10)
+    assert lp.feed(" 30%| | 30/100 [") is None  # a batch bar does not fight the epoch count
+    assert lp.feed("epoch 2/10") == (2, 10)
+
+
+def test_custom_regex_and_fixed_total():
+    lp = LineProgress([compile_regex(r"it=(?P<done>\d+)")], total=500)
+    assert lp.feed("it=20 loss=1") == (20, 500)
+    lp = LineProgress([compile_regex(r"(\d+) of (\d+)")])
+    assert lp.feed("batch 3 of 9") == (3, 9)
+
+
+def test_bad_regex_is_a_usage_error():
+    from wattprint.errors import UsageError
+
+    with pytest.raises(UsageError, match="not a valid regular expression"):
+        compile_regex("(")
+    with pytest.raises(UsageError, match="needs a group"):
+        compile_regex(r"\d+")
+
+
+def test_splitter_splits_on_cr_and_nl_across_chunks():
+    s = Splitter()
+    assert s.feed(b" 1/10 [\r 2/1") == [" 1/10 ["]
+    assert s.feed(b"0 [\rdone\n") == [" 2/10 [", "done"]
+    assert s.feed("é".encode()[:1]) == []  # half a UTF-8 character waits... or is replaced, never raises
+
+
+def test_progress_file_formats(tmp_path):
+    f = tmp_path / "p"
+    for text, expect in [("12", (12, None)), ("12 40\n", (12, 40)), ("3/9", (3, 9)),
+                         ('{"done": 5, "total": 50}', (5, 50)), ("1\n2\n7 10\n", (7, 10)),
+                         ("junk", None), ("", None)]:
+        f.write_text(text)
+        assert read_file(str(f)) == expect, text
+    assert read_file(str(tmp_path / "missing")) is None
+    write_progress(8, 80, path=str(f))
+    assert read_file(str(f)) == (8, 80)
+    write_progress(1, 2)  # no variable set: does nothing, raises nothing
+
+
+# -- wattprint run -----------------------------------------------------------------------------
+def test_epoch_lines_become_progress_and_output_is_unchanged(tmp_path):
+    child = _script(tmp_path, """
+        import sys, time
+        for e in range(1, 9):
+            time.sleep(0.03)
+            print(f"epoch {e}/8 loss {1 / e:.3f}")
+        sys.stderr.write("warn\\rbar 1\\rbar 2\\n")
+        sys.stdout.write("no newline at end")
+    """)
+    r = _cli_bytes("run", "--interval", "0.02", "-q", "--run-id", "ep", "--", sys.executable, child)
+    assert r.returncode == 0, r.err
+    assert r.out == "".join(f"epoch {e}/8 loss {1 / e:.3f}\n" for e in range(1, 9)) + "no newline at end"
+    assert r.err == "warn\rbar 1\rbar 2\n"
+    rec, rows = _rows("ep")
+    assert [d for _, d, _, _ in rows] == list(range(1, 9))
+    assert rec.total == 8 and rec.unit == "epoch"
+    assert all(b[0] >= a[0] and b[3] >= a[3] for a, b in zip(rows, rows[1:]))
+
+
+def test_tqdm_on_stderr(tmp_path):
+    pytest.importorskip("tqdm")
+    child = _script(tmp_path, """
+        import time
+        from tqdm import tqdm
+        for epoch in range(3):
+            for i in tqdm(range(40), mininterval=0):
+                time.sleep(0.002)
+            print(f"epoch {epoch + 1}/3")
+    """)
+    r = _cli_bytes("run", "--interval", "0.02", "-q", "--run-id", "tq", "--", sys.executable, child)
+    assert r.returncode == 0, r.err
+    assert "\r" in r.err and "40/40" in r.err
+    rec, rows = _rows("tq")
+    done = [d for _, d, _, _ in rows]
+    assert done[-1] == 120 and done == sorted(done)  # three bars of 40, counted on
+    assert rows[-1][2] == 120  # total learnt from "epoch N/3"
+
+
+def test_progress_file(tmp_path, cli):
+    child = _script(tmp_path, """
+        import time
+        from wattprint.progress_watch import write_progress
+        for i in range(1, 11):
+            time.sleep(0.06)
+            write_progress(i * 10, 100)
+    """)
+    r = cli("run", "--interval", "0.02", "-q", "--run-id", "pf", "--", sys.executable, child)
+    assert r.returncode == 0, r.stderr
+    rec, rows = _rows("pf")
+    done = [d for _, d, _, _ in rows]
+    assert done[-1] == 100 and len(done) >= 3 and rec.total == 100
+
+
+def test_progress_file_without_output_watching(tmp_path, cli):
+    child = _script(tmp_path, """
+        import os
+        print("epoch 1/4")
+        open(os.environ["WATTPRINT_PROGRESS_FILE"], "w").write("3 4")
+    """)
+    r = cli("run", "--no-progress-output", "-q", "--run-id", "nf", "--", sys.executable, child)
+    assert r.returncode == 0 and r.stdout == "epoch 1/4\n"
+    _, rows = _rows("nf")
+    assert [(d, t) for _, d, t, _ in rows] == [(3, 4)]  # the file only, not the line
+
+
+def test_custom_regex_on_the_command_line(tmp_path, cli):
+    child = _script(tmp_path, "for i in range(1, 6): print(f'it={i*100} loss=1')\n")
+    r = cli("run", "-q", "--run-id", "rx", "--total", "500", "--progress-regex", r"it=(?P<done>\d+)",
+            "--", sys.executable, child)
+    assert r.returncode == 0, r.stderr
+    _, rows = _rows("rx")
+    assert [d for _, d, _, _ in rows] == [100, 200, 300, 400, 500]
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--progress-regex", "("], "not a valid regular expression"),
+    (["--budget-kwh", "-1"], "--budget-kwh must be at least"),
+    (["--budget-co2e-kg", "1"], "budget_co2e_kg needs a grid intensity"),
+    (["--predict-every", "3"], "predict_every is a fraction"),
+])
+def test_bad_options_exit_2_in_one_line(cli, args, msg):
+    r = cli("run", *args, "--", sys.executable, "-c", "print('should not run')")
+    assert r.returncode == 2 and msg in r.stderr
+    assert "Traceback" not in r.stderr and "should not run" not in r.stdout
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_predictions_printed_and_stored(tmp_path, cli):
+    child = _script(tmp_path, """
+        import time
+        for s in range(1, 201):
+            time.sleep(0.003)
+            print(f"step {s}/200", flush=True)
+    """)
+    r = cli("run", "--interval", "0.02", "--run-id", "pr", "--predict-every", "0.25", "--",
+            sys.executable, child)
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if "predicted total" in x]
+    assert [x.split()[2] for x in lines] == ["25", "50", "75", "100"]
+    p = subprocess.run([sys.executable, "-m", "wattprint", "predict", "pr", "--json"],
+                       capture_output=True, text=True)
+    out = json.loads(p.stdout)
+    assert out["prediction"]["fraction_done"] == 1.0 and len(out["history"]) == 4
+
+
+def test_budget_stop_interrupts_the_command(tmp_path, cli):
+    child = _script(tmp_path, """
+        import time
+        try:
+            for e in range(1, 100000):
+                time.sleep(0.01)
+                print(f"epoch {e}/100000", flush=True)
+        except KeyboardInterrupt:
+            print("saving checkpoint", flush=True)
+            raise SystemExit(5)
+    """)
+    r = cli("run", "--interval", "0.02", "-q", "--run-id", "bs", "--budget-kwh", "1e-9",
+            "--on-exceed", "stop", "--", sys.executable, child, timeout=60)
+    assert r.returncode == 5, r.stderr
+    assert "exceeds budget_kwh" in r.stderr and "saving checkpoint" in r.stdout
+    rec, rows = _rows("bs")
+    assert rec.status == "stopped" and rows[-1][1] < 100
+
+
+def test_signals_still_forwarded_with_piped_output(tmp_path):
+    child = _script(tmp_path, """
+        import signal, sys, time
+        signal.signal(signal.SIGTERM, lambda *a: (print("got TERM", flush=True), sys.exit(3)))
+        print("ready", flush=True)
+        time.sleep(30)
+    """)
+    p = subprocess.Popen([sys.executable, "-m", "wattprint", "run", "-q", "--run-id", "sg", "--",
+                          sys.executable, child], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    assert p.stdout.readline() == "ready\n"
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 3 and "got TERM" in out, err
+    rec, _ = _rows("sg")
+    assert rec.status == "failed" and rec.exit_code == 3
