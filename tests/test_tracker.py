@@ -130,3 +130,59 @@ def test_progress_with_bad_values_only_warns(analytic, store_path, caplog):
         run.progress(2)
     assert run.record.done == 2 and run.record.total == 10
     assert any("not a number" in r.getMessage() for r in caplog.records)
+
+
+def test_rapl_counters_through_track_within_half_a_percent(tmp_path, store_path):
+    from sysfs import FakeRapl
+
+    from wattprint.meters import rapl
+
+    keys = {"cpu:0": "package-0", "dram:0": "dram", "cpu:1": "package-1"}
+
+    class Witness:
+        """The real RAPL meter, read while the fake writer is paused, noting the true energy."""
+
+        source = "rapl"
+
+        def __init__(self, fake):
+            self.fake, self.meter, self.truth = fake, rapl.open(sysfs_root=fake.root), []
+
+        def domains(self):
+            return self.meter.domains()
+
+        def read(self):
+            with self.fake.hold():
+                self.truth.append({n: self.fake.true_j(k) for n, k in keys.items()})
+                return self.meter.read()
+
+        def close(self):
+            self.meter.close()
+
+    # wraps every ~0.3 s at 65 W, so the run crosses several wraps
+    with FakeRapl(tmp_path / "sysfs", {"package-0": 65.0, "dram": 7.0, "package-1": 30.0},
+                  max_range_uj=20_000_000) as fake:
+        w = Witness(fake)
+        with wattprint.track(meters=[w], store=store_path, interval=0.1) as run:
+            time.sleep(1.5)
+    rec = run.record
+    got = {d.name: d for d in rec.domains}
+    assert set(got) == set(keys)
+    assert all(d.label == "measured" and d.source == "rapl" for d in rec.domains)
+    for name in keys:
+        true = w.truth[-1][name] - w.truth[0][name]
+        assert true > 10
+        assert got[name].energy_j == pytest.approx(true, rel=0.005)
+
+
+def test_psys_stands_for_the_host_in_totals(tmp_path, store_path):
+    from sysfs import FakeRapl
+
+    with FakeRapl(tmp_path / "sysfs", {"package-0": 20.0, "dram": 3.0, "psys": 35.0}):
+        with wattprint.track(sysfs_root=str(tmp_path / "sysfs"), store=store_path,
+                             interval=0.05, gpus=False) as run:
+            time.sleep(0.5)
+    rec = run.record
+    by_kind = {d.kind: d for d in rec.domains}
+    assert not by_kind["cpu"].in_total and not by_kind["dram"].in_total and by_kind["psys"].in_total
+    assert rec.energy_j == pytest.approx(by_kind["psys"].energy_j)
+    assert rec.energy_j == pytest.approx(35.0 * rec.duration_s, rel=0.01)

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS domains (
     device TEXT,
     node TEXT,
     energy_j REAL NOT NULL DEFAULT 0,
+    in_total INTEGER NOT NULL DEFAULT 1,  -- 0: contained in another domain (uncore, or cpu under psys)
     PRIMARY KEY (run, idx)
 );
 CREATE TABLE IF NOT EXISTS samples (
@@ -119,11 +120,13 @@ class DomainTotal:
     device: str | None = None
     node: str | None = None
     idx: int = 0
+    in_total: bool = True
 
     def as_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "source": self.source, "label": self.label,
                 "method": self.method, "device": self.device, "node": self.node,
-                "energy_j": self.energy_j, "avg_power_w": self.avg_power_w}
+                "energy_j": self.energy_j, "avg_power_w": self.avg_power_w,
+                "in_total": self.in_total}
 
 
 @dataclass
@@ -314,9 +317,9 @@ class Store:
     def _insert_domains(self, db, key, domains) -> None:
         db.executemany(
             "INSERT OR REPLACE INTO domains (run, idx, name, kind, source, label, method, device, node,"
-            " energy_j) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [(key, d.idx, d.name, d.kind, d.source, d.label, d.method, d.device, d.node, d.energy_j)
-             for d in domains])
+            " energy_j, in_total) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [(key, d.idx, d.name, d.kind, d.source, d.label, d.method, d.device, d.node, d.energy_j,
+              int(d.in_total)) for d in domains])
 
     def add_domains(self, key: int, domains: list[DomainTotal]) -> None:
         with self._tx() as db:
@@ -369,12 +372,13 @@ class Store:
         if rec.status == "running" and self._looks_dead(rec):
             rec.status = "interrupted"
         rows = self._db.execute(
-            "SELECT idx, name, kind, source, label, method, device, node, energy_j FROM domains "
-            "WHERE run=? ORDER BY idx", (rec.key,)).fetchall()
+            "SELECT idx, name, kind, source, label, method, device, node, energy_j, in_total "
+            "FROM domains WHERE run=? ORDER BY idx", (rec.key,)).fetchall()
         dur = rec.duration_s or 0.0
         rec.domains = [DomainTotal(name=r[1], kind=r[2], source=r[3], label=r[4], method=r[5],
                                    device=r[6], node=r[7], energy_j=r[8],
-                                   avg_power_w=r[8] / dur if dur > 0 else 0.0, idx=r[0])
+                                   avg_power_w=r[8] / dur if dur > 0 else 0.0, idx=r[0],
+                                   in_total=bool(r[9]))
                        for r in rows]
         return rec
 

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from .errors import UsageError
+from .meters.base import counted_in_total
 from .sampler import MIN_INTERVAL_S, Sampler
 from .store import DomainTotal, RunRecord, Store
 
@@ -45,10 +46,13 @@ class Measurement:
     seconds: float = 0.0
     energy_j: dict = field(default_factory=dict)
     start_s: float = 0.0  # seconds since the run started
+    counted: frozenset | None = None  # domains that add up without double counting (None: all)
 
     @property
     def total_j(self) -> float:
-        return sum(self.energy_j.values())
+        if self.counted is None:
+            return sum(self.energy_j.values())
+        return sum(v for k, v in self.energy_j.items() if k in self.counted)
 
     @property
     def energy_kwh(self) -> float:
@@ -139,6 +143,7 @@ class Run:
         self._final: Measurement | None = None
         self._result = None
         self._record: RunRecord | None = None
+        self.counted: frozenset = frozenset()
         self.plugins: list = _plugins_for(self)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -160,6 +165,7 @@ class Run:
         self._sampler = Sampler(meters, self.interval, on_sample=self._on_sample,
                                 after_poll=self._maybe_flush)
         self.domains = self._sampler.domains
+        self.counted = counted_in_total(self.domains)
         self._t0_wall = time.time()
         rec = RunRecord(
             id=self.run_id, status="running", started_at=self._t0_wall, updated_at=self._t0_wall,
@@ -170,7 +176,8 @@ class Run:
             rank=self.rank,
             meta={"unavailable": [u.__dict__ for u in self.unavailable]},
             domains=[DomainTotal(d.name, d.kind, d.source, d.label, d.method, 0.0, 0.0,
-                                 device=d.device, node=self.node, idx=i)
+                                 device=d.device, node=self.node, idx=i,
+                                 in_total=d.name in self.counted)
                      for i, d in enumerate(self.domains)])
         self._key = self._store.create_run(rec)
         self._last_flush = time.monotonic()
@@ -183,7 +190,7 @@ class Run:
         if self.status != "running":
             return
         snap = self._sampler.stop()
-        self._final = Measurement("run", snap.t, snap.energy_j)
+        self._final = Measurement("run", snap.t, snap.energy_j, counted=self.counted)
         self.status = status
         self.exit_code = exit_code
         self._call_plugins("stopping")
@@ -228,7 +235,7 @@ class Run:
         if self._sampler is None:
             return Measurement("run")
         snap = self._sampler.snapshot(fresh=True)
-        return Measurement("run", snap.t, snap.energy_j)
+        return Measurement("run", snap.t, snap.energy_j, counted=self.counted)
 
     def begin_window(self, name: str, sync: bool = True) -> None:
         if self.status != "running":
@@ -249,7 +256,7 @@ class Run:
             _sync_devices()
         snap = self._sampler.snapshot(fresh=True)
         m = Measurement(name, snap.t - t0, {k: v - e0.get(k, 0.0) for k, v in snap.energy_j.items()},
-                        start_s=t0)
+                        start_s=t0, counted=self.counted)
         with self._pending_lock:
             self._pending_windows.append((name, t0, snap.t, m.energy_j))
         self._call_plugins("window_closed", m)
@@ -377,7 +384,8 @@ class Run:
             energy = ({self.domains[i].name: e for (_, i, e, _) in samples[-len(self.domains):]}
                       if samples else snap.energy_j)
         now = time.time()
-        fields = {"updated_at": now, "duration_s": t, "energy_j": sum(energy.values()),
+        fields = {"updated_at": now, "duration_s": t,
+                  "energy_j": sum(v for k, v in energy.items() if k in self.counted),
                   "degraded": int(self.degraded), "done": self.done, "total": self.total}
         if final:
             fields.update(status=self.status, exit_code=self.exit_code, ended_at=now)

@@ -65,3 +65,21 @@ class MeterUnavailable(Exception):
     def __init__(self, source: str, reason: str, fix: str | None = None):
         super().__init__(f"{source}: {reason}")
         self.info = Unavailable(source, reason, fix)
+
+
+def counted_in_total(domains) -> frozenset:
+    """Names of the domains a total may add up without counting energy twice.
+
+    RAPL's uncore lies inside its package, and psys (the whole platform, on client parts)
+    contains package and dram: where psys exists it stands for the host in the total, and the
+    package/dram domains stay in the breakdown only.
+    """
+    has_psys = any(d.kind == "psys" for d in domains)
+    out = set()
+    for d in domains:
+        if d.kind == "uncore":
+            continue
+        if has_psys and d.kind in ("cpu", "dram") and d.source == "rapl":
+            continue
+        out.add(d.name)
+    return frozenset(out)
