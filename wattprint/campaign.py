@@ -1,0 +1,126 @@
+"""Campaign accounting: all runs of a project, split like Strubell et al.'s Table 4.
+
+Table 4 sets one model beside the tuning sweep and the whole R&D project. Runs say which they
+were by tag (``wattprint run --tag final`` / ``track(tags=["final"])``):
+
+    final                    the final model's training (one model; several runs if it was
+                             trained in pieces or over seeds)
+    tuning, sweep, hpo       hyperparameter tuning
+    anything else / no tag   experimentation
+
+A run tagged both ``final`` and ``tuning`` counts as final. The whole R&D is every run.
+
+Device-hours: GPU-hours are, per run, the number of GPU domains it measured times its wall-clock
+duration (a GPU is counted as busy for the whole run, as the paper counts them); host-hours are
+run durations summed (one per measuring process, i.e. per node of a multi-node job).
+Energy and CO2e come from each run's stored totals and location (``footprint_of``); a run with no
+location has energy but no CO2e, and the CO2e line says how many runs it covers.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from .errors import UsageError
+
+FINAL_TAGS = ("final",)
+TUNING_TAGS = ("tuning", "sweep", "hpo")
+LEVELS = (("final", "one model (tag final)"), ("tuning", "tuning (tag tuning/sweep/hpo)"),
+          ("experimentation", "experimentation (other runs)"), ("total", "whole R&D (all runs)"))
+
+
+def level_of(tags) -> str:
+    tags = {str(t).lower() for t in tags or ()}
+    if tags & set(FINAL_TAGS):
+        return "final"
+    if tags & set(TUNING_TAGS):
+        return "tuning"
+    return "experimentation"
+
+
+@dataclass
+class Level:
+    level: str
+    label: str
+    runs: int = 0
+    gpu_hours: float = 0.0
+    host_hours: float = 0.0
+    energy_kwh_it: float = 0.0
+    energy_kwh: float = 0.0          # PUE included where known
+    co2e_kg: float | None = None
+    co2e_runs: int = 0               # runs whose CO2e is known (had a location)
+    cost_usd_low: float | None = None
+    cost_usd_high: float | None = None
+    electricity_cost_usd: float | None = None
+    run_ids: list = field(default_factory=list)
+
+    def add(self, rec, fp) -> None:
+        self.runs += 1
+        self.run_ids.append(rec.id)
+        hours = (rec.duration_s or 0.0) / 3600.0
+        self.host_hours += hours
+        self.gpu_hours += hours * sum(1 for d in rec.domains if d.kind == "gpu")
+        self.energy_kwh_it += rec.energy_kwh
+        self.energy_kwh += fp.energy_kwh if fp is not None else rec.energy_kwh
+        if fp is None:
+            return
+        if fp.co2e_kg is not None:
+            self.co2e_runs += 1
+            self.co2e_kg = (self.co2e_kg or 0.0) + fp.co2e_kg
+        for name in ("cost_usd_low", "cost_usd_high", "electricity_cost_usd"):
+            v = getattr(fp, name)
+            if v is None and name == "cost_usd_low":
+                v = fp.cost_usd_high  # no spot price: the on-demand price is the low end too
+            if v is not None:
+                setattr(self, name, (getattr(self, name) or 0.0) + v)
+
+
+def parse_since(text: str) -> float:
+    """'2026-01-31', '2026-01-31T12:00', ISO with zone, or an age such as '7d', '12h', '90m'."""
+    t = str(text).strip()
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", t)
+    if m:
+        from .units import parse_duration
+
+        return time.time() - parse_duration(t, "--since") * 3600.0
+    try:
+        dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since {text!r}: give a date (2026-01-31), a date and time "
+                         "(2026-01-31T12:00, local time unless it has a zone) or an age (7d, 12h)") from None
+    return dt.timestamp()  # naive datetimes are local time
+
+
+def account(runs, *, footprint=None) -> dict:
+    """Sum ``runs`` (store.RunRecord) into the four levels; plain data for JSON and text."""
+    if footprint is None:
+        from .report.data import footprint_or_note as footprint
+    levels = {k: Level(k, label) for k, label in LEVELS}
+    notes: list[str] = []
+    running = 0
+    for rec in runs:
+        fp_notes: list = []
+        fp = footprint(rec, fp_notes)
+        for n in fp_notes:
+            notes.append(f"run {rec.id}: {n}")
+        levels[level_of(rec.tags)].add(rec, fp)
+        levels["total"].add(rec, fp)
+        running += rec.status == "running"
+    tot = levels["total"]
+    if tot.co2e_runs < tot.runs:
+        notes.append(f"{tot.runs - tot.co2e_runs} of {tot.runs} runs have no location, so no CO2e: "
+                     "CO2e covers the other runs only (give --region/--cloud/--intensity when running)")
+    if running:
+        notes.append(f"{running} runs are still running: counted up to their last flush")
+    if levels["final"].runs == 0:
+        notes.append("no run is tagged 'final': tag the final model's training with --tag final "
+                     "(or tags=['final']) to split it out")
+    share = (levels["final"].energy_kwh / tot.energy_kwh) if tot.energy_kwh > 0 and levels["final"].runs else None
+    return {"runs": tot.runs, "levels": [asdict(levels[k]) for k, _ in LEVELS],
+            "final_share_of_energy": share, "notes": notes,
+            "convention": {"final": list(FINAL_TAGS), "tuning": list(TUNING_TAGS),
+                           "experimentation": "every other run",
+                           "gpu_hours": "GPU domains measured x run duration, summed over runs",
+                           "host_hours": "run durations summed (one per measuring process/node)"}}

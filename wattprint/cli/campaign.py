@@ -1,0 +1,64 @@
+"""``wattprint campaign [--project P] [--tag T] [--since DATE] [--json]``."""
+from __future__ import annotations
+
+from ..errors import UsageError
+from ._common import add_json, add_store, open_store, print_json
+
+
+def add_arguments(p, name) -> None:
+    p.add_argument("--project", "-p", help="only runs of this project")
+    p.add_argument("--tag", "-t", help="only runs with this tag")
+    p.add_argument("--since", metavar="DATE",
+                   help="only runs started since DATE (2026-01-31, 2026-01-31T12:00) or an age (7d, 12h)")
+    add_store(p)
+    add_json(p)
+    p.epilog = ("Levels follow Strubell et al. 2019, Table 4: runs tagged 'final' are the final model, "
+                "'tuning'/'sweep'/'hpo' the tuning sweep, all others experimentation; the whole R&D is "
+                "every run. GPU-hours = GPU domains x run duration.")
+
+
+def _usd(low, high) -> str:
+    if high is None:
+        return "-"
+    if low is None or abs(low - high) < 0.005:
+        return f"${high:,.2f}"
+    return f"${low:,.0f}-{high:,.0f}"
+
+
+def run(args) -> int:
+    from ..campaign import account, parse_since
+
+    since = parse_since(args.since) if args.since else None
+    store = open_store(args)
+    runs = store.list_runs(project=args.project, tag=args.tag, since=since)
+    if not runs:
+        what = [f"project {args.project!r}" if args.project else "",
+                f"tag {args.tag!r}" if args.tag else "", f"since {args.since}" if args.since else ""]
+        what = " and ".join(w for w in what if w)
+        raise UsageError(f"no runs in {store.path}" + (f" match {what}" if what else " (the store is empty)")
+                         + "; 'wattprint runs' lists the stored runs")
+    acc = account(runs)
+    if args.json:
+        acc["filters"] = {"project": args.project, "tag": args.tag, "since": args.since, "store": store.path}
+        print_json(acc)
+        return 0
+    from ..units import fmt_energy, fmt_mass
+
+    head = "campaign" + (f" {args.project}" if args.project else "") + f": {acc['runs']} runs"
+    print(head)
+    print(f"  {'':<31} {'RUNS':>5} {'GPU-h':>9} {'HOST-h':>9} {'ENERGY IT':>10} {'ENERGY':>10} "
+          f"{'CO2e':>10} {'CLOUD COST':>14} {'ELECTRICITY':>11}")
+    for lv in acc["levels"]:
+        co2 = fmt_mass(lv["co2e_kg"]) if lv["co2e_kg"] is not None else "-"
+        if lv["co2e_kg"] is not None and lv["co2e_runs"] < lv["runs"]:
+            co2 += "*"
+        elec = f"${lv['electricity_cost_usd']:,.2f}" if lv["electricity_cost_usd"] is not None else "-"
+        print(f"  {lv['label']:<31} {lv['runs']:>5} {lv['gpu_hours']:>9,.1f} {lv['host_hours']:>9,.1f} "
+              f"{fmt_energy(lv['energy_kwh_it']):>10} {fmt_energy(lv['energy_kwh']):>10} {co2:>10} "
+              f"{_usd(lv['cost_usd_low'], lv['cost_usd_high']):>14} {elec:>11}")
+    if acc["final_share_of_energy"] is not None:
+        print(f"  the final model is {acc['final_share_of_energy'] * 100:.1f} % of the whole R&D's energy")
+    print("  GPU-h: GPU domains x run duration; ENERGY includes PUE; * CO2e covers only runs with a location")
+    for n in acc["notes"]:
+        print(f"  note: {n}")
+    return 0
