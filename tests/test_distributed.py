@@ -156,3 +156,27 @@ def test_countable_skips_parts_of_a_job_with_a_job_record(store_path):
     assert rec.energy_j == 100.0 and rec.meta["nodes"]["0"]["measured_by"] == [0]
     assert sum(r.energy_j for r in d.countable(st.list_runs())) == 107.0  # job, not parts too
     assert {r.id for r in d.countable(st.list_runs())} == {"j", "other"}
+
+
+def test_job_total_adds_only_what_each_rank_counts(store_path):
+    # psys stands for the host where it exists; the RAPL package inside it is not added again.
+    parts = [{"run_id": "k.n0.r0", "rank": 0, "node": "0", "host": "h", "status": "finished",
+              "measures_host": True, "started_at": 1.0, "seconds": 10.0,
+              "energy_j": {"cpu:0": 100.0, "psys": 150.0, "gpu:0": 500.0},
+              "counted": ["psys", "gpu:0"],
+              "domains": [{"name": "cpu:0", "kind": "cpu", "source": "rapl", "label": "measured",
+                           "method": "m", "device": None},
+                          {"name": "psys", "kind": "psys", "source": "rapl", "label": "measured",
+                           "method": "m", "device": None}]},
+             {"run_id": "k.n0.r1", "rank": 1, "node": "0", "host": "h", "status": "failed",
+              "measures_host": False, "started_at": 2.0, "seconds": 9.0, "energy_j": {},
+              "domains": []}]
+    job = d.job_summary("k", parts)
+    assert job["energy_j"] == 650.0 and job["status"] == "failed" and job["seconds"] == 10.0
+    assert job["nodes"]["0"]["by_kind"] == {"psys": 150.0, "other": 500.0}
+    rec = d.write_job(Store.open(store_path), job, parts=parts)
+    assert rec.energy_j == 650.0
+    flags = {x.name: getattr(x, "in_total", True) for x in rec.domains}
+    assert flags["n0/psys"] and flags["n0/gpu:0"]
+    if hasattr(rec.domains[0], "in_total"):
+        assert flags["n0/cpu:0"] is False

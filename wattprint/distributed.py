@@ -349,6 +349,7 @@ class DistributedPlugin:
                 "host": self.role.host, "measures_host": self.measures_host,
                 "status": run.status, "started_at": run._t0_wall, "seconds": m.seconds,
                 "energy_j": dict(m.energy_j), "pid": os.getpid(),
+                "counted": sorted(getattr(run, "counted", None) or m.energy_j),
                 "domains": [{"name": d.name, "kind": d.kind, "source": d.source, "label": d.label,
                              "method": d.method, "device": d.device} for d in run.domains]}
 
@@ -430,12 +431,16 @@ def job_summary(job_id: str, parts: list[dict], windows=()) -> dict:
         if p.get("measures_host"):
             n["measured_by"].append(p["rank"])
         kinds = {d["name"]: d["kind"] for d in p.get("domains", [])}
+        counted = set(p.get("counted", p["energy_j"]))  # uncore, or cpu under psys: not added
         for name, j in p["energy_j"].items():
             key = name if name not in n["domains"] else f"{name}@r{p['rank']}"
             n["domains"][key] = j
-            n["energy_j"] += j
-            kind = kinds.get(name, "other")
-            n["by_kind"][kind] = n["by_kind"].get(kind, 0.0) + j
+            if name in counted:
+                n["energy_j"] += j
+                kind = kinds.get(name, "other")
+                n["by_kind"][kind] = n["by_kind"].get(kind, 0.0) + j
+            else:
+                n.setdefault("not_added", []).append(key)
     statuses = [p.get("status") for p in parts]
     status = next((s for s in ("failed", "interrupted", "stopped", "running") if s in statuses),
                   "finished")
@@ -460,11 +465,14 @@ def write_job(store, job: dict, *, template=None, parts=()) -> "object":
     for node, n in job["nodes"].items():
         for name, j in n["domains"].items():
             d = dom_meta.get((node, name.split("@r")[0]), {})
-            domains.append(DomainTotal(
+            dt = DomainTotal(
                 f"n{node}/{name}", d.get("kind", "other"), d.get("source", "?"),
                 d.get("label", "measured"), d.get("method", ""), j,
                 j / job["seconds"] if job["seconds"] else 0.0, device=d.get("device"), node=node,
-                idx=len(domains)))
+                idx=len(domains))
+            if hasattr(dt, "in_total"):
+                dt.in_total = name not in n.get("not_added", ())
+            domains.append(dt)
     nodes_meta = {k: {kk: v for kk, v in n.items() if kk != "domains"}
                   for k, n in job["nodes"].items()}
     meta = {"role": "job", "world_size": job["world_size"], "parts": job["parts"],

@@ -40,6 +40,7 @@ def part_of(rec) -> dict:
             "measures_host": bool(meta.get("measures_host", True)), "status": rec.status,
             "started_at": rec.started_at, "seconds": rec.duration_s, "updated_at": rec.updated_at,
             "energy_j": {d.name: d.energy_j for d in rec.domains},
+            "counted": [d.name for d in rec.domains if getattr(d, "in_total", True)],
             "domains": [{"name": d.name, "kind": d.kind, "source": d.source, "label": d.label,
                          "method": d.method, "device": d.device} for d in rec.domains],
             "_record": rec}
