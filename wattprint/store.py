@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .errors import UsageError
 
@@ -189,6 +187,10 @@ def _iso(t: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
+def hostname() -> str:
+    return os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
+
+
 def default_path() -> str:
     return os.environ.get("WATTPRINT_STORE") or DEFAULT_PATH
 
@@ -212,15 +214,14 @@ class Store:
     def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True):
         self.path = str(path or default_path())
         if self.path != ":memory:":
-            p = Path(self.path)
-            if not create and not p.exists():
+            if not create and not os.path.exists(self.path):
                 raise UsageError(f"no run store at {self.path}: run 'wattprint run -- CMD' first, "
                                  "or point --store / WATTPRINT_STORE at an existing store")
-            if p.is_dir():
+            if os.path.isdir(self.path):
                 raise UsageError(f"store path {self.path} is a directory: give a file path, "
                                  "e.g. {}/runs.sqlite".format(self.path))
             try:
-                p.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
                 os.close(fd)
             except OSError as e:
@@ -384,7 +385,7 @@ class Store:
 
     @staticmethod
     def _looks_dead(rec: RunRecord) -> bool:
-        if rec.host == socket.gethostname():
+        if rec.host == hostname():
             return not _pid_alive(rec.pid, rec.pid_started)
         # Another host: trust the heartbeat. Three missed flushes (at least a minute) means dead.
         stale = max(60.0, 3 * (rec.flush_s or 5.0))

@@ -16,8 +16,6 @@ import functools
 import logging
 import math
 import os
-import secrets
-import socket
 import sys
 import threading
 import time
@@ -26,7 +24,7 @@ from dataclasses import dataclass, field
 from .errors import UsageError
 from .meters.base import counted_in_total
 from .sampler import MIN_INTERVAL_S, Sampler
-from .store import DomainTotal, RunRecord, Store
+from .store import DomainTotal, RunRecord, Store, hostname
 
 log = logging.getLogger("wattprint")
 
@@ -35,7 +33,7 @@ MAX_PENDING_ROWS = 200_000
 
 
 def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
 
 
 @dataclass
@@ -170,7 +168,7 @@ class Run:
         rec = RunRecord(
             id=self.run_id, status="running", started_at=self._t0_wall, updated_at=self._t0_wall,
             project=self.project, tags=self.tags, command=self.command, cwd=os.getcwd(),
-            host=socket.gethostname(), pid=os.getpid(), pid_started=_process_started(),
+            host=hostname(), pid=os.getpid(), pid_started=_process_started(),
             interval_s=self.interval, flush_s=self.flush_interval, total=self.total,
             unit=self.unit, location=self.location, job_id=self.job_id, node=self.node,
             rank=self.rank,
@@ -286,7 +284,8 @@ class Run:
                 log.warning("wattprint: total=%r ignored: it must be a positive number", total)
             else:
                 self.total = total
-        snap = self._sampler.snapshot(fresh=False)
+        # Never wait for a sampler busy reading a slow meter: the last totals will do.
+        snap = self._sampler.snapshot(fresh=False, timeout=0.0)
         # The snapshot is up to one interval old: carry it to now at the last power, so that
         # energy and work done refer to the same moment (prediction rates depend on it).
         t = self._sampler._clock() - self._sampler._t0
