@@ -1,0 +1,71 @@
+"""``wattprint export [--run ID...] [--project P] --format csv|jsonl|codecarbon --out PATH|-``."""
+from __future__ import annotations
+
+import sys
+
+from ..errors import UsageError
+from ._common import add_store, open_store
+
+
+def add_arguments(p, name) -> None:
+    p.add_argument("--run", "-r", dest="runs", nargs="+", action="extend", default=[], metavar="ID",
+                   help="runs to export (ids or unique prefixes; default: all matching runs)")
+    p.add_argument("--project", "-p", help="only runs of this project")
+    p.add_argument("--tag", "-t", help="only runs with this tag")
+    p.add_argument("--since", metavar="DATE", help="only runs started since DATE or an age (7d)")
+    p.add_argument("--format", "-f", dest="fmt", choices=("csv", "jsonl", "codecarbon"), default="csv",
+                   help="csv (one table), jsonl (runs, domains and samples, one JSON object a line) or "
+                        "codecarbon (the runs table with CodeCarbon's emissions.csv columns)")
+    p.add_argument("--table", choices=("runs", "domains", "samples", "all"),
+                   help="what to write: runs (default for csv/codecarbon), domains, samples, "
+                        "or all (default for jsonl)")
+    p.add_argument("--out", "-o", required=True, metavar="PATH",
+                   help="file to write (written whole or not at all), or '-' for stdout")
+    add_store(p)
+    p.epilog = "Columns are documented in docs/export.md."
+
+
+def run(args) -> int:
+    from ..export import write
+    from ..report.files import atomic_write, check_writable
+
+    if args.out != "-":
+        check_writable(args.out)
+    store = open_store(args)
+    if args.runs:
+        if args.project or args.tag or args.since:
+            raise UsageError("give --run ids or filters (--project/--tag/--since), not both")
+        seen, runs = set(), []
+        for rid in args.runs:
+            rec = store.get_run(rid)
+            if rec.key not in seen:
+                seen.add(rec.key)
+                runs.append(rec)
+    else:
+        since = None
+        if args.since:
+            from ..campaign import parse_since
+
+            since = parse_since(args.since)
+        runs = store.list_runs(project=args.project, tag=args.tag, since=since)
+        if not runs:
+            raise UsageError(f"no runs to export in {store.path}"
+                             + (" match the filters" if args.project or args.tag or args.since
+                                else " (the store is empty)") + "; 'wattprint runs' lists them")
+    # Check the format/table pair before any file is created.
+    table = args.table or ("all" if args.fmt == "jsonl" else "runs")
+    if args.fmt == "csv" and table == "all":
+        raise UsageError("CSV holds one table: give --table runs, domains or samples (or use --format jsonl)")
+    if args.fmt == "codecarbon" and table != "runs":
+        raise UsageError("--format codecarbon writes the runs table only; drop --table or use csv/jsonl")
+    if args.out == "-":
+        write(sys.stdout, store, runs, fmt=args.fmt, table=table)
+        return 0
+    count = [0]
+
+    def fill(f):
+        count[0] = write(f, store, runs, fmt=args.fmt, table=table)
+
+    atomic_write(args.out, fill)
+    print(f"wrote {args.out}: {count[0]:,} rows from {len(runs)} runs", file=sys.stderr)
+    return 0
