@@ -25,12 +25,15 @@ WORKER = textwrap.dedent("""
         dist.barrier()
         dist.destroy_process_group()
         sys.exit(0)
-    if mode in ("init-first", "rank0-only"):
+    if mode in ("init-first", "rank0-only", "asym-window"):
         dist.init_process_group("gloo")
     with wattprint.track(gpus=False, interval=0.05, flush_interval=0.2, project="dist",
                          distributed=True if mode == "forced" else "auto") as run:
-        if mode not in ("init-first", "rank0-only"):
+        if mode not in ("init-first", "rank0-only", "asym-window"):
             dist.init_process_group("gloo")
+        if mode == "asym-window" and run.rank == 0:
+            with run.window("eval"):  # on rank 0 only: must not block or corrupt anything
+                time.sleep(0.05)
         with run.window("work"):
             time.sleep(0.4)
         dist.barrier()
@@ -193,3 +196,15 @@ def test_track_on_rank_zero_only_does_not_stall(tmp_path, node, store_path):
     assert res[0]["energy_j"] == pytest.approx(NODE_W * res[0]["seconds"], rel=0.05)
     (rec,) = Store.open(store_path).list_runs()
     assert rec.meta["part_of"] == res[0]["job_id"] and rec.id == res[0]["run_id"]
+
+
+@pytest.mark.slow
+def test_window_closed_on_one_rank_only_blocks_nothing(tmp_path, node, store_path):
+    proc = torchrun(tmp_path, 2, mode="asym-window", sysfs=node.root,
+                    env={"WATTPRINT_GATHER_TIMEOUT": "5"})
+    out = finish(proc, timeout=60)
+    assert "was not closed on every rank" in out
+    res = results(tmp_path)
+    job = res[0]["job"]
+    assert job["windows"] == []  # no wrong pairing of rank 0's "eval" with rank 1's "work"
+    assert job["energy_j"] == pytest.approx(NODE_W * res[0]["seconds"], rel=0.05)

@@ -27,7 +27,6 @@ import itertools
 import logging
 import os
 import re
-import secrets
 import socket
 import sys
 import tempfile
@@ -247,8 +246,10 @@ class DistributedPlugin:
         self._lock_file = None
         self._final_group = None
         self._window_group = None
-        self._window_works: list = []  # (name, seq, work, tensors, own row)
+        self._window_works: list = []  # (name, work, gathered rows), oldest first
         self._window_seq = 0
+        self._node_of: list = []
+        self.windows: list = []  # job totals of windows closed on every rank
         self._joined = None  # None: torch.distributed was not up at the start
         self._windows_ok = True
         self.gather_s: float | None = None
@@ -269,8 +270,10 @@ class DistributedPlugin:
             self._joined = groups is not None
             if groups:
                 self._final_group, self._window_group = groups
-        if not job and self._final_group is not None:
-            job = _all_gather_json(dist, run.run_id, self._final_group)[0]  # rank 0's
+        if self._final_group is not None:
+            info = _all_gather_json(dist, [run.run_id, role.node], self._final_group)
+            self._node_of = [i[1] for i in info]  # rank -> node, for window totals per node
+            job = job or info[0][0]  # rank 0's fresh id
         if not job:
             job = _fallback_job_id(env)
         if not job and role.world_size == 1:
@@ -319,6 +322,38 @@ class DistributedPlugin:
             log.warning("wattprint: window totals across ranks disabled (%s)", e)
             return
         self._window_works.append((m.name, work, out))
+        self._drain_windows()
+
+    def _drain_windows(self, wait_s: float = 0.0) -> None:
+        """Fold finished window gathers into ``self.windows`` (small), in order."""
+        from datetime import timedelta
+
+        deadline = time.monotonic() + wait_s
+        while self._window_works and self._windows_ok:
+            name, work, rows = self._window_works[0]
+            try:
+                left = deadline - time.monotonic()
+                done = work.is_completed() or (left > 0 and work.wait(timedelta(seconds=left)))
+            except Exception:
+                done, self._windows_ok = False, False
+            if not done:
+                return
+            self._window_works.pop(0)
+            vals = [r.tolist() for r in rows]
+            if len({(v[0], v[1]) for v in vals}) != 1:  # ranks closed different windows
+                log.warning("wattprint: window %r was not closed on every rank (in the same "
+                            "order); job window totals stop here", name)
+                self._windows_ok = False
+                return
+            per_node: dict = {}
+            for rank, v in enumerate(vals):
+                node = self._node_of[rank] if rank < len(self._node_of) else "?"
+                per_node[node] = per_node.get(node, 0.0) + v[3]
+            self.windows.append({"name": name, "start_s": min(v[4] for v in vals),
+                                 "seconds": max(v[2] for v in vals),
+                                 "energy_j": sum(v[3] for v in vals), "nodes": per_node})
+        if not self._windows_ok:
+            self._window_works = []
 
     def stopping(self, run) -> None:
         t0 = time.perf_counter()
@@ -371,8 +406,8 @@ class DistributedPlugin:
             self._rename(run, job)
             for p in parts:
                 p["run_id"] = rank_run_id(job, p["node"], p["rank"])
-        windows = self._collect_windows(parts)
-        run.job = job_summary(self.job_id, parts, windows)
+        self._drain_windows(wait_s=min(5.0, GATHER_TIMEOUT_S))
+        run.job = job_summary(self.job_id, parts, self.windows)
         if self.role.rank == 0:
             own = run._store.get_run(run.run_id)  # not run.record: it would cache a stale copy
             self._job_record = write_job(run._store, run.job, template=own, parts=parts)
@@ -383,35 +418,6 @@ class DistributedPlugin:
         run.run_id = rank_run_id(job, self.role.node, self.role.rank)
         run._store.update_run(run._key, id=run.run_id, job_id=job, meta={
             "unavailable": [u.__dict__ for u in getattr(run, "unavailable", [])], **self._rank_meta()})
-
-    def _collect_windows(self, parts) -> list:
-        """Window totals whose gathers completed on every rank, summed per node."""
-        if not self._window_works:
-            return []
-        from datetime import timedelta
-
-        node_of = {p["rank"]: p["node"] for p in parts}
-        out = []
-        for name, work, rows in self._window_works:
-            try:
-                if not work.wait(timedelta(seconds=min(5.0, GATHER_TIMEOUT_S))):
-                    continue
-            except Exception:
-                self._windows_ok = False
-                break
-            vals = [r.tolist() for r in rows]
-            if len({(v[0], v[1]) for v in vals}) != 1:  # ranks closed different windows
-                log.warning("wattprint: window %r was not closed on every rank; job window "
-                            "totals stop here", name)
-                break
-            per_node: dict = {}
-            for rank, v in enumerate(vals):
-                per_node[node_of.get(rank, "?")] = per_node.get(node_of.get(rank, "?"), 0.0) + v[3]
-            out.append({"name": name, "start_s": min(v[4] for v in vals),
-                        "seconds": max(v[2] for v in vals), "energy_j": sum(v[3] for v in vals),
-                        "nodes": per_node})
-        self._window_works = []
-        return out
 
 
 def _hash(name: str) -> float:
@@ -476,7 +482,7 @@ def write_job(store, job: dict, *, template=None, parts=()) -> "object":
     nodes_meta = {k: {kk: v for kk, v in n.items() if kk != "domains"}
                   for k, n in job["nodes"].items()}
     meta = {"role": "job", "world_size": job["world_size"], "parts": job["parts"],
-            "nodes": nodes_meta, "windows": job["windows"]}
+            "nodes": nodes_meta}  # window totals go to the windows table
     now = time.time()
     t = template
     rec = RunRecord(
