@@ -12,6 +12,7 @@ from sysfs import FakeRapl
 from wattprint.store import Store
 
 pytestmark = pytest.mark.frameworks
+pytest.importorskip("torch")
 NODE_W = 45.0  # package-0 40 W + dram 5 W
 
 WORKER = textwrap.dedent("""

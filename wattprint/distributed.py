@@ -29,7 +29,6 @@ import os
 import re
 import socket
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -224,6 +223,7 @@ def _make_groups(dist, key: str, count: int):
 def _elect_by_lock(job: str):
     """First process of this job on this host to lock the file measures the node."""
     import fcntl
+    import tempfile
 
     path = os.path.join(tempfile.gettempdir(), f"wattprint-{safe_id(job)}.measurer.lock")
     f = open(path, "a+")
