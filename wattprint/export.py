@@ -25,7 +25,7 @@ RUN_COLUMNS = [
     "degraded", "total", "unit", "done", "samples",
 ]
 DOMAIN_COLUMNS = ["run_id", "idx", "name", "kind", "source", "label", "method", "device", "node",
-                  "energy_j", "avg_power_w"]
+                  "energy_j", "avg_power_w", "in_total"]
 SAMPLE_COLUMNS = ["run_id", "t_s", "time", "domain", "kind", "energy_j", "power_w"]
 
 # CodeCarbon's EmissionsData fields, in its order (codecarbon/output_methods/emissions_data.py).
@@ -89,7 +89,8 @@ def domain_rows(rec):
     for d in rec.domains:
         yield {"run_id": rec.id, "idx": d.idx, "name": d.name, "kind": d.kind, "source": d.source,
                "label": d.label, "method": d.method, "device": d.device, "node": d.node,
-               "energy_j": d.energy_j, "avg_power_w": d.avg_power_w}
+               "energy_j": d.energy_j, "avg_power_w": d.avg_power_w,
+               "in_total": bool(getattr(d, "in_total", True))}
 
 
 def _sample_tuples(store, rec):

@@ -109,6 +109,11 @@ class Totals:
     by_kind: dict                        # kind -> kWh (IT)
 
 
+def counted(domain) -> bool:
+    """Whether a domain's energy adds to the run's total (False: contained in another domain)."""
+    return bool(getattr(domain, "in_total", True))
+
+
 def _add(a, b):
     if b is None:
         return a
@@ -123,7 +128,8 @@ def totals(runs: list[RunData]) -> Totals:
         t.energy_kwh_it += rec.energy_kwh
         t.energy_kwh += fp.energy_kwh if fp is not None else rec.energy_kwh
         for d in rec.domains:
-            t.by_kind[d.kind] = t.by_kind.get(d.kind, 0.0) + d.energy_j / 3.6e6
+            if counted(d):  # a domain inside another (cpu under psys) is not added twice
+                t.by_kind[d.kind] = t.by_kind.get(d.kind, 0.0) + d.energy_j / 3.6e6
         if fp is not None:
             if fp.co2e_kg is not None:
                 t.co2e_runs += 1

@@ -146,10 +146,11 @@ def _run_section(r) -> list[str]:
         h.append(bar_chart(bars, title="Energy by domain (Wh, IT side)", unit="Wh", css_class="plot breakdown"))
         h.append('<table class="domains"><tr><th>domain</th><th>kind</th><th class="n">energy</th>'
                  '<th class="n">share</th><th class="n">avg power</th><th>label</th><th>method</th></tr>')
-        total_j = sum(d.energy_j for d in rec.domains) or 1.0
+        total_j = sum(d.energy_j for d in rec.domains if D.counted(d)) or 1.0
         for d in rec.domains:
+            share = f"{d.energy_j / total_j * 100:.1f} %" if D.counted(d) else "inside another domain"
             h.append(f"<tr><td>{esc(d.name)}</td><td>{esc(d.kind)}</td><td class=n>{_kwh(d.energy_j / 3.6e6)}</td>"
-                     f"<td class=n>{d.energy_j / total_j * 100:.1f} %</td><td class=n>{d.avg_power_w:,.1f} W</td>"
+                     f"<td class=n>{share}</td><td class=n>{d.avg_power_w:,.1f} W</td>"
                      f'<td class="label-{esc(d.label)}">{esc(d.label)}</td><td>{esc(d.method)}</td></tr>')
         h.append("</table>")
     else:

@@ -1,0 +1,166 @@
+"""A live status line (power, energy so far, predicted total) that stays out of the child's output.
+
+How it stays out of the way: the command being measured writes to the same terminal, at any
+moment, without knowing about us. Redrawing with ``\\r`` on the child's current line would
+interleave with its output. Instead, as apt does for its progress bar, we reserve the bottom row
+of the terminal: a scroll region (DECSTBM ``ESC[1;{rows-1}r``) makes the child's output scroll
+in the rows above, and the status line is drawn on the bottom row between save-cursor and
+restore-cursor (``ESC 7`` / ``ESC 8``) and cleared with ``ESC[2K`` first, so the child's cursor is
+exactly where it was. The region is re-set on every tick when the window size changes, and
+also then: a child that resets the terminal (``reset``, a pager, a curses program) drops the
+region, and the next tick restores it, so the line redraws after any child output within
+``every`` seconds. ``stop()`` gives the whole terminal back (``ESC[r``) and clears the row.
+
+Nothing is written unless ``stream`` is a TTY and ``TERM`` is not ``dumb``; every write is
+guarded so a closed or broken terminal never reaches the training. The thread is a daemon.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+import time
+
+SAVE, RESTORE, CLEAR_LINE = "\x1b7", "\x1b8", "\x1b[2K"
+
+
+def _fmt_energy(kwh: float) -> str:
+    try:
+        from ..units import fmt_energy
+
+        return fmt_energy(kwh)
+    except Exception:
+        return f"{kwh:.3g} kWh"
+
+
+def _fmt_duration(s: float) -> str:
+    try:
+        from ..units import fmt_duration
+
+        return fmt_duration(s)
+    except Exception:
+        return f"{s:.0f} s"
+
+
+def status_text(run) -> str:
+    """One line: elapsed time, power now, energy so far and the predicted total if any."""
+    parts = ["wattprint"]
+    sampler = getattr(run, "_sampler", None)
+    if sampler is not None:
+        snap = sampler.snapshot(fresh=False)
+        watts = sum(sampler.power().values())
+        parts.append(_fmt_duration(snap.t))
+        parts.append(f"{watts:,.0f} W")
+        parts.append(f"{_fmt_energy(snap.total_j / 3.6e6)} so far")
+    predict = getattr(run, "predict", None)
+    if callable(predict) and getattr(run, "total", None):
+        try:
+            p = predict()
+            if p.energy_kwh is not None:
+                rng = ""
+                if p.energy_kwh_low is not None and p.energy_kwh_high is not None:
+                    rng = f" ({_fmt_energy(p.energy_kwh_low)} - {_fmt_energy(p.energy_kwh_high)})"
+                parts.append(f"predicted {_fmt_energy(p.energy_kwh)}{rng}")
+        except Exception:
+            pass
+    return " · ".join(parts)
+
+
+class LiveStatus:
+    """``LiveStatus(run).start()`` ... ``stop()``: a status line on the terminal's bottom row."""
+
+    def __init__(self, run, stream=None, every: float = 1.0, text=status_text):
+        self.run = run
+        self.stream = stream if stream is not None else sys.stderr
+        self.every = max(float(every), 0.05)
+        self.text = text
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._rows = 0
+        self.active = False
+
+    def enabled(self) -> bool:
+        try:
+            return bool(self.stream.isatty()) and os.environ.get("TERM", "") != "dumb"
+        except Exception:
+            return False
+
+    def _size(self) -> tuple[int, int]:
+        try:
+            size = os.get_terminal_size(self.stream.fileno())
+        except Exception:
+            size = shutil.get_terminal_size()
+        return size.lines, size.columns
+
+    def _write(self, s: str) -> None:
+        try:
+            self.stream.write(s)
+            self.stream.flush()
+        except Exception:  # a closed terminal must not stop the training
+            self._stop.set()
+
+    def _reserve(self, rows: int) -> None:
+        # Newline first so the child's current line is not under the status row, then the region;
+        # DECSTBM homes the cursor, hence save/restore around it, and one line up.
+        self._write("\n" + SAVE + f"\x1b[1;{rows - 1}r" + RESTORE + "\x1b[1A")
+        self._rows = rows
+
+    def draw(self) -> None:
+        rows, cols = self._size()
+        if rows < 3:
+            return
+        try:
+            line = self.text(self.run)
+        except Exception:
+            return
+        if rows != self._rows:
+            self._reserve(rows)
+        else:  # re-assert the region in case the child reset the terminal
+            self._write(SAVE + f"\x1b[1;{rows - 1}r" + RESTORE)
+        self._write(SAVE + f"\x1b[{rows};1H" + CLEAR_LINE + line[: max(cols - 1, 1)] + RESTORE)
+
+    def start(self) -> "LiveStatus":
+        if not self.enabled() or self._thread is not None:
+            return self
+        self.active = True
+        self._thread = threading.Thread(target=self._loop, name="wattprint-live", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.draw()
+            except Exception:
+                pass
+            self._stop.wait(self.every)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+        if self.active and self._rows:
+            rows = self._rows
+            # Give the whole screen back and clear our row, leaving the cursor where it was.
+            self._write(SAVE + "\x1b[r" + f"\x1b[{rows};1H" + CLEAR_LINE + RESTORE)
+        self.active = False
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def demo(seconds: float = 5.0) -> None:  # pragma: no cover - for trying it by hand
+    class _Fake:
+        total = None
+        _sampler = None
+
+    with LiveStatus(_Fake(), text=lambda r: time.strftime("wattprint demo %H:%M:%S")):
+        for i in range(int(seconds * 4)):
+            print(f"child output line {i}", flush=True)
+            time.sleep(0.25)
