@@ -1,0 +1,83 @@
+"""Campaign accounting: Strubell Table 4 levels, GPU-hours, CO2e coverage, filters and bad input."""
+import json
+import time
+
+import pytest
+
+from test_report import make_run, wp
+from wattprint.campaign import account, level_of, parse_since
+from wattprint.errors import UsageError
+from wattprint.store import Store
+
+
+def test_tag_convention():
+    assert level_of(["final"]) == "final"
+    assert level_of(["FINAL", "tuning"]) == "final"  # final wins
+    assert level_of(["sweep"]) == level_of(["hpo"]) == level_of(["tuning"]) == "tuning"
+    assert level_of(["ablation"]) == level_of([]) == level_of(None) == "experimentation"
+
+
+def _campaign(store_path):
+    e = {}
+    e["f1"] = make_run(store_path, "f1", n=720, tags=["final"])
+    e["t1"] = make_run(store_path, "t1", n=360, tags=["tuning", "lr=1e-3"])
+    e["t2"] = make_run(store_path, "t2", n=360, tags=["sweep"])
+    e["x1"] = make_run(store_path, "x1", n=180, tags=["ablation"], location={})  # no location
+    e["o1"] = make_run(store_path, "o1", n=100, project="other", tags=["final"])
+    return {k: sum(v.values()) / 3.6e6 for k, v in e.items()}
+
+
+def test_levels_sum_runs_gpu_hours_energy_and_co2e(store_path):
+    kwh = _campaign(store_path)
+    runs = Store.open(store_path).list_runs(project="bert")
+    acc = account(runs)
+    lv = {x["level"]: x for x in acc["levels"]}
+    assert [x["runs"] for x in acc["levels"]] == [1, 2, 1, 4]
+    assert lv["tuning"]["run_ids"] == ["t1", "t2"]
+    # One GPU domain per run: GPU-hours = run hours.
+    assert lv["final"]["gpu_hours"] == pytest.approx(720 / 3600)
+    assert lv["total"]["gpu_hours"] == pytest.approx((720 + 720 + 180) / 3600)
+    assert lv["total"]["host_hours"] == pytest.approx(lv["total"]["gpu_hours"])
+    assert lv["total"]["energy_kwh_it"] == pytest.approx(kwh["f1"] + kwh["t1"] + kwh["t2"] + kwh["x1"])
+    assert lv["tuning"]["energy_kwh"] == pytest.approx((kwh["t1"] + kwh["t2"]) * 1.1)
+    # x1 has no location: energy counted, CO2e not, and the notes say so.
+    assert lv["experimentation"]["co2e_kg"] is None and lv["total"]["co2e_runs"] == 3
+    assert lv["total"]["co2e_kg"] == pytest.approx(lv["final"]["co2e_kg"] + lv["tuning"]["co2e_kg"])
+    assert any("1 of 4 runs have no location" in n for n in acc["notes"])
+    assert acc["final_share_of_energy"] == pytest.approx(
+        kwh["f1"] * 1.1 / (lv["total"]["energy_kwh"]))
+
+
+def test_campaign_command_text_json_and_filters(store_path):
+    _campaign(store_path)
+    r = wp("campaign", "--project", "bert")
+    assert r.returncode == 0, r.stderr
+    assert "one model (tag final)" in r.stdout and "whole R&D (all runs)" in r.stdout
+    assert "GPU-h" in r.stdout and "*" in r.stdout  # CO2e covers only some runs
+    r = wp("campaign", "--json")
+    data = json.loads(r.stdout)
+    assert data["runs"] == 5 and data["filters"]["project"] is None
+    assert data["convention"]["final"] == ["final"]
+    r = wp("campaign", "--tag", "final", "--json")
+    assert json.loads(r.stdout)["levels"][0]["run_ids"] == ["f1", "o1"]
+    r = wp("campaign", "--since", "1d", "--json")
+    assert json.loads(r.stdout)["runs"] == 5
+    r = wp("campaign", "--since", "2100-01-01")
+    assert r.returncode == 2 and "no runs in" in r.stderr and "since 2100-01-01" in r.stderr
+
+
+def test_campaign_bad_input(store_path):
+    r = wp("campaign")
+    assert r.returncode == 2 and "no run store" in r.stderr
+    Store.open(store_path).close()
+    r = wp("campaign")
+    assert r.returncode == 2 and "store is empty" in r.stderr and "Traceback" not in r.stderr
+    r = wp("campaign", "--since", "last tuesday")
+    assert r.returncode == 2 and "--since 'last tuesday'" in r.stderr
+
+
+def test_parse_since():
+    assert parse_since("7d") == pytest.approx(time.time() - 7 * 86400, abs=5)
+    assert parse_since("2026-01-31T00:00:00Z") == 1769817600.0
+    with pytest.raises(UsageError):
+        parse_since("soon")
