@@ -180,3 +180,21 @@ def test_job_total_adds_only_what_each_rank_counts(store_path):
     assert flags["n0/psys"] and flags["n0/gpu:0"]
     if hasattr(rec.domains[0], "in_total"):
         assert flags["n0/cpu:0"] is False
+
+
+def test_lock_election_without_a_writable_temp_dir_measures_and_warns(tmp_path, monkeypatch,
+                                                                       caplog):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "missing"))
+    with caplog.at_level("WARNING", logger="wattprint"):
+        assert d._elect_by_lock("j") is True
+    assert "cannot elect" in caplog.text
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    first = d._elect_by_lock("j2")
+    assert first not in (None, True)
+    assert d._elect_by_lock("j2") is None  # a second process of the job on this host
+    first.close()
+    again = d._elect_by_lock("j2")
+    assert again not in (None, True)
+    again.close()

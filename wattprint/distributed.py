@@ -226,7 +226,13 @@ def _elect_by_lock(job: str):
     import tempfile
 
     path = os.path.join(tempfile.gettempdir(), f"wattprint-{safe_id(job)}.measurer.lock")
-    f = open(path, "a+")
+    try:
+        f = open(path, "a+")
+    except OSError as e:
+        log.warning("wattprint: cannot elect this node's measurer (%s: %s); this rank measures "
+                    "the node, set the launcher's local rank variable to avoid counting it twice",
+                    path, e.strerror)
+        return True
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return f  # held for the life of the run
@@ -294,6 +300,8 @@ class DistributedPlugin:
         else:
             self._lock_file = _elect_by_lock(f"{self.job_id}-{role.host}")
             self.measures_host = self._lock_file is not None
+            if self._lock_file is True:
+                self._lock_file = None
         run.measure_host = self.measures_host
         if os.environ.get("WATTPRINT_GPU_OWNER", "node") == "rank":
             pass  # every rank measures the GPUs it sees (CUDA_VISIBLE_DEVICES differs per rank)
