@@ -202,10 +202,14 @@ def _regions(tot) -> list[str]:
     if not rows:
         return []
     bars = [(r["name"], r["co2e_kg"]) for r in rows]
+    mine = None
+    if tot.co2e_kg is not None and tot.co2e_runs == tot.runs:
+        mine = "this run" if tot.runs == 1 else "these runs"
+        bars.insert(0, (mine, tot.co2e_kg))
     h = ["<h2>Had you trained elsewhere</h2>",
          f"<p>The same energy ({_kwh(tot.energy_kwh)}, PUE included) on other grids:</p>",
          bar_chart(bars, title="CO2e of the same energy on other grids", unit="kg CO2e",
-                   css_class="plot regions")]
+                   css_class="plot regions", highlight=mine)]
     h.append('<table class="regions"><tr><th>grid</th><th class="n">intensity</th><th class="n">CO2e</th>'
              "<th>source</th></tr>")
     for r in rows:

@@ -1,0 +1,117 @@
+"""The live status line on a real pseudo-terminal, rendered by a VT100 emulator (pyte).
+
+A child process writes lines to the same terminal while LiveStatus redraws; the emulated screen
+must show every child line intact above and the status on the bottom row only.
+"""
+import os
+import pty
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from wattprint.report.live import LiveStatus, status_text
+
+
+class _Run:
+    """Enough of a Run for the status line: a sampler-like object and no prediction."""
+
+    total = None
+
+    class _sampler:
+        @staticmethod
+        def snapshot(fresh=False):
+            from wattprint.sampler import Snapshot
+
+            return Snapshot(125.0, {"cpu:0": 3.6e6 * 0.25, "gpu:0": 3.6e6 * 0.5})
+
+        @staticmethod
+        def power():
+            return {"cpu:0": 40.0, "gpu:0": 250.0}
+
+
+def test_status_text_has_power_energy_and_prediction():
+    text = status_text(_Run())
+    assert "290 W" in text and "750 Wh so far" in text and "2 min 5 s" in text
+
+    class WithPrediction(_Run):
+        total = 10
+
+        def predict(self):
+            from wattprint.predict import Prediction
+
+            return Prediction(energy_kwh=3.0, energy_kwh_low=2.5, energy_kwh_high=3.5)
+
+    assert "predicted 3.00 kWh (2.50 kWh - 3.50 kWh)" in status_text(WithPrediction())
+
+
+def test_writes_nothing_when_not_a_terminal(tmp_path):
+    with open(tmp_path / "log", "w") as f:
+        live = LiveStatus(_Run(), stream=f, every=0.05).start()
+        time.sleep(0.2)
+        live.stop()
+    assert not live.active and (tmp_path / "log").read_text() == ""
+
+
+def test_child_output_and_status_line_do_not_mix(monkeypatch):
+    pyte = pytest.importorskip("pyte")
+    rows, cols = 12, 80
+    master, slave = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    out = bytearray()
+
+    def drain():
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            out.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    stream = os.fdopen(os.dup(slave), "w", encoding="utf-8")
+    n = 40
+    child_code = (f"import time\nfor i in range({n}):\n"
+                  "    print(f'child line {i:02d} ' + 'x' * 30, flush=True)\n    time.sleep(0.01)\n")
+    ticks = iter(range(10**6))
+    env = dict(os.environ, TERM="xterm")
+    monkeypatch.setenv("TERM", "xterm")
+    try:
+        live = LiveStatus(_Run(), stream=stream, every=0.02, text=lambda r: f"STATUS tick {next(ticks)}")
+        live.start()
+        assert live.active
+        time.sleep(0.1)
+        subprocess.run([sys.executable, "-c", child_code], stdout=slave, stderr=slave, env=env, check=True)
+        time.sleep(0.1)
+        live.stop()
+    finally:
+        stream.close()
+        os.close(slave)
+        time.sleep(0.1)
+        os.close(master)
+        reader.join(timeout=2)
+
+    screen = pyte.Screen(cols, rows)
+    stream_ = pyte.ByteStream(screen)
+    data = bytes(out)
+    # Replay up to just before stop() cleared the row, to see the live state too.
+    cut = data.rfind(b"\x1b7\x1b[r")
+    assert cut > 0
+    stream_.feed(data[:cut])
+    screen_mid = list(screen.display)
+    assert screen_mid[-1].startswith("STATUS tick"), screen_mid
+    child = [line.rstrip() for line in screen_mid[:-1] if line.strip()]
+    # The last rows-1 child lines scrolled through intact, in order, with nothing of ours in them.
+    assert child[-(rows - 2):] == [f"child line {i:02d} " + "x" * 30 for i in range(n - (rows - 2), n)]
+    assert not any("STATUS" in line for line in screen_mid[:-1])
+    stream_.feed(data[cut:])
+    assert screen.display[-1].strip() == ""  # stop() cleared the status row
