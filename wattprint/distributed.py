@@ -241,6 +241,27 @@ def _elect_by_lock(job: str):
         return None
 
 
+def _prepare_store(path, attempts: int = 20) -> None:
+    """Open the store once, retrying while another rank is creating it.
+
+    Ranks starting together on a fresh store race to switch it to WAL; SQLite answers the loser
+    "database is locked" at once, without waiting. Once the file is in WAL mode, opening it
+    needs no exclusive lock, so the tracker's own open cannot hit that race any more.
+    """
+    from .store import Store
+
+    delay = 0.01
+    for _ in range(attempts):
+        try:
+            Store.open(path).close()
+            return
+        except UsageError as e:
+            if "locked" not in str(e):
+                return  # the tracker's own open reports it, with its message
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
 class DistributedPlugin:
     """Sets the role before the meters open; gathers job totals at window ends and the end."""
 
@@ -303,6 +324,7 @@ class DistributedPlugin:
             if self._lock_file is True:
                 self._lock_file = None
         run.measure_host = self.measures_host
+        _prepare_store(run.store_path)
         if os.environ.get("WATTPRINT_GPU_OWNER", "node") == "rank":
             pass  # every rank measures the GPUs it sees (CUDA_VISIBLE_DEVICES differs per rank)
         elif not self.measures_host:
