@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,6 +82,10 @@ def main() -> None:
         subprocess.run(cmd, check=True, capture_output=True)
         times.append(time.perf_counter() - t)
     size = os.path.getsize(html)
+    if not a.store:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"outputs left in {tmp}")
     print(f"report (html+md+latex, fresh process): best {min(times):.2f} s, worst {max(times):.2f} s "
           f"(target <= 3 s); HTML {size / 1e6:.3f} MB (target <= 2 MB)")
     if min(times) > 3 or size > 2e6:

@@ -14,6 +14,8 @@ def add_arguments(p, name) -> None:
     p.add_argument("--md", metavar="FILE", help="write a Markdown footprint statement ('-' for stdout)")
     p.add_argument("--latex", metavar="FILE", help="write a LaTeX footprint statement ('-' for stdout)")
     add_store(p)
+    p.epilog = ("With none of --html/--md/--latex, the Markdown statement is printed. The HTML is one "
+                "offline file (inline SVG, no script, nothing fetched); files are written whole or not at all.")
 
 
 def run(args) -> int:
