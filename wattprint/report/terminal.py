@@ -113,8 +113,9 @@ def summary(record, footprint=None, *, prediction: dict | None = None, store=Non
              f"{_fmt_j(record.energy_j)} · {record.avg_power_w:.1f} W average"]
     width = max((len(d.name) for d in record.domains), default=4)
     for d in record.domains:
+        inside = "" if getattr(d, "in_total", True) else "  (inside another domain: not added)"
         lines.append(f"  {d.name:<{width}}  {_fmt_j(d.energy_j):>12}  {d.avg_power_w:8.1f} W  "
-                     f"{d.label:<8}  {d.method}")
+                     f"{d.label:<8}  {d.method}{inside}")
     if not record.domains:
         lines.append("  no meters: nothing was measured (see 'wattprint doctor')")
     if footprint is not None:
