@@ -119,3 +119,19 @@ def test_merge_bad_input_is_one_line(cli, tmp_path, args, msg):
     r = cli("merge", *args, "--store", str(tmp_path / "out.sqlite"))
     assert r.returncode == 2 and msg in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_many_ranks_starting_on_a_fresh_shared_store_all_start(tmp_path):
+    # Every rank creates the same new store at once; none may fail with "database is locked".
+    fake = FakeRapl(tmp_path / "sysfs", {"package-0": 40.0}).start()
+    try:
+        env = {"OMPI_COMM_WORLD_SIZE": "6", "PMIX_NAMESPACE": f"ns-{os.getpid()}"}
+        procs = [launch({**env, "OMPI_COMM_WORLD_RANK": str(r),
+                         "OMPI_COMM_WORLD_LOCAL_RANK": str(r)}, tmp_path / "fresh.sqlite",
+                        fake.root, 0.3) for r in range(6)]
+        res = wait_all(procs)
+    finally:
+        fake.stop()
+    assert [r["rank"] for r in res] == list(range(6)) and sum(r["host"] for r in res) == 1
+    assert len(Store.open(tmp_path / "fresh.sqlite").list_runs()) == 6
