@@ -7,7 +7,6 @@ the page loads, then ask the page itself what it rendered.
 """
 import json
 import os
-import queue
 import shutil
 import subprocess
 import threading
