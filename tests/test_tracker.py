@@ -185,4 +185,5 @@ def test_psys_stands_for_the_host_in_totals(tmp_path, store_path):
     by_kind = {d.kind: d for d in rec.domains}
     assert not by_kind["cpu"].in_total and not by_kind["dram"].in_total and by_kind["psys"].in_total
     assert rec.energy_j == pytest.approx(by_kind["psys"].energy_j)
-    assert rec.energy_j == pytest.approx(35.0 * rec.duration_s, rel=0.01)
+    # psys (35 W) is more than package + dram (23 W): adding all three would overcount by 66 %
+    assert rec.energy_j > 1.3 * (by_kind["cpu"].energy_j + by_kind["dram"].energy_j)

@@ -25,7 +25,7 @@ def run(args) -> int:
         else:
             from ..report.terminal import summary
 
-            print(summary(rec))
+            print(summary(rec, _footprint(rec), store=store))
             print(f"  project {rec.project or '-'} · tags {', '.join(rec.tags) or '-'} · "
                   f"host {rec.host} · started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(rec.started_at))}")
             if rec.command:
@@ -45,3 +45,17 @@ def run(args) -> int:
         print(f"{r.id:<23} {(r.project or '-')[:14]:<14} {r.status:<11} {started:<16} "
               f"{r.duration_s:>8.1f}s {r.energy_kwh:>11.6f} {r.avg_power_w:>8.1f}")
     return 0
+
+
+def _footprint(rec):
+    """The run's footprint, or None with the reason on stderr (a bad stored location)."""
+    import sys
+
+    from ..errors import UsageError
+    from ..tracker import footprint_of
+
+    try:
+        return footprint_of(rec)
+    except UsageError as e:
+        print(f"wattprint: footprint not computed: {e}", file=sys.stderr)
+        return None
