@@ -324,6 +324,8 @@ class DistributedPlugin:
             if self._lock_file is True:
                 self._lock_file = None
         run.measure_host = self.measures_host
+        if role.rank != 0:
+            run.config["quiet"] = True  # one end-of-run summary per job (rank 0's: the job's)
         _prepare_store(run.store_path)
         if os.environ.get("WATTPRINT_GPU_OWNER", "node") == "rank":
             pass  # every rank measures the GPUs it sees (CUDA_VISIBLE_DEVICES differs per rank)
