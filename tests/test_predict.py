@@ -153,7 +153,7 @@ def _train(run, steps, step_s=0.004):
 
 def test_live_predictions_are_logged_and_stored(analytic, caplog):
     caplog.set_level(logging.INFO, logger="wattprint")
-    with wattprint.track(meters=[_warm_meter(analytic)], interval=0.02, total=300,
+    with wattprint.track(meters=[_warm_meter(analytic)], interval=0.02, total=300, quiet=True,
                          predict_every=0.25, distributed=False) as run:
         _train(run, 300)
         p = run.predict()
@@ -165,6 +165,17 @@ def test_live_predictions_are_logged_and_stored(analytic, caplog):
     stored = store.predictions(run.record.key)
     assert [round(d["fraction_done"], 2) for _, d in stored] == [0.25, 0.5, 0.75, 1.0]
     assert p.fraction_done == 1.0 and p.energy_kwh * 3.6e6 == pytest.approx(run.last_progress[2])
+
+
+def test_predictions_printed_unless_quiet(analytic, capsys):
+    with wattprint.track(meters=[_warm_meter(analytic)], interval=0.02, total=100,
+                         predict_every=0.5, distributed=False):
+        pass
+    with wattprint.track(meters=[_warm_meter(analytic)], interval=0.02, total=100,
+                         predict_every=0.5, distributed=False) as run:
+        _train(run, 100)
+    err = capsys.readouterr().err
+    assert err.count("wattprint: at ") == 2 and "at 50 % (50/100 step)" in err
 
 
 def test_budget_stop_raises_in_the_training_loop(analytic):

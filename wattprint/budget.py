@@ -22,7 +22,7 @@ from .errors import BudgetExceeded, UsageError
 
 log = logging.getLogger("wattprint")
 
-MAX_ROWS = 4000          # older rows are thinned beyond this: prediction cost stays ~ms
+MAX_ROWS = 2000          # older rows are thinned beyond this: a prediction costs ~1 ms
 CHECK_EVERY = 0.01       # budgets are checked at every 1 % of the total
 BUDGETS = (("budget_kwh", "energy_kwh", "kWh"), ("budget_co2e_kg", "co2e_kg", "kg CO2e"),
            ("budget_usd", "cost_usd", "USD"))

@@ -10,13 +10,14 @@ and the total work. Method:
    intervals long so that the sampler's step-wise energy does not show as noise. For each
    segment: energy per unit of work ``dE/dn`` and time per unit ``dt/dn``.
 3. **Warm-up.** The reference is the median of the later half of the segments, the spread
-   their median absolute deviation (MAD). Leading segments whose energy or time per unit lies
-   further than ``max(3.5 x 1.4826 MAD, 4 %)`` from the reference are warm-up (compilation,
-   data-loader start, cache fill, a first epoch drawing more power) and are left out.
+   their median absolute deviation (MAD). A segment whose energy or time per unit lies further
+   than ``max(3.5 x 1.4826 MAD, 4 %)`` from the reference is an outlier; everything up to the
+   last outlier in the earlier half is warm-up (compilation, data-loader start, cache fill, a
+   first epoch drawing more power) and is left out.
 4. **Rate.** On the stable part the rate is total energy over total work (the end-point slope,
    which for a steady process is the least noisy estimate); likewise seconds per unit.
 5. **Extrapolate.** ``E = E_now + (total - done) x rate``; same for time.
-6. **Range.** The rate's half-width is ``max(1.5 %, sqrt((1.5 t95 x s x sqrt(1/n + 1/m))^2 +
+6. **Range.** The rate's half-width is ``max(1.5 %, sqrt((2 t95 x s x sqrt(1/n + 1/m))^2 +
    drift^2))`` where ``s`` is the spread of the stable segments' rates, ``n`` their number,
    ``m`` the number of such segments the remaining work makes up, and ``drift`` the gap
    between the rate of the latest half of the stable part and the whole stable part (so a
@@ -42,8 +43,8 @@ WARMUP_MADS = 3.5
 WARMUP_MIN_REL = 0.04
 RATE_FLOOR_REL = 0.015
 RELIABLE_REL_WIDTH = 0.15
-# The range is 1.5 t95 wide: a budget needs it to hold the final value nearly always, not 95 %.
-INTERVAL_T = 1.5
+# The range is 2 t95 wide: a budget needs it to hold the final value nearly always, not 95 %.
+INTERVAL_T = 2.0
 METHOD = ("warm-up excluded by MAD test on segment rates; end-point rate on the stable part; "
           "range from segment spread (t95) and drift")
 
@@ -131,19 +132,22 @@ def clean(rows, total):
             total = None
     pts: list[tuple[float, float, float]] = []
     backwards = None
-    for t, d, e in rows:
+    last_t = last_d = -math.inf
+    isfinite = math.isfinite
+    for row in rows:
         try:
-            t, d, e = float(t), float(d), float(e)
-        except (TypeError, ValueError):
+            t, d, e = float(row[0]), float(row[1]), float(row[2])
+        except (TypeError, ValueError, IndexError):
             continue
-        if not (math.isfinite(t) and math.isfinite(d) and math.isfinite(e)):
+        if not isfinite(t + d + e):  # nan or inf in any of them
             continue
-        if pts and d < pts[-1][1]:
-            backwards = backwards or (d, pts[-1][1])
+        if d < last_d:
+            backwards = backwards or (d, last_d)
             continue
-        if pts and t < pts[-1][0]:
+        if t < last_t:
             continue
         pts.append((t, d, e))
+        last_t, last_d = t, d
     if backwards:
         problems.append(f"progress went backwards ({backwards[0]:g} after {backwards[1]:g}); "
                         "report cumulative work done, e.g. the global step")
@@ -250,10 +254,12 @@ def _warmup(e_rates, s_rates) -> int:
         return lambda r: abs(r - ref) > tol
 
     off_e, off_s = outlier_test(e_rates), outlier_test(s_rates)
+    # Warm-up ends after the last outlying segment of the earlier half: warm-up is not monotone
+    # (a fast segment between compilation and a data-loader refill must not end it early).
     k = 0
-    # Warm-up is leading; it may not eat the later half the reference comes from.
-    while k < n // 2 and (off_e(e_rates[k]) or off_s(s_rates[k])):
-        k += 1
+    for j in range(n // 2):
+        if off_e(e_rates[j]) or off_s(s_rates[j]):
+            k = j + 1
     return k
 
 

@@ -1,0 +1,47 @@
+"""Keras 3 callback with the real framework on the CPU (torch backend)."""
+import os
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+pytestmark = pytest.mark.frameworks
+pytest.importorskip("torch")
+keras = pytest.importorskip("keras")
+
+from wattprint.integrations.keras import WattprintCallback  # noqa: E402
+from wattprint.store import Store  # noqa: E402
+
+
+def _model():
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                          keras.layers.Dense(1)])
+    m.compile(optimizer="sgd", loss="mse")
+    return m
+
+
+def _data(n=256):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    return x, x.sum(1, keepdims=True)
+
+
+def test_steps_reported_and_energy_in_history():
+    x, y = _data()
+    cb = WattprintCallback(interval=0.02, intensity="300g/kWh")
+    hist = _model().fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[cb])
+    run = cb.run
+    assert run.status == "finished" and run.total == 24
+    rows = Store.open().progress(run.record.key)
+    assert [d for _, d, _, _ in rows] == list(range(1, 25))
+    assert len(hist.history["energy_kwh"]) == 3 and hist.history["energy_kwh"][-1] > 0
+    assert cb.footprint.co2e_kg > 0
+
+
+def test_budget_stop():
+    x, y = _data()
+    cb = WattprintCallback(interval=0.02, budget_kwh=1e-12, on_exceed="stop")
+    hist = _model().fit(x, y, epochs=50, batch_size=32, verbose=0, callbacks=[cb])
+    assert len(hist.history["loss"]) < 50
+    assert cb.run.status == "stopped"

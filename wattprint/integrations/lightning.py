@@ -1,0 +1,69 @@
+"""PyTorch Lightning callback.
+
+    from wattprint.integrations.lightning import WattprintCallback
+    trainer = Trainer(max_epochs=10, callbacks=[WattprintCallback(project="bert", region="DE")])
+
+Progress is the global (optimizer) step against ``trainer.estimated_stepping_batches``.
+Energy and the prediction go to the trainer's loggers at each epoch end (``wattprint/...``
+metrics), the final footprint at the end of ``fit``. A budget with ``on_exceed="stop"`` sets
+``trainer.should_stop``, so Lightning stops after the current step and runs its teardown; the run
+is stored as "stopped". Pass ``run=`` to report into a run you started yourself.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+try:
+    from lightning.pytorch.callbacks import Callback
+except ImportError:  # the older package name
+    from pytorch_lightning.callbacks import Callback
+
+from . import _Adapter
+
+log = logging.getLogger("wattprint")
+
+
+class WattprintCallback(Callback):
+    def __init__(self, run=None, *, log_metrics: bool = True, **track_options):
+        super().__init__()
+        self.adapter = _Adapter(run, unit="step", **track_options)
+        self.log_metrics = log_metrics
+        self.footprint = None
+
+    @property
+    def run(self):
+        return self.adapter.run
+
+    def on_fit_start(self, trainer, pl_module):
+        total = trainer.estimated_stepping_batches
+        self.adapter.begin(total if isinstance(total, (int, float)) and math.isfinite(total) else None)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self.adapter.progress(trainer.global_step):
+            trainer.should_stop = True
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if not self.log_metrics:
+            return
+        metrics = self.adapter.metrics()
+        if metrics:
+            pl_module.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=False, logger=True)
+
+    def on_fit_end(self, trainer, pl_module):
+        self._finish(trainer, "finished")
+
+    def on_exception(self, trainer, pl_module, exception):
+        self._finish(trainer, "interrupted" if isinstance(exception, KeyboardInterrupt) else "failed")
+
+    def _finish(self, trainer, status):
+        self.footprint = self.adapter.end(status)
+        if self.footprint is None:
+            return
+        log.info("wattprint: training footprint\n%s", self.footprint)
+        if self.log_metrics:
+            for lg in trainer.loggers:
+                try:
+                    lg.log_metrics(self.adapter.final_metrics(self.footprint), step=trainer.global_step)
+                except Exception:
+                    log.debug("wattprint: logger %s refused the footprint", lg, exc_info=True)
