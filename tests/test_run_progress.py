@@ -239,3 +239,33 @@ def test_signals_still_forwarded_with_piped_output(tmp_path):
     assert p.returncode == 3 and "got TERM" in out, err
     rec, _ = _rows("sg")
     assert rec.status == "failed" and rec.exit_code == 3
+
+
+def test_predict_a_running_run_and_bad_input(tmp_path, cli):
+    child = _script(tmp_path, """
+        import sys, time
+        for s in range(1, 10001):
+            time.sleep(0.002)
+            print(f"step {s}/10000", flush=True)
+            if s == 300:
+                print("HALF", file=sys.stderr, flush=True)
+                time.sleep(1.0)
+    """)
+    p = subprocess.Popen([sys.executable, "-m", "wattprint", "run", "-q", "--interval", "0.02",
+                          "--flush-interval", "0.05", "--run-id", "live", "--", sys.executable,
+                          child], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        while "HALF" not in p.stderr.readline():
+            pass
+        time.sleep(0.3)  # a flush
+        r = cli("predict", "live")
+        assert r.returncode == 0, r.stderr
+        assert "run live (running)" in r.stdout and "/10000 step" in r.stdout
+        assert "energy" in r.stdout and "reliable" in r.stdout
+    finally:
+        p.kill()
+        p.wait()
+    r = cli("predict", "no-such-run")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = cli("predict", "live", "--total", "-4")
+    assert r.returncode == 2 and "--total must be a positive number" in r.stderr
