@@ -12,7 +12,9 @@ A run tagged both ``final`` and ``tuning`` counts as final. The whole R&D is eve
 
 Device-hours: GPU-hours are, per run, the number of GPU domains it measured times its wall-clock
 duration (a GPU is counted as busy for the whole run, as the paper counts them); host-hours are
-run durations summed (one per measuring process, i.e. per node of a multi-node job).
+run durations × hosts measured (a multi-node job record counts each node; a rank that left its
+node to another rank counts none). Per-rank records of a job are replaced by the job's record
+(``distributed.countable``), so a job is never counted twice.
 Energy and CO2e come from each run's stored totals and location (``footprint_of``); a run with no
 location has energy but no CO2e, and the CO2e line says how many runs it covers.
 """
@@ -60,7 +62,7 @@ class Level:
         self.runs += 1
         self.run_ids.append(rec.id)
         hours = (rec.duration_s or 0.0) / 3600.0
-        self.host_hours += hours
+        self.host_hours += hours * _hosts(rec)
         self.gpu_hours += hours * sum(1 for d in rec.domains if d.kind == "gpu")
         self.energy_kwh_it += rec.energy_kwh
         self.energy_kwh += fp.energy_kwh if fp is not None else rec.energy_kwh
@@ -75,6 +77,16 @@ class Level:
                 v = fp.cost_usd_high  # no spot price: the on-demand price is the low end too
             if v is not None:
                 setattr(self, name, (getattr(self, name) or 0.0) + v)
+
+
+def _hosts(rec) -> int:
+    """Hosts a record measured: a job record's nodes, 0 for a rank that left its node to another."""
+    meta = rec.meta or {}
+    if meta.get("role") == "job":
+        return max(1, len(meta.get("nodes") or ()))
+    if meta.get("measures_host") is False:
+        return 0
+    return 1
 
 
 def parse_since(text: str) -> float:
@@ -97,6 +109,9 @@ def account(runs, *, footprint=None) -> dict:
     """Sum ``runs`` (store.RunRecord) into the four levels; plain data for JSON and text."""
     if footprint is None:
         from .report.data import footprint_or_note as footprint
+    from .distributed import countable
+
+    runs = countable(runs)  # a job record stands for its per-rank records
     levels = {k: Level(k, label) for k, label in LEVELS}
     notes: list[str] = []
     running = 0
@@ -123,4 +138,4 @@ def account(runs, *, footprint=None) -> dict:
             "convention": {"final": list(FINAL_TAGS), "tuning": list(TUNING_TAGS),
                            "experimentation": "every other run",
                            "gpu_hours": "GPU domains measured x run duration, summed over runs",
-                           "host_hours": "run durations summed (one per measuring process/node)"}}
+                           "host_hours": "run durations x hosts measured (job records: x nodes)"}}

@@ -176,7 +176,7 @@ class RunRecord:
             "degraded": bool(self.degraded), "command": self.command, "host": self.host,
             "node": self.node, "job_id": self.job_id, "interval_s": self.interval_s,
             "total": self.total, "unit": self.unit, "done": self.done,
-            "location": self.location,
+            "location": self.location, "meta": self.meta,
             "domains": [d.as_dict() for d in self.domains],
         }
 
@@ -233,12 +233,25 @@ class Store:
                                        isolation_level=None)
             self._db.execute("PRAGMA busy_timeout=30000")
             if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
+                self._set_wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._init_schema()
         except sqlite3.DatabaseError as e:
             raise UsageError(f"{self.path} is not a wattprint store ({e}); "
                              "point --store / WATTPRINT_STORE at another file") from None
+
+    def _set_wal(self) -> None:
+        # Switching a new file to WAL needs a moment alone with it; several processes opening a
+        # fresh store at once (ranks of one job) can find it locked despite the busy timeout.
+        for attempt in range(50):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+                time.sleep(0.02 * (1 + attempt % 5))
+        self._db.execute("PRAGMA journal_mode=WAL")
 
     @classmethod
     def open(cls, path=None, *, create: bool = True) -> "Store":

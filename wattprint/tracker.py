@@ -87,9 +87,10 @@ class Run:
                  tariff=None, hardware: str | None = None,
                  budget_kwh=None, budget_co2e_kg=None, budget_usd=None, on_exceed: str = "warn",
                  predict_every: float | None = 0.1, prometheus_port: int | None = None,
+                 push_gateway: str | None = None,
                  distributed: str | bool = "auto", scope: str = "machine",
                  sysfs_root: str | None = None, gpus: bool = True, run_id: str | None = None,
-                 command: str | None = None, quiet: bool = True, meters=None):
+                 command: str | None = None, quiet: bool = False, meters=None):
         self.config = dict(locals())
         del self.config["self"]
         try:
@@ -120,6 +121,8 @@ class Run:
         self.node: str | None = None
         self.job_id: str | None = None
         self.rank: int | None = None
+        self.job: dict | None = None  # job totals and per-node breakdown (distributed runs)
+        self.prometheus_port: int | None = None  # where this process serves metrics, if it does
         self.status = "new"
         self.exit_code: int | None = None
         self.done: float | None = None
@@ -196,6 +199,16 @@ class Run:
         if self._discovery is not None:
             self._discovery.close()
         self._call_plugins("stopped")
+        if not self.config["quiet"]:
+            self._print_summary()
+
+    def _print_summary(self) -> None:
+        try:
+            from .report.terminal import summary
+
+            print(summary(self.record, self.result, store=self._store), file=sys.stderr)
+        except Exception as e:  # a summary must never fail the training
+            log.warning("wattprint: no summary (%s: %s)", type(e).__name__, e)
 
     def __enter__(self) -> "Run":
         return self.start()
@@ -465,11 +478,24 @@ def footprint_of(record: RunRecord):
     return for_energy(record.energy_j / 3.6e6, hours, **loc)
 
 
+# Rank variables of torchrun, SLURM, Open MPI, MVAPICH and PMI (see distributed.detect).
+_LAUNCHER_RANK_VARS = ("RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK",
+                       "PMI_RANK")
+
+
+def _distributed_wanted(option) -> bool:
+    from .distributed import wanted
+
+    return wanted(option)
+
+
 def _plugins_for(run: Run) -> list:
     """Optional behaviour, each in its own module, imported only when asked for."""
     plugins = []
-    from .distributed import wanted as _distributed_wanted
-    if _distributed_wanted(run.config.get("distributed")):
+    option = run.config.get("distributed")
+    # Importing the distributed module costs ~10 ms: only where a launcher set its rank variables.
+    if (option != "auto" or any(v in os.environ for v in _LAUNCHER_RANK_VARS)) \
+            and _distributed_wanted(option):
         from .distributed import DistributedPlugin
         plugins.append(DistributedPlugin())
     if run.config.get("prometheus_port") is not None or run.config.get("push_gateway") \
