@@ -81,3 +81,31 @@ def test_parse_since():
     assert parse_since("2026-01-31T00:00:00Z") == 1769817600.0
     with pytest.raises(UsageError):
         parse_since("soon")
+
+
+def test_a_job_and_its_rank_records_count_once(store_path):
+    from wattprint.store import DomainTotal, RunRecord
+
+    st = Store.open(store_path)
+    now = time.time()
+
+    def rec(run_id, energy, meta, domains=1):
+        r = RunRecord(id=run_id, status="finished", started_at=now, updated_at=now,
+                      duration_s=3600.0, energy_j=energy, project="dist", job_id="j1", meta=meta,
+                      domains=[DomainTotal(f"gpu:{i}", "gpu", "nvml", "measured", "m", energy / domains,
+                                           0, idx=i) for i in range(domains)])
+        st.create_run(r)
+
+    rec("j1.n0.r0", 3.6e6, {"role": "rank", "part_of": "j1", "measures_host": True})
+    rec("j1.n0.r1", 0.0, {"role": "rank", "part_of": "j1", "measures_host": False}, domains=0)
+    rec("j1.n1.r2", 3.6e6, {"role": "rank", "part_of": "j1", "measures_host": True})
+    rec("j1", 7.2e6, {"role": "job", "nodes": {"0": {}, "1": {}}}, domains=2)
+    tot = {x["level"]: x for x in account(st.list_runs(project="dist"))["levels"]}["total"]
+    assert tot["runs"] == 1 and tot["run_ids"] == ["j1"]
+    assert tot["energy_kwh_it"] == pytest.approx(2.0)
+    assert tot["host_hours"] == pytest.approx(2.0) and tot["gpu_hours"] == pytest.approx(2.0)
+    # without the job record (no torch.distributed, no merge yet) the parts add up instead
+    parts = [r for r in st.list_runs(project="dist") if r.id != "j1"]
+    tot = {x["level"]: x for x in account(parts)["levels"]}["total"]
+    assert tot["runs"] == 3 and tot["energy_kwh_it"] == pytest.approx(2.0)
+    assert tot["host_hours"] == pytest.approx(2.0)
