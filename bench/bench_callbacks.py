@@ -2,8 +2,9 @@
 
     python bench/bench_callbacks.py [--steps 400] [--repeats 5] [--only lightning,huggingface,keras]
 
-Each framework trains a tiny model on the CPU, alternating runs with and without the callback.
-The per-step time is marginal: (time for N steps - time for N/4 steps) / (3N/4), so the one-off
+Each framework trains a tiny model on the CPU, alternating runs with no callback, a no-op callback and wattprint's.
+A no-op callback shows what the framework itself charges for calling a per-step hook. The
+per-step time is marginal: (time for N steps - time for N/4 steps) / (3N/4), so the one-off
 cost of starting and stopping a run (store, meters) is reported apart. Medians over repeats. The target: the difference
 is within the run-to-run noise (printed alongside). Frameworks that are not installed are skipped.
 """
@@ -33,7 +34,7 @@ def bench_progress(n=20000):
     return dt / n
 
 
-def lightning_step_time(steps, with_cb):
+def lightning_step_time(steps, variant):
     import lightning.pytorch as pl
     import torch
 
@@ -52,7 +53,11 @@ def lightning_step_time(steps, with_cb):
 
     x = torch.randn(steps * 8, 64)
     dl = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x[:, :1]), batch_size=8)
-    cbs = [WattprintCallback(distributed=False)] if with_cb else []
+    class Noop(pl.Callback):
+        def on_train_batch_end(self, *a):
+            pass
+
+    cbs = {"none": [], "noop": [Noop()], "wattprint": [WattprintCallback(distributed=False)]}[variant]
     tr = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, callbacks=cbs, logger=False,
                     enable_checkpointing=False, enable_progress_bar=False,
                     enable_model_summary=False)
@@ -61,7 +66,7 @@ def lightning_step_time(steps, with_cb):
     return (time.perf_counter() - t0) / steps
 
 
-def hf_step_time(steps, with_cb):
+def hf_step_time(steps, variant):
     import torch
     import transformers
 
@@ -82,7 +87,11 @@ def hf_step_time(steps, with_cb):
     args = transformers.TrainingArguments(
         output_dir=tempfile.mkdtemp(), max_steps=steps, per_device_train_batch_size=4,
         save_strategy="no", report_to="none", use_cpu=True, disable_tqdm=True, logging_steps=10**9)
-    cbs = [WattprintCallback(distributed=False)] if with_cb else []
+    class Noop(transformers.TrainerCallback):
+        def on_step_end(self, *a, **k):
+            pass
+
+    cbs = {"none": [], "noop": [Noop()], "wattprint": [WattprintCallback(distributed=False)]}[variant]
     tr = transformers.Trainer(model=transformers.BertForSequenceClassification(cfg), args=args,
                               train_dataset=D(), callbacks=cbs)
     t0 = time.perf_counter()
@@ -90,7 +99,7 @@ def hf_step_time(steps, with_cb):
     return (time.perf_counter() - t0) / steps
 
 
-def keras_step_time(steps, with_cb):
+def keras_step_time(steps, variant):
     import keras
     import numpy as np
 
@@ -99,12 +108,17 @@ def keras_step_time(steps, with_cb):
     m = keras.Sequential([keras.Input((64,)), keras.layers.Dense(1)])
     m.compile(optimizer="sgd", loss="mse")
     x = np.random.default_rng(0).normal(size=(steps * 8, 64)).astype("float32")
-    cbs = [WattprintCallback(distributed=False)] if with_cb else []
+    class Noop(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+    cbs = {"none": [], "noop": [Noop()], "wattprint": [WattprintCallback(distributed=False)]}[variant]
     t0 = time.perf_counter()
     m.fit(x, x[:, :1], batch_size=8, epochs=1, verbose=0, callbacks=cbs)
     return (time.perf_counter() - t0) / steps
 
 
+VARIANTS = ("none", "noop", "wattprint")
 FRAMEWORKS = {"lightning": ("lightning", lightning_step_time),
               "huggingface": ("transformers", hf_step_time),
               "keras": ("keras", keras_step_time)}
@@ -127,21 +141,23 @@ def main(argv=None) -> int:
         if importlib.util.find_spec(module) is None:
             print(f"{name}: not installed, skipped")
             continue
-        fn(a.steps // 4, False)  # warm-up: imports, first-call costs
-        fn(a.steps // 4, True)
+        for v in VARIANTS:  # warm-up: imports, first-call costs
+            fn(a.steps // 4, v)
         n, q = a.steps, a.steps // 4
-        per, fixed = {False: [], True: []}, {False: [], True: []}
+        per = {v: [] for v in VARIANTS}
+        fixed = {v: [] for v in VARIANTS}
         for _ in range(a.repeats):
-            for cb in (False, True):
-                long_, short = fn(n, cb) * n, fn(q, cb) * q
-                per[cb].append((long_ - short) / (n - q))
-                fixed[cb].append(short - q * per[cb][-1])
-        m0, m1 = statistics.median(per[False]), statistics.median(per[True])
-        noise = statistics.pstdev(per[False])
-        once = statistics.median(fixed[True]) - statistics.median(fixed[False])
-        print(f"{name:<12} without {m0 * 1e3:7.3f} ms/step   with {m1 * 1e3:7.3f} ms/step   "
-              f"difference {(m1 - m0) * 1e6:+8.1f} µs/step ({(m1 / m0 - 1) * 100:+.1f} %), "
-              f"run-to-run noise ±{noise * 1e6:.1f} µs; once per fit {once * 1e3:+.0f} ms")
+            for v in VARIANTS:
+                long_, short = fn(n, v) * n, fn(q, v) * q
+                per[v].append((long_ - short) / (n - q))
+                fixed[v].append(short - q * per[v][-1])
+        m = {v: statistics.median(per[v]) for v in VARIANTS}
+        noise = statistics.pstdev(per["none"])
+        once = statistics.median(fixed["wattprint"]) - statistics.median(fixed["none"])
+        print(f"{name:<12} per step: none {m['none'] * 1e3:.3f} ms, no-op callback "
+              f"{(m['noop'] - m['none']) * 1e6:+.1f} µs, wattprint {(m['wattprint'] - m['none']) * 1e6:+.1f} µs "
+              f"(vs no-op {(m['wattprint'] - m['noop']) * 1e6:+.1f} µs); run-to-run noise "
+              f"±{noise * 1e6:.1f} µs; once per fit {once * 1e3:+.0f} ms")
     return 0
 
 

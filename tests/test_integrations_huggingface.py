@@ -44,7 +44,9 @@ def test_steps_reported_and_footprint_in_log_history(tmp_path):
     run = cb.run
     assert run.status == "finished" and run.total == 16
     rows = Store.open().progress(run.record.key)
-    assert [d for _, d, _, _ in rows] == list(range(1, 17))
+    done = [d for _, d, _, _ in rows]
+    # Steps under 10 ms apart are reported together; the last one always is.
+    assert done[-1] == 16 and done == sorted(set(done)) and len(done) >= 3
     last = trainer.state.log_history[-1]
     assert last["wattprint_co2e_kg"] > 0 and last["wattprint_energy_kwh"] > 0
     assert any("wattprint_energy_kwh" in e for e in trainer.state.log_history[:-1])

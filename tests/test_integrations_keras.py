@@ -34,7 +34,9 @@ def test_steps_reported_and_energy_in_history():
     run = cb.run
     assert run.status == "finished" and run.total == 24
     rows = Store.open().progress(run.record.key)
-    assert [d for _, d, _, _ in rows] == list(range(1, 25))
+    done = [d for _, d, _, _ in rows]
+    # Steps under 10 ms apart are reported together; the last one always is.
+    assert done[-1] == 24 and done == sorted(set(done)) and len(done) >= 3
     assert len(hist.history["energy_kwh"]) == 3 and hist.history["energy_kwh"][-1] > 0
     assert cb.footprint.co2e_kg > 0
 

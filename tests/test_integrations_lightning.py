@@ -47,7 +47,9 @@ def test_steps_reported_metrics_logged_footprint_at_end(tmp_path):
     run = cb.run
     assert run.status == "finished" and run.total == 48 and run.unit == "step"
     rows = Store.open().progress(run.record.key)
-    assert [d for _, d, _, _ in rows] == list(range(1, 49))
+    done = [d for _, d, _, _ in rows]
+    # Steps under 10 ms apart are reported together; the last one always is.
+    assert done[-1] == 48 and done == sorted(set(done)) and len(done) >= 3
     assert cb.footprint is not None and cb.footprint.co2e_kg > 0
     metrics = glob.glob(str(tmp_path / "csv" / "*" / "metrics.csv"))
     with open(metrics[0]) as f:

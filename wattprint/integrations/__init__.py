@@ -10,9 +10,14 @@ from __future__ import annotations
 import atexit
 import logging
 import math
+import time
 import weakref
 
 log = logging.getLogger("wattprint")
+
+# Steps faster than this are reported in batches: the sampler cannot resolve them anyway, and
+# the training loop of a tiny model should not pay ~10 µs per step for it.
+MIN_GAP_S = 0.01
 
 
 class _Adapter:
@@ -26,6 +31,8 @@ class _Adapter:
         self.stop_requested = False   # a budget asked the framework to stop
         self.budget_error = None
         self._last_done = None
+        self._pending = None
+        self._last_t = -math.inf
 
     # -- lifecycle ---------------------------------------------------------------------------
     def begin(self, total=None) -> None:
@@ -47,12 +54,16 @@ class _Adapter:
         elif total is not None and self.run.total is None:
             self.run.total = total
 
-    def progress(self, done) -> bool:
+    def progress(self, done, *, force: bool = False) -> bool:
         """Report work done; True once a budget wants the training stopped."""
         run = self.run
         if run is None or self.stop_requested or done == self._last_done:
             return self.stop_requested
-        self._last_done = done
+        now = time.monotonic()
+        if not force and now - self._last_t < MIN_GAP_S:
+            self._pending = done
+            return False
+        self._last_done, self._pending, self._last_t = done, None, now
         from ..errors import BudgetExceeded
 
         try:
@@ -62,11 +73,18 @@ class _Adapter:
             log.warning("%s; asking the trainer to stop", e)
         return self.stop_requested
 
+    def flush(self) -> bool:
+        """Report a step held back by MIN_GAP_S (at epoch and training end)."""
+        if self._pending is not None and self.run is not None and self.run.status == "running":
+            self.progress(self._pending, force=True)
+        return self.stop_requested
+
     def end(self, status: str = "finished"):
         """Stop an owned run; returns its footprint (None if unavailable)."""
         run = self.run
         if run is None:
             return None
+        self.flush()
         if self.stop_requested and status == "finished":
             status = "stopped"
         if self.own and run.status == "running":
@@ -85,6 +103,7 @@ class _Adapter:
         run = self.run
         if run is None or run.status != "running":
             return {}
+        self.flush()
         out = {"wattprint/energy_kwh": run.energy().energy_kwh}
         try:
             p = run.predict()

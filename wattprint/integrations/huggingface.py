@@ -36,6 +36,11 @@ class WattprintCallback(TrainerCallback):
             control.should_training_stop = True
         return control
 
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if self.adapter.flush():
+            control.should_training_stop = True
+        return control
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs is None:
             return

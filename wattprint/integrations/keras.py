@@ -51,7 +51,8 @@ class WattprintCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self.per_step and self.adapter.progress(epoch + 1):
+        stop = self.adapter.progress(epoch + 1, force=True) if not self.per_step else self.adapter.flush()
+        if stop:
             self.model.stop_training = True
         if self.log_metrics and logs is not None:
             logs.update({k.split("/", 1)[1]: v for k, v in self.adapter.metrics().items()})

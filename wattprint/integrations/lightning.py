@@ -44,6 +44,8 @@ class WattprintCallback(Callback):
             trainer.should_stop = True
 
     def on_train_epoch_end(self, trainer, pl_module):
+        if self.adapter.flush():
+            trainer.should_stop = True
         if not self.log_metrics:
             return
         metrics = self.adapter.metrics()
