@@ -42,8 +42,13 @@ def make_run(path, run_id="r1", *, n=3600, dt=1.0, project="bert", tags=("final"
         for k in range(1, 10):
             e = total * (1 + 0.2 / k)
             preds.append((n * dt * k / 10, {"energy_kwh": e, "energy_kwh_low": e * 0.9,
-                                            "energy_kwh_high": e * 1.1, "fraction_done": k / 10}))
+                                            "energy_kwh_high": e * 1.1, "fraction_done": k / 10,
+                                            "reliable": k >= 3}))
+    # the work (100 steps) ends at 95 % of the run; the rest is teardown
+    work_j = 0.95 * sum(energy.values())
+    progress = [(n * dt * 0.95 * k / 10, 10.0 * k, 100.0, work_j * k / 10) for k in range(1, 11)]
     s.flush(key, samples=rows, domain_energy={i: energy[nm] for i, nm in enumerate(WATTS)}, predictions=preds,
+            progress=progress,
             run_fields=dict(status=status, ended_at=now, duration_s=n * dt, energy_j=sum(energy.values()),
                             done=100.0))
     s.close()
@@ -198,8 +203,10 @@ def test_terminal_summary_has_components_co2e_source_equivalents_and_prediction(
     assert "CO2e:" in text and "342 g/kWh" in text and "Ember" in text and "2024" in text
     assert "energy with PUE 1.1" in text
     assert "≈" in text
-    m = re.search(r"last prediction at 90 %: .* actual .* \(\+(\d+\.\d) %\)", text)
-    assert m and float(m.group(1)) == pytest.approx(20 / 9, abs=0.06)
+    # the first reliable prediction (30 %), against the energy the 100 steps took
+    m = re.search(r"prediction at 30 %: .*; the work took .* \(\+(\d+\.\d) %\), .* more after", text)
+    e = (1 + 0.2 / 3) / 0.95
+    assert m and float(m.group(1)) == pytest.approx((e - 1) * 100, abs=0.06), text
     # Old call style still works: no footprint, no store (the default store is this one).
     assert summary(rec).startswith("wattprint: run r1 finished")
 

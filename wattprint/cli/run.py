@@ -59,6 +59,9 @@ def add_arguments(p, name) -> None:
     add_store(p)
     add_json(p)
     p.add_argument("--quiet", "-q", action="store_true", help="print no summary")
+    p.add_argument("--live", action="store_true",
+                   help="keep a status line (power, energy, predicted total) on the terminal's "
+                        "bottom row while the command runs")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS",
                    help="the command to run and measure")
 
@@ -97,7 +100,7 @@ def run(args) -> int:
                store=args.store, region=args.region, cloud=args.cloud, intensity=args.intensity,
                pue=args.pue, total=total, unit=args.unit or "step", run_id=args.run_id,
                command=shlex.join(cmd), scope=args.scope, predict_every=every or None,
-               on_exceed=args.on_exceed, quiet=bool(args.quiet), **budgets)
+               on_exceed=args.on_exceed, quiet=bool(args.quiet or args.json), **budgets)
     _check_location(run_)
     if shutil.which(cmd[0]) is None:
         raise UsageError(f"command not found: {cmd[0]!r} (check the name and your PATH)")
@@ -137,6 +140,11 @@ def run(args) -> int:
                  threading.Thread(target=feeder.pump, args=(child.stderr, sys.stderr), daemon=True)]
         for t in pumps:
             t.start()
+    live = None
+    if args.live:
+        from ..report.live import LiveStatus
+
+        live = LiveStatus(run_).start()
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         while True:
@@ -150,6 +158,8 @@ def run(args) -> int:
             signal.signal(s, h)
     for t in pumps:  # a grandchild may hold the pipes open: don't wait for it
         t.join(timeout=2.0)
+    if live is not None:
+        live.stop()
     watcher.stop()
     _cleanup(tmpdir)
     if feeder.stopped:
@@ -157,30 +167,22 @@ def run(args) -> int:
     exit_code = code if code >= 0 else 128 - code
     run_.stop("stopped" if feeder.stopped else "finished" if code == 0 else "failed",
               exit_code=exit_code)
-    rec = run_.record
-    if args.json:
-        out = rec.as_dict()
+    if args.json:  # without --json the run printed its own summary when it stopped
+        out = run_.record.as_dict()
         fp = _footprint(run_)
         if fp is not None:
             out["footprint"] = fp.as_dict()
         print_json(out)
-    elif not args.quiet:
-        from ..report.terminal import summary
-
-        print(summary(rec, _footprint(run_)), file=sys.stderr)
     return exit_code
 
 
 def _check_location(run_) -> None:
-    """Fail before the command starts, not after hours of training, on an unknown region."""
-    if not run_.location:
-        return
-    try:
-        from ..datasets import resolve_intensity
-    except ImportError:
-        return
-    loc = run_.location
-    resolve_intensity(region=loc.get("region"), cloud=loc.get("cloud"), intensity=loc.get("intensity"))
+    """Fail before the command starts, not after hours of training, on an unknown region, PUE
+    or intensity: compute a footprint of a tiny energy with the run's options."""
+    if run_.location:
+        from ..footprint import for_energy
+
+        for_energy(1e-6, 1e-6, **run_.location)
 
 
 def _footprint(run_):

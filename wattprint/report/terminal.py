@@ -48,7 +48,8 @@ def _source(s: dict | None) -> str:
 
 
 def _stored_prediction(record, store):
-    """The last stored prediction with an energy, from ``store`` (or the default store)."""
+    """The first reliable stored prediction (else the last one) and the energy the predicted work
+    took (IT kWh at the last progress report), from ``store`` (or the default store)."""
     from .data import last_prediction
 
     own = None
@@ -58,10 +59,17 @@ def _stored_prediction(record, store):
 
             store = own = Store.open(create=False)
             if store.get_run(record.id).key != record.key:
-                return None
-        return last_prediction(store.predictions(record.key))
+                return None, None
+        preds = store.predictions(record.key)
+        first = next((d for _, d in preds if d.get("reliable") and d.get("energy_kwh") is not None),
+                     None)
+        progress = store.progress(record.key)
+        # the work is complete only when the last report reached the total
+        done = bool(progress) and progress[-1][2] is not None and progress[-1][1] >= progress[-1][2]
+        work_kwh = progress[-1][3] / 3.6e6 if done else None
+        return first or last_prediction(preds), work_kwh
     except Exception:  # a summary never fails for want of a prediction
-        return None
+        return None, None
     finally:
         if own is not None:
             own.close()
@@ -94,14 +102,23 @@ def _footprint_lines(fp) -> list[str]:
     return lines
 
 
-def _prediction_line(p: dict, actual_kwh: float) -> str:
+def _prediction_line(p: dict, work_kwh: float | None, run_kwh: float) -> str:
+    """The prediction against what the predicted work really took: the energy at the last
+    progress report, not the whole run (teardown, saving and evaluation after it are no part of
+    the work predicted). ``work_kwh`` is None when the work did not reach its total."""
     e = p["energy_kwh"]
     low, high = p.get("energy_kwh_low"), p.get("energy_kwh_high")
     rng = f" ({_energy(low)} - {_energy(high)})" if low is not None and high is not None else ""
     done = p.get("fraction_done")
     at = f" at {done * 100:.0f} %" if done is not None else ""
-    err = f", actual {_energy(actual_kwh)} ({(e - actual_kwh) / actual_kwh * 100:+.1f} %)" if actual_kwh > 0 else ""
-    return f"  last prediction{at}: {_energy(e)}{rng}{err}"
+    kind = "prediction" if p.get("reliable") else "unreliable prediction"
+    line = f"  {kind}{at}: {_energy(e)}{rng}"
+    if work_kwh and work_kwh > 0:
+        line += f"; the work took {_energy(work_kwh)} ({(e - work_kwh) / work_kwh * 100:+.1f} %)"
+        after = run_kwh - work_kwh
+        if after > 0.005 * run_kwh:
+            line += f", {_energy(after)} more after the last progress report"
+    return line
 
 
 def summary(record, footprint=None, *, prediction: dict | None = None, store=None) -> str:
@@ -123,8 +140,9 @@ def summary(record, footprint=None, *, prediction: dict | None = None, store=Non
             lines += _footprint_lines(footprint)
         except Exception:  # a footprint from another version must not hide the energy
             pass
+    work_kwh = None
     if prediction is None:
-        prediction = _stored_prediction(record, store)
+        prediction, work_kwh = _stored_prediction(record, store)
     if prediction and prediction.get("energy_kwh") is not None:
-        lines.append(_prediction_line(prediction, record.energy_kwh))
+        lines.append(_prediction_line(prediction, work_kwh, record.energy_kwh))
     return "\n".join(lines)
