@@ -27,6 +27,16 @@ class RunData:
     samples: int = 0
 
 
+def source_text(s: dict | None, unknown: str = "source unknown") -> str:
+    """'Ember (2025), Yearly Electricity Data, 2024': a factor's source with its year."""
+    if not s:
+        return unknown
+    text = s.get("source") or unknown
+    if s.get("year") and str(s["year"]) not in text:
+        text += f", {s['year']}"
+    return text
+
+
 def footprint_or_note(record, notes: list):
     """The run's footprint, or None with the reason in ``notes`` (a report never fails on it)."""
     try:

@@ -22,25 +22,10 @@ import sys
 import threading
 import time
 
+from ..units import fmt_duration as _fmt_duration
+from ..units import fmt_energy as _fmt_energy
+
 SAVE, RESTORE, CLEAR_LINE = "\x1b7", "\x1b8", "\x1b[2K"
-
-
-def _fmt_energy(kwh: float) -> str:
-    try:
-        from ..units import fmt_energy
-
-        return fmt_energy(kwh)
-    except Exception:
-        return f"{kwh:.3g} kWh"
-
-
-def _fmt_duration(s: float) -> str:
-    try:
-        from ..units import fmt_duration
-
-        return fmt_duration(s)
-    except Exception:
-        return f"{s:.0f} s"
 
 
 def status_text(run) -> str:
@@ -49,10 +34,12 @@ def status_text(run) -> str:
     sampler = getattr(run, "_sampler", None)
     if sampler is not None:
         snap = sampler.snapshot(fresh=False)
-        watts = sum(sampler.power().values())
+        counted = getattr(run, "counted", None) or snap.energy_j.keys()  # no double counting
+        watts = sum(w for k, w in sampler.power().items() if k in counted)
         parts.append(_fmt_duration(snap.t))
         parts.append(f"{watts:,.0f} W")
-        parts.append(f"{_fmt_energy(snap.total_j / 3.6e6)} so far")
+        joules = sum(e for k, e in snap.energy_j.items() if k in counted)
+        parts.append(f"{_fmt_energy(joules / 3.6e6)} so far")
     predict = getattr(run, "predict", None)
     if callable(predict) and getattr(run, "total", None):
         try:

@@ -32,12 +32,7 @@ def _fd(s):
 
 
 def _src(s: dict | None) -> str:
-    if not s:
-        return "source unknown"
-    text = s.get("source") or "source unknown"
-    if s.get("year") and str(s["year"]) not in text:
-        text += f", {s['year']}"
-    return text
+    return D.source_text(s)
 
 
 def _factor(fp, name: str) -> dict | None:

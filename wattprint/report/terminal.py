@@ -2,49 +2,18 @@
 from __future__ import annotations
 
 
+from ..units import fmt_duration as _fmt_s
+from ..units import fmt_energy as _energy
+from ..units import fmt_mass as _mass
+from .data import source_text
+
+
 def _fmt_j(j: float) -> str:
-    if j >= 3.6e6:
-        return f"{j / 3.6e6:.3f} kWh"
-    if j >= 3.6e3:
-        return f"{j / 3.6e3:.2f} Wh"
-    return f"{j:.1f} J"
-
-
-def _fmt_s(s: float) -> str:
-    if s >= 86400:
-        return f"{s / 86400:.1f} d"
-    if s >= 3600:
-        return f"{s / 3600:.2f} h"
-    if s >= 60:
-        return f"{s / 60:.1f} min"
-    return f"{s:.1f} s"
-
-
-def _mass(kg: float) -> str:
-    try:
-        from ..units import fmt_mass
-
-        return fmt_mass(kg)
-    except ImportError:
-        return f"{kg:.3g} kg"
-
-
-def _energy(kwh: float) -> str:
-    try:
-        from ..units import fmt_energy
-
-        return fmt_energy(kwh)
-    except ImportError:
-        return f"{kwh:.3g} kWh"
+    return _energy(j / 3.6e6)
 
 
 def _source(s: dict | None) -> str:
-    if not s:
-        return ""
-    text = s.get("source") or ""
-    if s.get("year") and str(s["year"]) not in text:
-        text += f", {s['year']}"
-    return text
+    return source_text(s, unknown="")
 
 
 def _stored_prediction(record, store):
