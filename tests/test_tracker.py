@@ -187,3 +187,25 @@ def test_psys_stands_for_the_host_in_totals(tmp_path, store_path):
     assert rec.energy_j == pytest.approx(by_kind["psys"].energy_j)
     # psys (35 W) is more than package + dram (23 W): adding all three would overcount by 66 %
     assert rec.energy_j > 1.3 * (by_kind["cpu"].energy_j + by_kind["dram"].energy_j)
+
+
+def test_rapid_progress_is_thinned_for_the_store_but_epochs_are_kept(analytic, store_path):
+    from wattprint.tracker import PROGRESS_BURST, PROGRESS_PER_INTERVAL
+
+    with wattprint.track(meters=[flat(analytic, 10.0)], store=store_path, interval=0.1,
+                         total=50_000, quiet=True) as run:
+        t0 = time.monotonic()
+        for step in range(1, 50_001):
+            run.progress(step)
+        elapsed = time.monotonic() - t0
+        time.sleep(0.15)
+    rows = Store.open(store_path).progress(run.record.key)
+    assert len(rows) <= PROGRESS_BURST + PROGRESS_PER_INTERVAL * elapsed / 0.1 + 2
+    assert len(rows) < 5_000
+    assert rows[-1][1] == 50_000  # the final report is always kept
+    assert run.record.done == 50_000
+    # a handful of epoch reports in a burst are all stored
+    with wattprint.track(meters=[flat(analytic, 10.0)], store=store_path, quiet=True) as run:
+        for epoch in range(1, 41):
+            run.progress(epoch, total=40)
+    assert [r[1] for r in Store.open(store_path).progress(run.record.key)] == list(range(1, 41))

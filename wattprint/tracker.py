@@ -28,6 +28,10 @@ from .store import DomainTotal, RunRecord, Store, hostname
 
 log = logging.getLogger("wattprint")
 
+# Progress rows written to the store: a burst of this many, then this many per interval.
+PROGRESS_BURST = 100
+PROGRESS_PER_INTERVAL = 2
+
 # Pending sample rows kept in memory when the store cannot be written (≈ 10 MB at most).
 MAX_PENDING_ROWS = 200_000
 
@@ -136,6 +140,9 @@ class Run:
         self._windows: dict[str, tuple[float, dict]] = {}
         self._pending: list = []
         self._pending_progress: list = []
+        self._progress_stored_t = -math.inf
+        self._progress_tokens, self._progress_token_t = float(PROGRESS_BURST), 0.0
+        self._progress_unstored = None  # the newest progress row not yet queued for the store
         self._pending_windows: list = []
         self._pending_predictions: list = []
         self._pending_lock = threading.Lock()
@@ -192,6 +199,10 @@ class Run:
             return
         snap = self._sampler.stop()
         self._final = Measurement("run", snap.t, snap.energy_j, counted=self.counted)
+        last = self._progress_unstored
+        if last is not None:
+            with self._pending_lock:
+                self._pending_progress.append(last)
         self.status = status
         self.exit_code = exit_code
         self._call_plugins("stopping")
@@ -303,12 +314,26 @@ class Run:
         # energy and work done refer to the same moment (prediction rates depend on it).
         t = self._sampler._clock() - self._sampler._t0
         lag = min(max(t - snap.t, 0.0), 2 * self.interval)
-        energy_j = snap.total_j + sum(self._sampler.power().values()) * lag
+        power = self._sampler.power()
+        energy_j = sum(snap.energy_j[n] + power.get(n, 0.0) * lag for n in self.counted)
         t = snap.t + lag
         self.done = done
         self.last_progress = (t, done, energy_j)
-        with self._pending_lock:
-            self._pending_progress.append((t, done, self.total, energy_j))
+        # Rows for the store come from a token bucket: bursts of up to PROGRESS_BURST rows, then
+        # PROGRESS_PER_INTERVAL per sampler interval, and always the last one. Epoch-level
+        # reports are all kept; a loop reporting every step at 1 kHz writes ~2 rows a second.
+        self._progress_tokens = min(PROGRESS_BURST, self._progress_tokens + PROGRESS_PER_INTERVAL
+                                    * (t - self._progress_token_t) / self.interval)
+        self._progress_token_t = t
+        finished = self.total is not None and done >= self.total
+        if self._progress_tokens >= 1 or finished:
+            self._progress_tokens = max(0.0, self._progress_tokens - 1)
+            self._progress_stored_t = t
+            self._progress_unstored = None
+            with self._pending_lock:
+                self._pending_progress.append((t, done, self.total, energy_j))
+        else:
+            self._progress_unstored = (t, done, self.total, energy_j)
         self._call_plugins("progressed", done, self.total, raising=True)
 
     def predict(self, total: float | None = None):
