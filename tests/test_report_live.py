@@ -115,3 +115,40 @@ def test_child_output_and_status_line_do_not_mix(monkeypatch):
     assert not any("STATUS" in line for line in screen_mid[:-1])
     stream_.feed(data[cut:])
     assert screen.display[-1].strip() == ""  # stop() cleared the status row
+
+
+def test_wattprint_run_live_on_a_terminal(store_path):
+    """`wattprint run --live` end to end: the status is drawn, the child's lines pass intact."""
+    pyte = pytest.importorskip("pyte")
+    import fcntl
+    import struct
+    import termios
+
+    rows, cols = 10, 100
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    child = ("import time\nfor i in range(30):\n"
+             "    print(f'child line {i:02d}', flush=True)\n    time.sleep(0.05)\n")
+    env = dict(os.environ, TERM="xterm", WATTPRINT_STORE=store_path)
+    p = subprocess.Popen([sys.executable, "-m", "wattprint", "run", "--live", "--quiet",
+                          "--interval", "0.05", "--", sys.executable, "-c", child],
+                         stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = bytearray()
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the last writer closed the terminal
+            break
+        if not chunk:
+            break
+        out.extend(chunk)
+    assert p.wait(timeout=30) == 0
+    os.close(master)
+    data = bytes(out)
+    assert b"so far" in data  # the status line was drawn
+    screen = pyte.Screen(cols, rows)
+    pyte.ByteStream(screen).feed(data)
+    lines = [line.rstrip() for line in screen.display if line.strip()]
+    # the last child lines are on screen, whole and in order, the status row given back
+    assert lines[-(rows - 2):] == [f"child line {i:02d}" for i in range(30 - (rows - 2), 30)], lines
