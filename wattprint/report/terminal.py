@@ -19,7 +19,6 @@ def _source(s: dict | None) -> str:
 def _stored_prediction(record, store):
     """The first reliable stored prediction (else the last one) and the energy the predicted work
     took (IT kWh at the last progress report), from ``store`` (or the default store)."""
-    from .data import last_prediction
 
     own = None
     try:
@@ -29,14 +28,15 @@ def _stored_prediction(record, store):
             store = own = Store.open(create=False)
             if store.get_run(record.id).key != record.key:
                 return None, None
-        preds = store.predictions(record.key)
-        first = next((d for _, d in preds if d.get("reliable") and d.get("energy_kwh") is not None),
-                     None)
+        # A prediction made when the work was done tells nothing: compare the earlier ones.
+        preds = [d for _, d in store.predictions(record.key)
+                 if d.get("energy_kwh") is not None and (d.get("fraction_done") or 0) < 0.999]
+        first = next((d for d in preds if d.get("reliable")), None)
         progress = store.progress(record.key)
         # the work is complete only when the last report reached the total
         done = bool(progress) and progress[-1][2] is not None and progress[-1][1] >= progress[-1][2]
         work_kwh = progress[-1][3] / 3.6e6 if done else None
-        return first or last_prediction(preds), work_kwh
+        return first or (preds[-1] if preds else None), work_kwh
     except Exception:  # a summary never fails for want of a prediction
         return None, None
     finally:
