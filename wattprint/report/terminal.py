@@ -17,8 +17,8 @@ def _source(s: dict | None) -> str:
 
 
 def _stored_prediction(record, store):
-    """The first reliable stored prediction (else the last one) and the energy the predicted work
-    took (IT kWh at the last progress report), from ``store`` (or the default store)."""
+    """The first reliable prediction made before the work was done (else the last such one) and
+    the energy the work took (IT kWh at the last progress report, if it reached the total)."""
 
     own = None
     try:
