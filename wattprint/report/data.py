@@ -79,7 +79,8 @@ def power_series(store, record, points: int = PLOT_POINTS) -> tuple[dict, float]
         for (ta, ea), (tb, eb) in zip(edges, edges[1:]):
             pts.append(((ta + tb) / 2, max(eb - ea, 0.0) / (tb - ta)))
         out[d.name] = pts
-    return out, step
+    # buckets shorter than the sampling interval hold one sample each: say what a point really is
+    return out, max(step, record.interval_s or 0.0)
 
 
 def load(store, run_ids, *, points: int = PLOT_POINTS, need_samples: bool = True) -> list[RunData]:
