@@ -209,3 +209,28 @@ def test_rapid_progress_is_thinned_for_the_store_but_epochs_are_kept(analytic, s
         for epoch in range(1, 41):
             run.progress(epoch, total=40)
     assert [r[1] for r in Store.open(store_path).progress(run.record.key)] == list(range(1, 41))
+
+
+def test_unreadable_rapl_is_said_in_one_line_and_the_model_takes_over(tmp_path, store_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from sysfs import FakeRapl, permission_tests_possible, without_dac_override
+
+    fake = FakeRapl(tmp_path / "sysfs", {"package-0": 40.0, "dram": 5.0}, readable=False)
+    if not permission_tests_possible(os.path.join(fake.class_dir, "intel-rapl:0", "energy_uj")):
+        pytest.skip("cannot drop CAP_DAC_OVERRIDE here, so the file stays readable")
+    code = ("import json, sys, wattprint\n"
+            "with wattprint.track(store=sys.argv[1], quiet=True, gpus=False) as run: pass\n"
+            "print(json.dumps([[d.source, d.label] for d in run.record.domains]))\n")
+    out = subprocess.run([sys.executable, "-c", code, store_path], capture_output=True, text=True,
+                         env=dict(os.environ, WATTPRINT_SYSFS_ROOT=str(tmp_path / "sysfs")),
+                         preexec_fn=without_dac_override, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stderr.splitlines() if "rapl" in line]
+    assert len(lines) == 1 and "permission denied" in lines[0] and "chmod a+r" in lines[0], out.stderr
+    assert "modelled instead" in lines[0]
+    assert sorted(map(tuple, json.loads(out.stdout))) == [("cpu-model", "modelled"),
+                                                          ("dram-model", "modelled")]

@@ -170,6 +170,11 @@ class Run:
                 cpu=self.measure_host, gpu_indices=self.gpu_indices,
                 pid=os.getpid() if self.config["scope"] == "process" else None)
             meters, self.unavailable = self._discovery.meters, self._discovery.unavailable
+            for u in self.unavailable:  # present but unusable: one line each, then go on
+                if u.loud:
+                    fallback = " (modelled instead)" if u.source == "rapl" else ""
+                    log.warning("wattprint: %s: %s%s%s", u.source, u.reason, fallback,
+                                f"; fix: {u.fix}" if u.fix else "")
         self._sampler = Sampler(meters, self.interval, on_sample=self._on_sample,
                                 after_poll=self._maybe_flush)
         self.domains = self._sampler.domains

@@ -42,7 +42,8 @@ def _try(disc: Discovery, opener, **kw):
         return None
     except Exception as e:  # a broken driver must not stop the training
         source = getattr(opener, "__module__", "meter").rsplit(".", 1)[-1]
-        disc.unavailable.append(Unavailable(source, f"failed to open: {type(e).__name__}: {e}"))
+        disc.unavailable.append(Unavailable(source, f"failed to open: {type(e).__name__}: {e}",
+                                            loud=True))
         return None
     if meter is not None and meter.domains():
         disc.meters.append(meter)

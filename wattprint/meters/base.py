@@ -43,6 +43,9 @@ class Unavailable:
     source: str
     reason: str
     fix: str | None = None
+    # True when the source is there but cannot be used (permission, broken driver): a run says
+    # so in one line. False for sources the machine simply lacks (no GPU, no RAPL in a VM).
+    loud: bool = False
 
 
 @runtime_checkable
@@ -62,9 +65,9 @@ class Meter(Protocol):
 class MeterUnavailable(Exception):
     """Raised by a meter module's ``open()`` when this machine lacks the source or cannot read it."""
 
-    def __init__(self, source: str, reason: str, fix: str | None = None):
+    def __init__(self, source: str, reason: str, fix: str | None = None, *, loud: bool = False):
         super().__init__(f"{source}: {reason}")
-        self.info = Unavailable(source, reason, fix)
+        self.info = Unavailable(source, reason, fix, loud)
 
 
 def counted_in_total(domains) -> frozenset:

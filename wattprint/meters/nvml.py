@@ -142,9 +142,12 @@ def open(indices=None, nvml=None) -> NvmlMeter:  # noqa: A001 (module-level open
     try:
         nvml.nvmlInit()
     except Exception as e:
+        # With the driver's device nodes present this is a broken driver, not a missing GPU.
+        broken = any(os.path.exists(p) for p in _DRIVER_NODES)
         raise MeterUnavailable(SOURCE, f"NVML could not start, so no NVIDIA driver or GPU here "
                                        f"({type(e).__name__}: {e})",
-                               "on an NVIDIA machine: install the driver and check nvidia-smi") from None
+                               "on an NVIDIA machine: install the driver and check nvidia-smi",
+                               loud=broken) from None
     try:
         return _open_devices(nvml, indices)
     except BaseException:

@@ -147,7 +147,7 @@ def open(sysfs_root: str | None = None) -> RaplMeter:  # noqa: A001 (module-leve
     if not zones:
         if denied:
             raise MeterUnavailable(SOURCE, f"permission denied reading {denied[0]} (root-only "
-                                           "since CVE-2020-8694)", FIX)
+                                           "since CVE-2020-8694)", FIX, loud=True)
         raise MeterUnavailable(SOURCE, f"no usable RAPL domain in {base}", None)
     return RaplMeter(zones, root)
 
