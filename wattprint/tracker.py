@@ -196,6 +196,9 @@ class Run:
         self._last_flush = time.monotonic()
         self.status = "running"
         self._sampler.start()
+        # Every run's samples start at (0 s, 0 J), so plots and exports begin where it began.
+        with self._pending_lock:
+            self._pending[:0] = [(0.0, i, 0.0, None) for i in range(len(self.domains))]
         self._call_plugins("started")
         return self
 
@@ -204,10 +207,14 @@ class Run:
             return
         snap = self._sampler.stop()
         self._final = Measurement("run", snap.t, snap.energy_j, counted=self.counted)
-        last = self._progress_unstored
-        if last is not None:
-            with self._pending_lock:
-                self._pending_progress.append(last)
+        power = self._sampler.power()
+        with self._pending_lock:
+            # the final reading is a sample too: a run shorter than one interval still has two
+            if not self._pending or self._pending[-1][0] < snap.t:
+                self._pending.extend((snap.t, i, snap.energy_j[d.name], power.get(d.name))
+                                     for i, d in enumerate(self.domains))
+            if self._progress_unstored is not None:
+                self._pending_progress.append(self._progress_unstored)
         self.status = status
         self.exit_code = exit_code
         self._call_plugins("stopping")
