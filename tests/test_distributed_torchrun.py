@@ -14,6 +14,11 @@ from wattprint.store import Store
 pytestmark = pytest.mark.frameworks
 pytest.importorskip("torch")
 NODE_W = 45.0  # package-0 40 W + dram 5 W
+# The fake tree's writer thread runs in the test process and lags while 2-4 ranks load torch on
+# two cores, so a rank can read a counter some tens of ms stale at one end of its run. 20 % is
+# far tighter than the 100-300 % that counting the node once per rank would add; the 0.5 %
+# accuracy of RAPL counting is tested without torchrun (test_meters_rapl, test_tracker).
+ONCE = 0.2
 
 WORKER = textwrap.dedent("""
     import json, os, sys, time
@@ -100,7 +105,7 @@ def check_job(res, nproc, store_path):
     assert len(measurers) == 1 and measurers[0]["rank"] == 0
     m = measurers[0]
     # The node's energy, once: ≈ 45 W × the measurer's time, not nproc × that.
-    assert m["energy_j"] == pytest.approx(NODE_W * m["seconds"], rel=0.05)
+    assert m["energy_j"] == pytest.approx(NODE_W * m["seconds"], rel=ONCE)
     assert all(r["energy_j"] == 0.0 for r in res.values() if not r["measures_host"])
     job = res[0]["job"]
     assert job["world_size"] == nproc and job["energy_j"] == pytest.approx(m["energy_j"])
@@ -114,7 +119,7 @@ def check_job(res, nproc, store_path):
     assert res[1]["record_id"] == f"{job_id}.n0.r1"
     # The window was closed on every rank: its job total is the node's window energy.
     (w,) = job["windows"]
-    assert w["name"] == "work" and w["energy_j"] == pytest.approx(NODE_W * w["seconds"], rel=0.1)
+    assert w["name"] == "work" and w["energy_j"] == pytest.approx(NODE_W * w["seconds"], rel=ONCE)
     st = Store.open(store_path)
     runs = st.list_runs(job_id=job_id)
     assert len(runs) == nproc + 1
@@ -143,7 +148,7 @@ def test_torchrun_four_ranks_track_before_init(tmp_path, node, store_path):
     assert all(r["job_id"] == job_id for r in res.values())
     job = res[0]["job"]
     m = res[0]
-    assert job["energy_j"] == pytest.approx(NODE_W * m["seconds"], rel=0.05)
+    assert job["energy_j"] == pytest.approx(NODE_W * m["seconds"], rel=ONCE)
     assert sum(r["energy_j"] for r in res.values()) == pytest.approx(job["energy_j"])
     assert res[0]["gather_s"] < 1.0  # the bench holds the real target (50 ms)
 
@@ -153,7 +158,7 @@ def test_torchrun_single_rank_forced(tmp_path, node, store_path):
     res = results(tmp_path)
     check = res[0]
     assert check["measures_host"] and check["job"]["world_size"] == 1
-    assert check["job"]["energy_j"] == pytest.approx(NODE_W * check["seconds"], rel=0.05)
+    assert check["job"]["energy_j"] == pytest.approx(NODE_W * check["seconds"], rel=ONCE)
 
 
 @pytest.mark.slow
@@ -177,8 +182,8 @@ def test_two_simulated_nodes_give_per_node_sums(tmp_path, store_path):
     assert sorted(nodes) == ["0", "1"]
     assert nodes["0"]["ranks"] == [0, 1] and nodes["1"]["ranks"] == [2, 3]
     assert nodes["0"]["measured_by"] == [0] and nodes["1"]["measured_by"] == [2]
-    assert nodes["0"]["energy_j"] == pytest.approx(45.0 * res[0]["seconds"], rel=0.05)
-    assert nodes["1"]["energy_j"] == pytest.approx(110.0 * res[2]["seconds"], rel=0.05)
+    assert nodes["0"]["energy_j"] == pytest.approx(45.0 * res[0]["seconds"], rel=ONCE)
+    assert nodes["1"]["energy_j"] == pytest.approx(110.0 * res[2]["seconds"], rel=ONCE)
     assert job["energy_j"] == pytest.approx(nodes["0"]["energy_j"] + nodes["1"]["energy_j"])
     assert res[3]["run_id"] == f"{job['job_id']}.n1.r3"
     rec = Store.open(store_path).get_run(job["job_id"])
@@ -194,7 +199,7 @@ def test_track_on_rank_zero_only_does_not_stall(tmp_path, node, store_path):
     assert "not running on every rank" in out
     res = results(tmp_path)
     assert list(res) == [0] and res[0]["job"] is None
-    assert res[0]["energy_j"] == pytest.approx(NODE_W * res[0]["seconds"], rel=0.05)
+    assert res[0]["energy_j"] == pytest.approx(NODE_W * res[0]["seconds"], rel=ONCE)
     (rec,) = Store.open(store_path).list_runs()
     assert rec.meta["part_of"] == res[0]["job_id"] and rec.id == res[0]["run_id"]
 
@@ -208,4 +213,4 @@ def test_window_closed_on_one_rank_only_blocks_nothing(tmp_path, node, store_pat
     res = results(tmp_path)
     job = res[0]["job"]
     assert job["windows"] == []  # no wrong pairing of rank 0's "eval" with rank 1's "work"
-    assert job["energy_j"] == pytest.approx(NODE_W * res[0]["seconds"], rel=0.05)
+    assert job["energy_j"] == pytest.approx(NODE_W * res[0]["seconds"], rel=ONCE)
