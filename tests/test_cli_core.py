@@ -160,3 +160,18 @@ def test_kill_9_of_wattprint_run_wrapper(store_path):
     os.killpg(p.pid, signal.SIGKILL)  # the orphaned child too
     (rec,) = Store.open(store_path).list_runs()
     assert rec.status == "interrupted" and rec.energy_j > 0 and rec.duration_s > 0.5
+
+
+def test_top_level_help_version_and_no_command(cli):
+    from wattprint import __version__
+    from wattprint.cli import COMMANDS
+
+    r = cli("--help")
+    assert r.returncode == 0
+    assert all(f"  {name} " in r.stdout for name in COMMANDS)
+    assert cli("--version").stdout.strip() == f"wattprint {__version__}"
+    r = cli()
+    assert r.returncode == 2 and "commands:" in r.stderr
+    for name in COMMANDS:  # every listed command exists and has its own help
+        r = cli(name, "--help")
+        assert r.returncode == 0 and f"usage: wattprint {name}" in r.stdout, (name, r.stderr)

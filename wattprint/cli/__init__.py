@@ -39,16 +39,14 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _top_parser() -> ArgumentParser:
-    p = ArgumentParser(
-        prog="wattprint",
-        description="Measure and account for the energy, CO2e and cost of machine-learning training.",
-        epilog="Run 'wattprint COMMAND --help' for a command's options.",
-    )
-    p.add_argument("--version", action="version", version=f"wattprint {__version__}")
-    p.add_argument("command", nargs="?", choices=list(COMMANDS), metavar="COMMAND",
-                   help="one of: " + ", ".join(COMMANDS))
-    return p
+def _help() -> str:
+    lines = ["usage: wattprint COMMAND [OPTIONS]", "",
+             "Measure and account for the energy, CO2e and cost of machine-learning training.", "",
+             "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "'wattprint COMMAND --help' lists a command's options; 'wattprint --version' "
+              "prints the version."]
+    return "\n".join(lines)
 
 
 def command_parser(name: str) -> ArgumentParser:
@@ -57,18 +55,17 @@ def command_parser(name: str) -> ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    top = _top_parser()
     if not argv or argv[0] in ("-h", "--help"):
-        top.print_help()
-        for name, (_, help_) in COMMANDS.items():
-            print(f"  {name:<10} {help_}")
+        print(_help(), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     if argv[0] == "--version":
         print(f"wattprint {__version__}")
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        top.error(f"unknown command {name!r}; choose from {', '.join(COMMANDS)}")
+        print(f"wattprint: error: unknown command {name!r}; choose from {', '.join(COMMANDS)}",
+              file=sys.stderr)
+        return 2
     try:
         module = importlib.import_module(f".{COMMANDS[name][0]}", __name__)
     except ImportError as e:
