@@ -329,6 +329,9 @@ class Run:
         power = self._sampler.power()
         energy_j = sum(snap.energy_j[n] + power.get(n, 0.0) * lag for n in self.counted)
         t = snap.t + lag
+        prev = self.last_progress
+        if prev is not None:  # the carried-forward estimate must not run ahead of the next reading
+            energy_j, t = max(energy_j, prev[2]), max(t, prev[0])
         self.done = done
         self.last_progress = (t, done, energy_j)
         # Rows for the store come from a token bucket: bursts of up to PROGRESS_BURST rows, then
