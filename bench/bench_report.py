@@ -19,6 +19,7 @@ import tempfile
 import time
 
 from wattprint.store import DomainTotal, RunRecord, Store
+from wattprint.units import J_PER_KWH
 
 
 def build(path: str, days: float, n_domains: int) -> str:
@@ -48,9 +49,9 @@ def build(path: str, days: float, n_domains: int) -> str:
         db.execute("BEGIN")
         db.executemany("INSERT INTO samples (run, t, domain, energy_j, power_w) VALUES (?,?,?,?,?)", rows())
         db.execute("COMMIT")
-    preds = [(n * k / 50, {"energy_kwh": sum(energy) / 3.6e6 * (1 + 0.2 / k),
-                           "energy_kwh_low": sum(energy) / 3.6e6 * (1 + 0.2 / k) * 0.95,
-                           "energy_kwh_high": sum(energy) / 3.6e6 * (1 + 0.2 / k) * 1.05,
+    preds = [(n * k / 50, {"energy_kwh": sum(energy) / J_PER_KWH * (1 + 0.2 / k),
+                           "energy_kwh_low": sum(energy) / J_PER_KWH * (1 + 0.2 / k) * 0.95,
+                           "energy_kwh_high": sum(energy) / J_PER_KWH * (1 + 0.2 / k) * 1.05,
                            "fraction_done": k / 50}) for k in range(1, 50)]
     s.flush(key, domain_energy=dict(enumerate(energy)), predictions=preds,
             run_fields={"status": "finished", "ended_at": now, "duration_s": float(n),

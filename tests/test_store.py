@@ -122,3 +122,49 @@ def test_concurrent_writers_lose_nothing(store_path):
     assert len(runs) == 120
     assert st._db.execute("SELECT count(*) FROM samples").fetchone()[0] == 120 * 50
     assert all(r.energy_j == 49.0 for r in runs)
+
+
+def test_replace_run_drops_every_row_of_the_old_run(store_path):
+    from wattprint.store import sqlite as sqlite_store
+
+    st = Store.open(store_path)
+    key = st.create_run(_rec("job", status="running"))
+    st.flush(key, samples=[(1.0, 0, 1.0, 1.0)], progress=[(1.0, 1, 2, 1.0)],
+             windows=[("old", 0.0, 1.0, {"cpu:0": 1.0})], predictions=[(1.0, {"energy_kwh": 1.0})])
+    other = st.create_run(_rec("other"))
+    st.flush(other, samples=[(1.0, 0, 1.0, 1.0)])
+    new = _rec("job", energy_j=7.0)
+    got = st.replace_run(new, windows=[("eval", 1.0, 2.0, {"n0": 3.0})])
+    assert got.id == "job" and got.status == "finished" and got.energy_j == 7.0
+    assert got.key == new.key != key and [d.name for d in got.domains] == ["cpu:0"]
+    assert st.windows(got.key) == [("eval", 1.0, 2.0, {"n0": 3.0})]
+    for table in sqlite_store._RUN_TABLES:
+        assert st._db.execute(f"SELECT count(*) FROM {table} WHERE run=?", (key,)).fetchone()[0] == 0
+    assert [r.id for r in st.list_runs()] == ["other", "job"] and st.count_samples(other) == 1
+
+
+def test_streamed_samples_span_and_energy_lookups(store_path, monkeypatch):
+    from wattprint.store import sqlite as sqlite_store
+
+    st = Store.open(store_path)
+    key = st.create_run(_rec("r"))
+    assert st.sample_span(key) is None and list(st.iter_samples(key)) == []
+    rows = [(float(t), d, t * 10.0 + d, None) for t in range(20) for d in (1, 0)]
+    st.flush(key, samples=rows[::-1] + [(5.0, 0, 50.0, None)] * 4)
+    for chunk in (1, 2, 3, 7, 10000):  # pages end inside and between groups of equal t
+        monkeypatch.setattr(sqlite_store, "_SAMPLE_CHUNK", chunk)
+        assert list(st.iter_samples(key)) == st.samples(key)
+    assert st.sample_span(key) == (0.0, 19.0)
+    assert st.energy_at(key, 1, [0.0, 2.5, 19.0, 19.5]) == [(0.0, 1.0), (3.0, 31.0), (19.0, 191.0), None]
+
+
+def test_open_store_picks_the_backend(tmp_path):
+    from wattprint.store import SQLiteStore, open_store
+
+    st = open_store(tmp_path / "s.sqlite")
+    assert isinstance(st, SQLiteStore) and isinstance(st, Store) and st.path.endswith("s.sqlite")
+    assert isinstance(Store.open(":memory:"), SQLiteStore)
+    with pytest.raises(UsageError, match="PostgreSQL stores are not supported yet"):
+        open_store("postgresql://db.example/runs")
+    with pytest.raises(TypeError):
+        Store()

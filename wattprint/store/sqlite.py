@@ -1,4 +1,4 @@
-"""The run store: runs, domains, samples, windows, progress and predictions in one SQLite file.
+"""``SQLiteStore``: the run store in one SQLite file. All of wattprint's SQL lives here.
 
 WAL journal, short transactions and a busy timeout let several processes write one store at once.
 A run's totals are rewritten at every flush, so a run killed with SIGKILL keeps its energy up to
@@ -11,12 +11,12 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
 
-from .errors import UsageError
+from ..errors import UsageError
+from .base import Store, default_path
+from .records import JSON_FIELDS, RUN_FIELDS, DomainTotal, RunRecord
 
 SCHEMA_VERSION = 1
-DEFAULT_PATH = os.path.join(".wattprint", "runs.sqlite")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -99,117 +99,17 @@ CREATE INDEX IF NOT EXISTS predictions_run ON predictions(run, t);
 # Upgrades from version N to N+1, in order. Never edit a released step; add one.
 _MIGRATIONS: list[str] = []
 
-_RUN_COLUMNS = ("id", "project", "tags", "command", "cwd", "host", "pid", "pid_started", "status",
-                "exit_code", "started_at", "ended_at", "updated_at", "duration_s", "energy_j",
-                "interval_s", "flush_s", "degraded", "total", "unit", "done", "location", "job_id",
-                "node", "rank", "meta")
-_JSON_COLUMNS = {"tags": list, "location": dict, "meta": dict}
+# Tables holding rows of one run (column ``run``), besides ``runs`` itself.
+_RUN_TABLES = ("domains", "samples", "windows", "progress", "predictions")
+_SAMPLE_CHUNK = 10000
 
 
-@dataclass
-class DomainTotal:
-    name: str
-    kind: str
-    source: str
-    label: str
-    method: str
-    energy_j: float
-    avg_power_w: float
-    device: str | None = None
-    node: str | None = None
-    idx: int = 0
-    in_total: bool = True
-
-    def as_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "source": self.source, "label": self.label,
-                "method": self.method, "device": self.device, "node": self.node,
-                "energy_j": self.energy_j, "avg_power_w": self.avg_power_w,
-                "in_total": self.in_total}
+def _json_fields(fields: dict) -> list:
+    return [json.dumps(v) if c in JSON_FIELDS else v for c, v in fields.items()]
 
 
-@dataclass
-class RunRecord:
-    id: str
-    status: str
-    started_at: float
-    updated_at: float
-    duration_s: float = 0.0
-    energy_j: float = 0.0
-    project: str | None = None
-    tags: list = field(default_factory=list)
-    command: str | None = None
-    cwd: str | None = None
-    host: str | None = None
-    pid: int | None = None
-    pid_started: float | None = None
-    exit_code: int | None = None
-    ended_at: float | None = None
-    interval_s: float | None = None
-    flush_s: float | None = None
-    degraded: bool = False
-    total: float | None = None
-    unit: str | None = None
-    done: float | None = None
-    location: dict = field(default_factory=dict)
-    job_id: str | None = None
-    node: str | None = None
-    rank: int | None = None
-    meta: dict = field(default_factory=dict)
-    domains: list = field(default_factory=list)
-    key: int | None = None
-
-    @property
-    def energy_kwh(self) -> float:
-        return self.energy_j / 3.6e6
-
-    @property
-    def avg_power_w(self) -> float:
-        return self.energy_j / self.duration_s if self.duration_s > 0 else 0.0
-
-    def as_dict(self) -> dict:
-        return {
-            "run_id": self.id, "project": self.project, "tags": list(self.tags),
-            "status": self.status, "exit_code": self.exit_code,
-            "started_at": _iso(self.started_at), "ended_at": _iso(self.ended_at),
-            "duration_s": round(self.duration_s, 3), "energy_j": self.energy_j,
-            "energy_kwh": self.energy_kwh, "avg_power_w": self.avg_power_w,
-            "degraded": bool(self.degraded), "command": self.command, "host": self.host,
-            "node": self.node, "job_id": self.job_id, "interval_s": self.interval_s,
-            "total": self.total, "unit": self.unit, "done": self.done,
-            "location": self.location, "meta": self.meta,
-            "domains": [d.as_dict() for d in self.domains],
-        }
-
-
-def _iso(t: float | None) -> str | None:
-    if t is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def hostname() -> str:
-    return os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
-
-
-def default_path() -> str:
-    return os.environ.get("WATTPRINT_STORE") or DEFAULT_PATH
-
-
-def _pid_alive(pid: int | None, started: float | None) -> bool:
-    if not pid:
-        return False
-    try:
-        import psutil
-
-        p = psutil.Process(pid)
-        # A reused pid has a different start time.
-        return started is None or abs(p.create_time() - started) < 1.0
-    except Exception:
-        return False
-
-
-class Store:
-    """One connection to a store file. Safe to share between threads of one process."""
+class SQLiteStore(Store):
+    """One connection to a store file (or ``:memory:``)."""
 
     def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True):
         self.path = str(path or default_path())
@@ -253,11 +153,7 @@ class Store:
                 time.sleep(0.02 * (1 + attempt % 5))
         self._db.execute("PRAGMA journal_mode=WAL")
 
-    @classmethod
-    def open(cls, path=None, *, create: bool = True) -> "Store":
-        return cls(path, create=create)
-
-    # -- schema ---------------------------------------------------------------------------
+    # -- schema and transactions ----------------------------------------------------------
     def _init_schema(self) -> None:
         with self._tx():
             self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -298,7 +194,8 @@ class Store:
             return False
 
     def _tx(self):
-        return Store._Tx(self)
+        """One write transaction, yielding the connection: ``with self._tx() as db: ...``."""
+        return SQLiteStore._Tx(self)
 
     def close(self) -> None:
         with self._lock:
@@ -309,48 +206,33 @@ class Store:
 
     # -- writing --------------------------------------------------------------------------
     def create_run(self, rec: RunRecord) -> int:
+        with self._tx() as db:
+            rec.key = self._insert_run(db, rec)
+        return rec.key
+
+    def _insert_run(self, db, rec: RunRecord) -> int:
         values = []
-        for c in _RUN_COLUMNS:
+        for c in RUN_FIELDS:
             v = getattr(rec, c)
-            if c in _JSON_COLUMNS:
-                v = json.dumps(v or _JSON_COLUMNS[c]())
+            if c in JSON_FIELDS:
+                v = json.dumps(v or JSON_FIELDS[c]())
             elif c == "degraded":
                 v = int(bool(v))
             values.append(v)
-        with self._tx() as db:
-            try:
-                cur = db.execute(
-                    f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES "
-                    f"({', '.join('?' * len(_RUN_COLUMNS))})", values)
-            except sqlite3.IntegrityError:
-                raise UsageError(f"run id {rec.id!r} already exists in {self.path}") from None
-            rec.key = cur.lastrowid
-            self._insert_domains(db, rec.key, rec.domains)
-        return rec.key
-
-    def _insert_domains(self, db, key, domains) -> None:
+        try:
+            cur = db.execute(f"INSERT INTO runs ({', '.join(RUN_FIELDS)}) VALUES "
+                             f"({', '.join('?' * len(RUN_FIELDS))})", values)
+        except sqlite3.IntegrityError:
+            raise UsageError(f"run id {rec.id!r} already exists in {self.path}") from None
         db.executemany(
             "INSERT OR REPLACE INTO domains (run, idx, name, kind, source, label, method, device, node,"
             " energy_j, in_total) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [(key, d.idx, d.name, d.kind, d.source, d.label, d.method, d.device, d.node, d.energy_j,
-              int(d.in_total)) for d in domains])
-
-    def add_domains(self, key: int, domains: list[DomainTotal]) -> None:
-        with self._tx() as db:
-            self._insert_domains(db, key, domains)
-
-    def update_run(self, key: int, **fields) -> None:
-        for c in fields:
-            if c not in _RUN_COLUMNS:
-                raise KeyError(c)
-        sets = ", ".join(f"{c}=?" for c in fields)
-        vals = [json.dumps(v) if c in _JSON_COLUMNS else v for c, v in fields.items()]
-        with self._tx() as db:
-            db.execute(f"UPDATE runs SET {sets} WHERE key=?", (*vals, key))
+            [(cur.lastrowid, d.idx, d.name, d.kind, d.source, d.label, d.method, d.device, d.node,
+              d.energy_j, int(d.in_total)) for d in rec.domains])
+        return cur.lastrowid
 
     def flush(self, key: int, *, samples=(), domain_energy: dict[int, float] | None = None,
               run_fields: dict | None = None, progress=(), windows=(), predictions=()) -> None:
-        """Write everything pending for one run in a single transaction."""
         with self._tx() as db:
             if samples:
                 db.executemany("INSERT INTO samples (run, t, domain, energy_j, power_w) "
@@ -362,29 +244,40 @@ class Store:
                 db.executemany("INSERT INTO progress (run, t, done, total, energy_j) "
                                "VALUES (?,?,?,?,?)", [(key, *p) for p in progress])
             if windows:
-                db.executemany("INSERT INTO windows (run, name, start_s, end_s, energy) "
-                               "VALUES (?,?,?,?,?)",
-                               [(key, n, a, b, json.dumps(e)) for n, a, b, e in windows])
+                self._insert_windows(db, key, windows)
             if predictions:
                 db.executemany("INSERT INTO predictions (run, t, data) VALUES (?,?,?)",
                                [(key, t, json.dumps(d)) for t, d in predictions])
             if run_fields:
                 sets = ", ".join(f"{c}=?" for c in run_fields)
-                vals = [json.dumps(v) if c in _JSON_COLUMNS else v for c, v in run_fields.items()]
-                db.execute(f"UPDATE runs SET {sets} WHERE key=?", (*vals, key))
+                db.execute(f"UPDATE runs SET {sets} WHERE key=?", (*_json_fields(run_fields), key))
 
-    # -- reading --------------------------------------------------------------------------
+    @staticmethod
+    def _insert_windows(db, key: int, windows) -> None:
+        db.executemany("INSERT INTO windows (run, name, start_s, end_s, energy) VALUES (?,?,?,?,?)",
+                       [(key, n, a, b, json.dumps(e)) for n, a, b, e in windows])
+
+    def replace_run(self, rec: RunRecord, *, windows=()) -> RunRecord:
+        with self._tx() as db:
+            for (old,) in db.execute("SELECT key FROM runs WHERE id=?", (rec.id,)).fetchall():
+                for table in _RUN_TABLES:
+                    db.execute(f"DELETE FROM {table} WHERE run=?", (old,))
+                db.execute("DELETE FROM runs WHERE key=?", (old,))
+            rec.key = self._insert_run(db, rec)
+            if windows:
+                self._insert_windows(db, rec.key, windows)
+        return self.get_run(rec.id)
+
+    # -- reading runs ---------------------------------------------------------------------
     def _record(self, row) -> RunRecord:
-        d = dict(zip(("key",) + _RUN_COLUMNS, row))
-        for c, typ in _JSON_COLUMNS.items():
+        d = dict(zip(("key",) + RUN_FIELDS, row))
+        for c, typ in JSON_FIELDS.items():
             try:
                 d[c] = json.loads(d[c]) if d[c] else typ()
             except ValueError:
                 d[c] = typ()
         d["degraded"] = bool(d["degraded"])
         rec = RunRecord(**d)
-        if rec.status == "running" and self._looks_dead(rec):
-            rec.status = "interrupted"
         rows = self._db.execute(
             "SELECT idx, name, kind, source, label, method, device, node, energy_j, in_total "
             "FROM domains WHERE run=? ORDER BY idx", (rec.key,)).fetchall()
@@ -396,24 +289,16 @@ class Store:
                        for r in rows]
         return rec
 
-    @staticmethod
-    def _looks_dead(rec: RunRecord) -> bool:
-        if rec.host == hostname():
-            return not _pid_alive(rec.pid, rec.pid_started)
-        # Another host: trust the heartbeat. Three missed flushes (at least a minute) means dead.
-        stale = max(60.0, 3 * (rec.flush_s or 5.0))
-        return time.time() - rec.updated_at > stale
-
-    def _select(self, where: str = "", params=(), order: str = "started_at, key") -> list[RunRecord]:
-        cols = ", ".join(("key",) + _RUN_COLUMNS)
-        with self._lock:
-            rows = self._db.execute(f"SELECT {cols} FROM runs {where} ORDER BY {order}",
-                                    params).fetchall()
-            return [self._record(r) for r in rows]
-
-    def list_runs(self, *, project: str | None = None, tag: str | None = None,
-                  since: float | None = None, job_id: str | None = None) -> list[RunRecord]:
+    def _find_runs(self, *, run_id=None, id_prefix=None, project=None, since=None,
+                   job_id=None) -> list[RunRecord]:
         clauses, params = [], []
+        if run_id is not None:
+            clauses.append("id = ?")
+            params.append(run_id)
+        if id_prefix is not None:
+            like = id_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            clauses.append("id LIKE ? ESCAPE '\\'")
+            params.append(like)
         if project is not None:
             clauses.append("project = ?")
             params.append(project)
@@ -424,28 +309,18 @@ class Store:
             clauses.append("job_id = ?")
             params.append(job_id)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        runs = self._select(where, params)
-        if tag is not None:
-            runs = [r for r in runs if tag in r.tags]
-        return runs
+        cols = ", ".join(("key",) + RUN_FIELDS)
+        with self._lock:
+            rows = self._db.execute(f"SELECT {cols} FROM runs {where} ORDER BY started_at, key",
+                                    params).fetchall()
+            return [self._record(r) for r in rows]
 
-    def get_run(self, run_id: str) -> RunRecord:
-        """A run by id or unique id prefix; ``UsageError`` naming the problem otherwise."""
-        runs = self._select("WHERE id = ?", (run_id,))
-        if not runs:
-            like = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            runs = self._select("WHERE id LIKE ? ESCAPE '\\'", (like,))
-        if len(runs) == 1:
-            return runs[0]
-        if not runs:
-            n = self._db.execute("SELECT count(*) FROM runs").fetchone()[0]
-            hint = "the store is empty" if n == 0 else "'wattprint runs' lists the run ids"
-            raise UsageError(f"no run {run_id!r} in {self.path} ({hint})")
-        raise UsageError(f"run id {run_id!r} is ambiguous ({len(runs)} runs start with it): "
-                         "give more characters")
+    def _count_runs(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM runs").fetchone()[0]
 
+    # -- reading a run's rows -------------------------------------------------------------
     def samples(self, key: int, *, domain: int | None = None):
-        """Rows (t, domain_idx, energy_j, power_w) in time order."""
         q = "SELECT t, domain, energy_j, power_w FROM samples WHERE run=?"
         params: tuple = (key,)
         if domain is not None:
@@ -453,6 +328,42 @@ class Store:
             params = (key, domain)
         with self._lock:
             return self._db.execute(q + " ORDER BY t, domain", params).fetchall()
+
+    def iter_samples(self, key: int):
+        # Pages of whole t values through the (run, t) index; no read stays open between pages,
+        # so a slow consumer never blocks this connection's or another process's writes.
+        cols = "SELECT t, domain, energy_j, power_w FROM samples WHERE run=? AND "
+        t_from, op = float("-inf"), ">="
+        while True:
+            with self._lock:
+                page = self._db.execute(cols + f"t{op}? ORDER BY t, domain LIMIT ?",
+                                        (key, t_from, _SAMPLE_CHUNK)).fetchall()
+            if len(page) < _SAMPLE_CHUNK:
+                yield from page
+                return
+            last = page[-1][0]
+            cut = len(page) - 1
+            while cut > 0 and page[cut - 1][0] == last:
+                cut -= 1
+            if cut:  # the rows at the last t may go on in the next page: read them there
+                yield from page[:cut]
+                t_from, op = last, ">="
+            else:  # one t fills the page: read all of that t, then go past it
+                with self._lock:
+                    rows = self._db.execute(cols + "t=? ORDER BY domain", (key, last)).fetchall()
+                yield from rows
+                t_from, op = last, ">"
+
+    def sample_span(self, key: int):
+        with self._lock:
+            row = self._db.execute("SELECT min(t), max(t) FROM samples WHERE run=?",
+                                   (key,)).fetchone()
+        return None if row is None or row[0] is None else (row[0], row[1])
+
+    def energy_at(self, key: int, domain_idx: int, times) -> list:
+        q = "SELECT t, energy_j FROM samples WHERE run=? AND domain=? AND t>=? ORDER BY t LIMIT 1"
+        with self._lock:
+            return [self._db.execute(q, (key, domain_idx, t)).fetchone() for t in times]
 
     def count_samples(self, key: int) -> int:
         with self._lock:
@@ -465,7 +376,6 @@ class Store:
         return [(n, a, b, json.loads(e)) for n, a, b, e in rows]
 
     def progress(self, key: int) -> list[tuple[float, float, float | None, float]]:
-        """Rows (t, done, total, energy_j) in time order."""
         with self._lock:
             return self._db.execute("SELECT t, done, total, energy_j FROM progress WHERE run=? "
                                     "ORDER BY t", (key,)).fetchall()
@@ -475,6 +385,3 @@ class Store:
             rows = self._db.execute("SELECT t, data FROM predictions WHERE run=? ORDER BY t",
                                     (key,)).fetchall()
         return [(t, json.loads(d)) for t, d in rows]
-
-    def add_prediction(self, key: int, t: float, data: dict) -> None:
-        self.flush(key, predictions=[(t, data)])

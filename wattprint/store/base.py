@@ -1,0 +1,177 @@
+"""``Store``: what every run store backend offers, and the rules that do not depend on one.
+
+A backend (SQLite today, PostgreSQL later) implements the abstract methods; run-id lookup by
+prefix, the ``interrupted`` reading of dead runs and field checks live here, once.
+Times inside a run (sample, window, progress and prediction ``t``) are seconds since the run
+started; ``started_at``/``updated_at``/``ended_at`` are epoch seconds; energy is in joules
+(cumulative since the run started for samples), power in watts.
+"""
+from __future__ import annotations
+
+import abc
+import os
+import time
+from typing import Iterable, Iterator
+
+from ..errors import UsageError
+from .records import RUN_FIELDS, RunRecord
+
+DEFAULT_PATH = os.path.join(".wattprint", "runs.sqlite")
+
+Sample = tuple  # (t, domain_idx, energy_j, power_w | None)
+
+
+def hostname() -> str:
+    return os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
+
+
+def default_path() -> str:
+    return os.environ.get("WATTPRINT_STORE") or DEFAULT_PATH
+
+
+def _pid_alive(pid: int | None, started: float | None) -> bool:
+    if not pid:
+        return False
+    try:
+        import psutil
+
+        p = psutil.Process(pid)
+        # A reused pid has a different start time.
+        return started is None or abs(p.create_time() - started) < 1.0
+    except Exception:
+        return False
+
+
+class Store(abc.ABC):
+    """One open run store. Safe to share between the threads of one process; several processes
+    may write one store at once. ``key`` is the store's own integer handle of a run."""
+
+    path: str
+
+    @classmethod
+    def open(cls, path=None, *, create: bool = True) -> "Store":
+        """``open_store(path, create=create)``; on a backend class, that backend."""
+        if cls is Store:
+            from . import open_store
+
+            return open_store(path, create=create)
+        return cls(path, create=create)
+
+    # -- writing --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_run(self, rec: RunRecord) -> int:
+        """Insert ``rec`` and its domains; set and return ``rec.key``.
+        ``UsageError`` if a run with ``rec.id`` exists."""
+
+    def update_run(self, key: int, **fields) -> None:
+        """Overwrite run fields now (names of ``RunRecord`` fields; ``KeyError`` for others)."""
+        for c in fields:
+            if c not in RUN_FIELDS:
+                raise KeyError(c)
+        if fields:
+            self.flush(key, run_fields=fields)
+
+    @abc.abstractmethod
+    def flush(self, key: int, *, samples: Iterable[Sample] = (),
+              domain_energy: dict[int, float] | None = None, run_fields: dict | None = None,
+              progress=(), windows=(), predictions=()) -> None:
+        """Write everything pending for one run atomically (all or nothing).
+
+        samples: (t, domain_idx, energy_j, power_w) rows to add; domain_energy: {domain_idx:
+        joules} totals to overwrite; run_fields: run fields to overwrite (not checked);
+        progress: (t, done, total, energy_j); windows: (name, start_s, end_s, {domain: joules});
+        predictions: (t, dict) with a JSON-able dict."""
+
+    @abc.abstractmethod
+    def replace_run(self, rec: RunRecord, *, windows=()) -> RunRecord:
+        """Atomically delete any run with ``rec.id`` (with its domains, samples, windows,
+        progress and predictions), insert ``rec`` with its domains and ``windows``
+        [(name, start_s, end_s, {domain: joules})], set ``rec.key`` and return the record as
+        ``get_run(rec.id)`` reads it back. For records rewritten as a whole (job records)."""
+
+    # -- reading runs ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def _find_runs(self, *, run_id: str | None = None, id_prefix: str | None = None,
+                   project: str | None = None, since: float | None = None,
+                   job_id: str | None = None) -> list[RunRecord]:
+        """Runs as stored (with domains, ordered by idx) matching every criterion given, ordered
+        by (started_at, key). ``id_prefix`` matches ids starting with it, literally (no
+        wildcards), ASCII case-insensitively; ``since``: started_at >= since."""
+
+    @abc.abstractmethod
+    def _count_runs(self) -> int:
+        """Number of runs in the store."""
+
+    def _live(self, rec: RunRecord) -> RunRecord:
+        if rec.status == "running" and self._looks_dead(rec):
+            rec.status = "interrupted"
+        return rec
+
+    @staticmethod
+    def _looks_dead(rec: RunRecord) -> bool:
+        if rec.host == hostname():
+            return not _pid_alive(rec.pid, rec.pid_started)
+        # Another host: trust the heartbeat. Three missed flushes (at least a minute) means dead.
+        stale = max(60.0, 3 * (rec.flush_s or 5.0))
+        return time.time() - rec.updated_at > stale
+
+    def list_runs(self, *, project: str | None = None, tag: str | None = None,
+                  since: float | None = None, job_id: str | None = None) -> list[RunRecord]:
+        """Runs matching every filter given, oldest first; a ``running`` run whose process is
+        gone (or, on another host, whose heartbeat stopped) reads as ``interrupted``."""
+        runs = self._find_runs(project=project, since=since, job_id=job_id)
+        if tag is not None:
+            runs = [r for r in runs if tag in r.tags]
+        return [self._live(r) for r in runs]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """A run by id or unique id prefix; ``UsageError`` naming the problem otherwise."""
+        runs = self._find_runs(run_id=run_id) or self._find_runs(id_prefix=run_id)
+        if len(runs) == 1:
+            return self._live(runs[0])
+        if not runs:
+            empty = self._count_runs() == 0
+            hint = "the store is empty" if empty else "'wattprint runs' lists the run ids"
+            raise UsageError(f"no run {run_id!r} in {self.path} ({hint})")
+        raise UsageError(f"run id {run_id!r} is ambiguous ({len(runs)} runs start with it): "
+                         "give more characters")
+
+    # -- reading a run's rows -------------------------------------------------------------
+    @abc.abstractmethod
+    def samples(self, key: int, *, domain: int | None = None) -> list[Sample]:
+        """All rows (t, domain_idx, energy_j, power_w) of a run, or of one domain, ordered by
+        (t, domain). Loads them all: use ``iter_samples`` for long runs."""
+
+    @abc.abstractmethod
+    def iter_samples(self, key: int) -> Iterator[Sample]:
+        """The rows of ``samples(key)`` in the same order, streamed in chunks (memory does not
+        grow with the run); the store stays usable by other threads between chunks."""
+
+    @abc.abstractmethod
+    def sample_span(self, key: int) -> tuple[float, float] | None:
+        """(first t, last t) of a run's samples, or None when it has none."""
+
+    @abc.abstractmethod
+    def energy_at(self, key: int, domain_idx: int, times: Iterable[float]) -> list:
+        """For each time, (t, energy_j) of the domain's first sample at or after it, or None
+        where no sample is that late; one indexed lookup per time, never a scan."""
+
+    @abc.abstractmethod
+    def count_samples(self, key: int) -> int:
+        """Number of sample rows of a run (all domains)."""
+
+    @abc.abstractmethod
+    def windows(self, key: int) -> list[tuple[str, float, float, dict]]:
+        """Rows (name, start_s, end_s, {domain: joules}) ordered by start_s."""
+
+    @abc.abstractmethod
+    def progress(self, key: int) -> list[tuple[float, float, float | None, float]]:
+        """Rows (t, done, total, energy_j) in time order."""
+
+    @abc.abstractmethod
+    def predictions(self, key: int) -> list[tuple[float, dict]]:
+        """Rows (t, prediction dict) in time order."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection; never raises."""
