@@ -4,8 +4,9 @@ import socket
 import pytest
 
 import wattprint
-from wattprint import distributed as d
 from wattprint.errors import UsageError
+from wattprint.plugins.distributed import jobs
+from wattprint.plugins.distributed import roles as d
 from wattprint.store import Store
 
 
@@ -65,10 +66,10 @@ def test_wanted():
 def test_ids():
     assert d.rank_run_id("slurm-1", "gpu/a01", 7) == "slurm-1.ngpu-a01.r7"
     assert d.safe_id("  my job: 1  ") == "my-job-1"
-    a = d._fallback_job_id({"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"})
-    b = d._fallback_job_id({"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29501"})
+    a = d.fallback_job_id({"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"})
+    b = d.fallback_job_id({"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29501"})
     assert a.startswith("job-") and a != b
-    assert d._fallback_job_id({}) is None
+    assert d.fallback_job_id({}) is None
 
 
 def flat(analytic, watts, **kw):
@@ -86,7 +87,8 @@ def test_non_measuring_rank_opens_no_host_or_gpu_meter(monkeypatch, store_path, 
     torchrun_env(monkeypatch, rank=3, local=1, node="1")
     with wattprint.track(store=store_path, interval=0.02) as run:
         pass
-    assert run.measure_host is False and run.config["gpus"] is False and run.domains == []
+    assert run.placement.measure_host is False and run.placement.measure_gpus is False
+    assert run.domains == []
     # (the n-th track() of a process is job "<id>-n", so the id depends on the tests before)
     assert run.run_id == f"{run.job_id}.n1.r3" and run.job_id.startswith("j1")
     assert run.node == "1" and run.rank == 3
@@ -100,7 +102,7 @@ def test_measuring_rank_opens_the_host(monkeypatch, store_path):
     torchrun_env(monkeypatch, rank=2, local=0, node="1")
     with wattprint.track(store=store_path, interval=0.02, gpus=False) as run:
         pass
-    assert run.measure_host is True
+    assert run.placement.measure_host is True
     assert {x.kind for x in run.domains} >= {"cpu"}  # the CPU model on a VM without RAPL
     assert run.run_id.endswith(".n1.r2")
     assert Store.open(store_path).get_run(run.run_id).meta["measures_host"] is True
@@ -112,7 +114,7 @@ def test_gpu_owner_rank_lets_every_rank_measure_its_gpus(monkeypatch, store_path
     run = wattprint.track(store=store_path, interval=0.02)
     run.start()
     run.stop()
-    assert run.measure_host is False and run.config["gpus"] is True
+    assert run.placement.measure_host is False and run.placement.measure_gpus is True
 
 
 def test_second_run_in_a_process_gets_its_own_job_id(monkeypatch, store_path, analytic):
@@ -150,12 +152,12 @@ def test_countable_skips_parts_of_a_job_with_a_job_record(store_path):
                                 meta={"role": "rank", "part_of": "j"}))
     solo = RunRecord(id="other", status="finished", started_at=1.0, updated_at=2.0, energy_j=7.0)
     st.create_run(solo)
-    assert sum(r.energy_j for r in d.countable(st.list_runs())) == 107.0  # parts, no job yet
-    job = d.job_summary("j", parts)
-    rec = d.write_job(st, job, parts=parts)
+    assert sum(r.energy_j for r in jobs.countable(st.list_runs())) == 107.0  # parts, no job yet
+    job = jobs.job_summary("j", parts)
+    rec = jobs.write_job(st, job, parts=parts)
     assert rec.energy_j == 100.0 and rec.meta["nodes"]["0"]["measured_by"] == [0]
-    assert sum(r.energy_j for r in d.countable(st.list_runs())) == 107.0  # job, not parts too
-    assert {r.id for r in d.countable(st.list_runs())} == {"j", "other"}
+    assert sum(r.energy_j for r in jobs.countable(st.list_runs())) == 107.0  # job, not parts too
+    assert {r.id for r in jobs.countable(st.list_runs())} == {"j", "other"}
 
 
 def test_job_total_adds_only_what_each_rank_counts(store_path):
@@ -171,10 +173,10 @@ def test_job_total_adds_only_what_each_rank_counts(store_path):
              {"run_id": "k.n0.r1", "rank": 1, "node": "0", "host": "h", "status": "failed",
               "measures_host": False, "started_at": 2.0, "seconds": 9.0, "energy_j": {},
               "domains": []}]
-    job = d.job_summary("k", parts)
+    job = jobs.job_summary("k", parts)
     assert job["energy_j"] == 650.0 and job["status"] == "failed" and job["seconds"] == 10.0
     assert job["nodes"]["0"]["by_kind"] == {"psys": 150.0, "other": 500.0}
-    rec = d.write_job(Store.open(store_path), job, parts=parts)
+    rec = jobs.write_job(Store.open(store_path), job, parts=parts)
     assert rec.energy_j == 650.0
     flags = {x.name: getattr(x, "in_total", True) for x in rec.domains}
     assert flags["n0/psys"] and flags["n0/gpu:0"]
@@ -188,13 +190,13 @@ def test_lock_election_without_a_writable_temp_dir_measures_and_warns(tmp_path, 
 
     monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "missing"))
     with caplog.at_level("WARNING", logger="wattprint"):
-        assert d._elect_by_lock("j") is True
+        assert d.elect_by_lock("j") is True
     assert "cannot elect" in caplog.text
     monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
-    first = d._elect_by_lock("j2")
+    first = d.elect_by_lock("j2")
     assert first not in (None, True)
-    assert d._elect_by_lock("j2") is None  # a second process of the job on this host
+    assert d.elect_by_lock("j2") is None  # a second process of the job on this host
     first.close()
-    again = d._elect_by_lock("j2")
+    again = d.elect_by_lock("j2")
     assert again not in (None, True)
     again.close()

@@ -45,7 +45,7 @@ WORKER = textwrap.dedent("""
         dist.barrier()
     plugin = next(p for p in run.plugins if type(p).__name__ == "DistributedPlugin")
     out = {"rank": run.rank, "run_id": run.run_id, "job_id": run.job_id, "node": run.node,
-           "measures_host": run.measure_host, "seconds": run.energy().seconds,
+           "measures_host": run.placement.measure_host, "seconds": run.energy().seconds,
            "energy_j": run.energy().total_j, "job": run.job, "gather_s": plugin.gather_s,
            "record_id": run.record.id, "record_energy_j": run.record.energy_j,
            "result_kwh": run.result.energy_kwh_it if run.result is not None else None}
@@ -123,7 +123,7 @@ def check_job(res, nproc, store_path):
     st = Store.open(store_path)
     runs = st.list_runs(job_id=job_id)
     assert len(runs) == nproc + 1
-    from wattprint.distributed import countable
+    from wattprint.plugins.distributed import countable
 
     assert sum(r.energy_j for r in countable(runs)) == pytest.approx(job["energy_j"])
     parts = [r for r in runs if r.meta.get("part_of") == job_id]
@@ -214,3 +214,40 @@ def test_window_closed_on_one_rank_only_blocks_nothing(tmp_path, node, store_pat
     job = res[0]["job"]
     assert job["windows"] == []  # no wrong pairing of rank 0's "eval" with rank 1's "work"
     assert job["energy_j"] == pytest.approx(NODE_W * res[0]["seconds"], rel=ONCE)
+
+
+PROVISIONAL = textwrap.dedent("""
+    import json, os, sys, time
+    import torch.distributed as dist
+    import wattprint
+
+    rank = int(os.environ["PMI_RANK"])
+    with wattprint.track(gpus=False, interval=0.05, project="p") as run:
+        dist.init_process_group("gloo", init_method=sys.argv[1], rank=rank, world_size=2)
+        time.sleep(0.2)
+    print(json.dumps({"run_id": run.run_id, "job_id": run.job_id, "job": run.job["job_id"]}))
+    dist.destroy_process_group()
+""")
+
+
+def test_job_id_fixed_at_the_end_reaches_every_rank(tmp_path, store_path):
+    # No job id anywhere at the start (no launcher id, no rendezvous address): each rank
+    # starts as "pending-..."; the end's gather gives every rank rank 0's id.
+    env = {k: v for k, v in os.environ.items() if k not in ("MASTER_ADDR", "MASTER_PORT")}
+    env.update(WATTPRINT_STORE=store_path, OMP_NUM_THREADS="1", PMI_SIZE="2")
+    rdv = f"file://{tmp_path / 'rendezvous'}"
+    procs = [subprocess.Popen([sys.executable, "-c", PROVISIONAL, rdv], text=True,
+                              env=dict(env, PMI_RANK=str(r), MPI_LOCALRANKID=str(r)),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for r in range(2)]
+    res = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err[-3000:]
+        res.append(json.loads(out.strip().splitlines()[-1]))
+    job = res[0]["job"]
+    assert job.startswith("pending-") and all(r["job"] == job for r in res)
+    assert [r["job_id"] for r in res] == [job, job]
+    assert res[0]["run_id"] == job and res[1]["run_id"].startswith(job + ".") \
+        and res[1]["run_id"].endswith(".r1")
+    runs = {r.id: r for r in Store.open(store_path).list_runs(job_id=job)}
+    assert job in runs and res[1]["run_id"] in runs

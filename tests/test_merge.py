@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from sysfs import FakeRapl
-from wattprint.distributed import countable
+from wattprint.plugins.distributed import countable
 from wattprint.store import Store
 
 WORKER = textwrap.dedent("""
@@ -17,7 +17,7 @@ WORKER = textwrap.dedent("""
     with wattprint.track(gpus=False, interval=0.05, flush_interval=0.2, project="m") as run:
         time.sleep(float(sys.argv[1]))
     print(json.dumps({"rank": run.rank, "id": run.run_id, "job": run.job_id, "node": run.node,
-                      "host": run.measure_host, "j": run.energy().total_j,
+                      "host": run.placement.measure_host, "j": run.energy().total_j,
                       "s": run.energy().seconds}))
 """)
 

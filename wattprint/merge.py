@@ -10,9 +10,9 @@ from __future__ import annotations
 import glob
 import os
 
-from .distributed import job_summary, write_job
 from .errors import UsageError
-from .store import Store
+from .plugins.distributed.jobs import job_summary, write_job
+from .store import Store, open_store
 
 
 def store_paths(sources) -> list[str]:
@@ -40,7 +40,7 @@ def part_of(rec) -> dict:
             "measures_host": bool(meta.get("measures_host", True)), "status": rec.status,
             "started_at": rec.started_at, "seconds": rec.duration_s, "updated_at": rec.updated_at,
             "energy_j": {d.name: d.energy_j for d in rec.domains},
-            "counted": [d.name for d in rec.domains if getattr(d, "in_total", True)],
+            "counted": [d.name for d in rec.domains if d.in_total],
             "domains": [{"name": d.name, "kind": d.kind, "source": d.source, "label": d.label,
                          "method": d.method, "device": d.device} for d in rec.domains],
             "_record": rec}
@@ -50,7 +50,7 @@ def collect(paths) -> dict[str, list[dict]]:
     """Per-rank parts by job id; the same record seen in two stores counts once."""
     by_id: dict[str, dict] = {}
     for path in paths:
-        store = Store.open(path, create=False)
+        store = open_store(path, create=False)
         try:
             for rec in store.list_runs():
                 if (rec.meta or {}).get("role") != "rank":
@@ -68,7 +68,7 @@ def collect(paths) -> dict[str, list[dict]]:
 
 
 def merge(sources, out: Store, job_ids=None, *, force: bool = False, write: bool = True) -> list:
-    """Build (and store) job records; returns their summaries (``distributed.job_summary``)."""
+    """Build (and store) job records; returns their summaries (``jobs.job_summary``)."""
     jobs = collect(store_paths(sources))
     if job_ids:
         missing = [j for j in job_ids if j not in jobs]

@@ -1,6 +1,7 @@
 """``wattprint merge``: job records from the per-rank records of multi-node jobs."""
 from __future__ import annotations
 
+from ..units import J_PER_KWH
 from ._common import add_json, add_store, open_store, print_json
 
 
@@ -31,11 +32,11 @@ def run(args) -> int:
     for j in jobs:
         verb = "would store" if args.dry_run else "stored"
         print(f"job {j['job_id']}: {j['world_size']} ranks on {len(j['nodes'])} node(s), "
-              f"{j['energy_j'] / 3.6e6:.6f} kWh over {j['seconds']:.1f} s ({j['status']}); "
+              f"{j['energy_j'] / J_PER_KWH:.6f} kWh over {j['seconds']:.1f} s ({j['status']}); "
               f"{verb} in {out.path}")
         for node, n in j["nodes"].items():
             print(f"  node {node} ({n['host']}): ranks {_ranges(n['ranks'])}, "
-                  f"{n['energy_j'] / 3.6e6:.6f} kWh, measured by rank "
+                  f"{n['energy_j'] / J_PER_KWH:.6f} kWh, measured by rank "
                   f"{', '.join(map(str, n['measured_by'])) or 'none'}")
         if j.get("missing_ranks"):
             print(f"  warning: no record of rank(s) {_ranges(j['missing_ranks'])}: "
