@@ -7,7 +7,7 @@ import os
 import pytest
 
 from test_report import WATTS, make_run, wp
-from wattprint import export
+from wattprint.report import export
 from wattprint.store import Store
 
 

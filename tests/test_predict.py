@@ -8,7 +8,7 @@ import time
 import pytest
 
 import wattprint
-from wattprint.predict import Prediction, estimate
+from wattprint.predict import Prediction, extrapolate as estimate
 
 
 def timeline(total=1000, step_s=0.5, power=100.0, warm_frac=0.03, warm_mult=2.0, warm_slow=1.0,

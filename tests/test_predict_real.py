@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from wattprint.predict import estimate
+from wattprint.predict import extrapolate as estimate
 
 DATA = Path(__file__).parent / "data"
 STEPS, WARM, INTERVAL = 7500, 300, 0.1

@@ -193,7 +193,7 @@ def test_latex_escapes_user_text_and_numbers(store_path):
 # -- terminal summary ---------------------------------------------------------------------------
 def test_terminal_summary_has_components_co2e_source_equivalents_and_prediction(store_path):
     from wattprint.report.terminal import summary
-    from wattprint.tracker import footprint_of
+    from wattprint.footprint import for_record as footprint_of
 
     make_run(store_path)
     s = Store.open(store_path)

@@ -14,9 +14,10 @@ Device-hours: GPU-hours are, per run, the number of GPU domains it measured time
 duration (a GPU is counted as busy for the whole run, as the paper counts them); host-hours are
 run durations × hosts measured (a multi-node job record counts each node; a rank that left its
 node to another rank counts none). Per-rank records of a job are replaced by the job's record
-(``distributed.countable``), so a job is never counted twice.
-Energy and CO2e come from each run's stored totals and location (``footprint_of``); a run with no
-location has energy but no CO2e, and the CO2e line says how many runs it covers.
+(``plugins.distributed.countable``), so a job is never counted twice.
+Energy and CO2e come from each run's stored totals and location (``footprint.for_record``); a run
+with no location has energy but no CO2e, and the CO2e line says how many runs it covers. Runs are
+added up by ``totals.accumulate``, as reports add them (its docstring states the price rule).
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from .errors import UsageError
+from .totals import accumulate
+from .units import S_PER_H, parse_duration
 
 FINAL_TAGS = ("final",)
 TUNING_TAGS = ("tuning", "sweep", "hpo")
@@ -59,24 +62,12 @@ class Level:
     run_ids: list = field(default_factory=list)
 
     def add(self, rec, fp) -> None:
-        self.runs += 1
+        """Add one run and its footprint (None: energy only), by totals.accumulate()'s rule."""
         self.run_ids.append(rec.id)
-        hours = (rec.duration_s or 0.0) / 3600.0
+        hours = (rec.duration_s or 0.0) / S_PER_H
         self.host_hours += hours * _hosts(rec)
         self.gpu_hours += hours * sum(1 for d in rec.domains if d.kind == "gpu")
-        self.energy_kwh_it += rec.energy_kwh
-        self.energy_kwh += fp.energy_kwh if fp is not None else rec.energy_kwh
-        if fp is None:
-            return
-        if fp.co2e_kg is not None:
-            self.co2e_runs += 1
-            self.co2e_kg = (self.co2e_kg or 0.0) + fp.co2e_kg
-        for name in ("cost_usd_low", "cost_usd_high", "electricity_cost_usd"):
-            v = getattr(fp, name)
-            if v is None and name == "cost_usd_low":
-                v = fp.cost_usd_high  # no spot price: the on-demand price is the low end too
-            if v is not None:
-                setattr(self, name, (getattr(self, name) or 0.0) + v)
+        accumulate(self, rec, fp)
 
 
 def _hosts(rec) -> int:
@@ -94,9 +85,7 @@ def parse_since(text: str) -> float:
     t = str(text).strip()
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", t)
     if m:
-        from .units import parse_duration
-
-        return time.time() - parse_duration(t, "--since") * 3600.0
+        return time.time() - parse_duration(t, "--since") * S_PER_H
     try:
         dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
     except ValueError:
@@ -109,7 +98,7 @@ def account(runs, *, footprint=None) -> dict:
     """Sum ``runs`` (store.RunRecord) into the four levels; plain data for JSON and text."""
     if footprint is None:
         from .report.data import footprint_or_note as footprint
-    from .distributed import countable
+    from .plugins.distributed import countable
 
     runs = countable(runs)  # a job record stands for its per-rank records
     levels = {k: Level(k, label) for k, label in LEVELS}

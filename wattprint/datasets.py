@@ -10,7 +10,7 @@ import difflib
 import io
 import json
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 
@@ -103,12 +103,10 @@ def _region_index() -> dict[str, tuple[str, dict]]:
         put(r["iso3"], "country", r)
     for r in table("grid_zone_electricitymaps.csv"):
         put(r["zone"], "zone", r)
-    for r in table("grid_country_ember.csv"):
-        put(r["name"], "country", r)
-    for r in table("grid_us_state_egrid.csv"):
-        put(r["name"], "state", r)
-    for r in table("grid_zone_electricitymaps.csv"):
-        put(r["name"], "zone", r)
+    for kind, name in (("country", "grid_country_ember.csv"), ("state", "grid_us_state_egrid.csv"),
+                       ("zone", "grid_zone_electricitymaps.csv")):
+        for r in table(name):
+            put(r["name"], kind, r)
     return index
 
 
@@ -168,16 +166,14 @@ def cloud_intensity(cloud: str) -> Factor:
     if r["zone"]:
         for z in table("grid_zone_electricitymaps.csv"):
             if z["zone"] == r["zone"]:
-                f = _zone_factor(z, name)
-                return Factor(f.value, f.unit, f.source, f.url, f.year, f.scope,
-                              note=f"{r['provider']} publishes no factor; grid zone of {r['name']}", name=name)
+                return replace(_zone_factor(z, name),
+                               note=f"{r['provider']} publishes no factor; grid zone of {r['name']}")
     if r["ccf_gco2e_per_kwh"]:
         return Factor(float(r["ccf_gco2e_per_kwh"]), "g/kWh", "Cloud Carbon Footprint emission factor",
                       "https://github.com/cloud-carbon-footprint/cloud-carbon-footprint", None, None,
                       note="about 2020-2021", name=name)
     if r["country_iso2"]:
-        f = region_intensity(r["country_iso2"])
-        return Factor(f.value, f.unit, f.source, f.url, f.year, f.scope, note="country average", name=name)
+        return replace(region_intensity(r["country_iso2"]), note="country average", name=name)
     raise UsageError(f"no carbon intensity known for {name}; pass --intensity")
 
 
@@ -194,6 +190,32 @@ def resolve_intensity(*, region=None, cloud=None, intensity=None) -> Factor | No
     if cloud not in (None, ""):
         return cloud_intensity(cloud)
     return None
+
+
+# (kind, table, key of a row, source, scope) of the grid tables, as 'wattprint regions' lists them
+_GRIDS = (("country", "grid_country_ember.csv", lambda r: r["iso2"] or r["iso3"], "Ember", "lifecycle"),
+          ("us-state", "grid_us_state_egrid.csv", lambda r: "US-" + r["state"], "US EPA eGRID", "direct"),
+          ("zone", "grid_zone_electricitymaps.csv", lambda r: r["zone"], "Electricity Maps (ODbL)", "lifecycle"))
+
+
+def region_list(query: str | None = None) -> list[dict]:
+    """Grids and cloud regions known, as dicts (kind, key, name, gco2e_per_kwh, source, year, scope);
+    ``query`` keeps those whose key or name contains it, or whose kind or provider it names."""
+    q = norm(query) if query else ""
+    out = []
+    for kind, name, key_of, source, scope in _GRIDS:
+        for r in table(name):
+            key = key_of(r)
+            if not q or q in norm(key) or q in norm(r["name"]) or q == norm(kind):
+                out.append({"kind": kind, "key": key, "name": r["name"], "gco2e_per_kwh": float(r["gco2e_per_kwh"]),
+                            "source": source, "year": r["year"], "scope": scope})
+    for r in table("cloud_regions.csv"):
+        key = f"{r['provider']}:{r['region']}"
+        if not q or q in norm(key) or q in norm(r["name"]) or q == norm(r["provider"]) or q == "cloud":
+            f = cloud_intensity(key)
+            out.append({"kind": "cloud", "key": key, "name": r["name"], "gco2e_per_kwh": f.value,
+                        "source": f.source, "year": f.year, "scope": f.scope})
+    return out
 
 
 # ---------------------------------------------------------------- PUE
@@ -273,11 +295,8 @@ def _num(text: str) -> float | None:
 
 def _strip_brand(text: str) -> str:
     k = norm(text)
-    for prefix in ("nvidia", "amd", "google", "intel", "habana"):
-        if k.startswith(prefix):
-            k = k[len(prefix):]
-    for prefix in ("tesla", "geforce", "instinct", "radeon"):
-        if k.startswith(prefix):
+    for prefix in ("nvidia", "amd", "google", "intel", "habana", "tesla", "geforce", "instinct", "radeon"):
+        if k.startswith(prefix):  # brand, then product line
             k = k[len(prefix):]
     return k
 

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field
 from . import datasets
 from .datasets import Factor
 from .errors import UsageError
-from .units import (LB_KG, check_positive, fmt_energy, fmt_mass, fmt_number, parse_duration, parse_intensity,
-                    parse_power)
+from .units import (J_PER_KWH, LB_KG, S_PER_H, check_positive, fmt_energy, fmt_mass, fmt_number, parse_duration,
+                    parse_intensity, parse_power)
 
 HOURS_PER_YEAR = 8760.0
 
@@ -185,6 +185,53 @@ def for_energy(energy_kwh_it: float, hours: float, *, pue=None, region=None, clo
                     intensity=intensity, net_intensity=net_intensity, price_low=price_low, price_high=price_high,
                     prices=prices, tariff=tariff, embodied=embodied, runs=runs, sources=[], notes=notes,
                     inputs=inputs)
+
+
+def for_record(record) -> Footprint:
+    """Footprint of a stored run (``RunRecord``): its IT energy over its duration, at its location."""
+    hours = (record.duration_s or 0.0) / S_PER_H
+    return for_energy(record.energy_j / J_PER_KWH, hours, **dict(record.location or {}))
+
+
+# a stored run's location keys that from_run() uses when the caller gives none
+_RUN_KEYS = ("region", "cloud", "intensity", "net_intensity", "pue", "tariff", "prices", "hardware", "count")
+
+
+def from_run(record, *, embodied=False, **kw) -> Footprint:
+    """Estimate from a stored run's average power, the paper's method: its GPU part is scaled to
+    ``count`` GPUs, the rest kept as measured; its duration and location fill what ``kw`` omits.
+    ``kw`` takes estimate()'s keywords except the power ones; inputs["from_run"] says what was done."""
+    kw = dict(kw)
+    if any(k in kw for k in ("power_w", "device_power_w", "utilization")):
+        raise UsageError("--from-run gives the power: drop --power-w/--device-power-w/--utilization")
+    if not record.duration_s or record.duration_s <= 0 or record.energy_j <= 0:
+        raise UsageError(f"run {record.id} has no energy recorded; choose another run")
+    place_given = any(x in kw for x in ("region", "cloud", "intensity"))
+    for k in _RUN_KEYS:
+        v = (record.location or {}).get(k)
+        if v not in (None, "") and k not in kw and not (k in ("region", "cloud", "intensity") and place_given):
+            kw[k] = v
+    avg = record.energy_j / record.duration_s
+    gpus = [d for d in record.domains if getattr(d, "kind", "") == "gpu"]
+    gpu_w = sum(d.energy_j for d in gpus) / record.duration_s
+    basis = {"run": record.id, "run_avg_power_w": avg, "run_duration_s": record.duration_s, "run_gpus": len(gpus)}
+    if gpus:
+        count = _count(kw.get("count", len(gpus)))
+        kw["power_w"] = (avg - gpu_w) + gpu_w / len(gpus) * count
+        basis["scaling"] = (f"GPU part {gpu_w:.1f} W / {len(gpus)} GPUs x {count}; "
+                            f"rest ({avg - gpu_w:.1f} W) as measured")
+    else:
+        count = _count(kw.get("count", 1))
+        kw["power_w"] = avg * count
+        basis["scaling"] = f"no GPU domain: whole run's {avg:.1f} W x {count}"
+    kw["count"] = count
+    if "hours" not in kw and "days" not in kw:
+        kw["hours"] = record.duration_s / S_PER_H
+        basis["hours"] = "the run's own duration (pass --hours to extrapolate)"
+    fp = estimate(embodied=embodied, **kw)
+    fp.inputs["from_run"] = basis
+    fp.inputs["power_basis"] = f"average power of run {basis['run']}, scaled: {basis['scaling']}"
+    return fp
 
 
 def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net_intensity, price_low,

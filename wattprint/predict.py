@@ -36,6 +36,8 @@ import math
 import statistics
 from dataclasses import asdict, dataclass, field
 
+from .units import J_PER_KWH, S_PER_H
+
 MAX_SEGMENTS = 24
 MIN_STABLE = 4
 MIN_FRACTION = 0.02
@@ -179,7 +181,7 @@ def _rate(pts, a, b, k):
     return (pts[b][k] - pts[a][k]) / (pts[b][1] - pts[a][1])
 
 
-def estimate(rows, total, *, unit: str | None = None, resolution_s: float = 0.0) -> Prediction:
+def extrapolate(rows, total, *, unit: str | None = None, resolution_s: float = 0.0) -> Prediction:
     """Predict from rows ``(t, done, energy_j)``. Never raises on bad data: see ``problems``."""
     pts, total, problems = clean(rows, total)
     p = Prediction(total=total, unit=unit, problems=problems)
@@ -189,7 +191,7 @@ def estimate(rows, total, *, unit: str | None = None, resolution_s: float = 0.0)
     if pts[0][1] > 0 and pts[0][0] > 0:
         pts.insert(0, (0.0, 0.0, 0.0))
     t_now, done, e_now = pts[-1]
-    p.t, p.done, p.energy_kwh_so_far = t_now, done, e_now / 3.6e6
+    p.t, p.done, p.energy_kwh_so_far = t_now, done, e_now / J_PER_KWH
     if total is None:
         p.reasons.append("no total; pass track(total=N) or progress(done, total=N)")
         return p
@@ -211,11 +213,11 @@ def estimate(rows, total, *, unit: str | None = None, resolution_s: float = 0.0)
     h_e = _half_width(pts, stable, e_rates[warm:], r_e, 2, remaining)
     h_s = _half_width(pts, stable, s_rates[warm:], r_s, 0, remaining)
     p.warmup_done, p.warmup_s = pts[a0][1], pts[a0][0]
-    p.kwh_per_unit, p.seconds_per_unit = r_e / 3.6e6, r_s
+    p.kwh_per_unit, p.seconds_per_unit = r_e / J_PER_KWH, r_s
     p.segments = len(stable)
-    p.energy_kwh = (e_now + remaining * r_e) / 3.6e6
-    p.energy_kwh_low = (e_now + remaining * max(r_e - h_e, 0.0)) / 3.6e6
-    p.energy_kwh_high = (e_now + remaining * (r_e + h_e)) / 3.6e6
+    p.energy_kwh = (e_now + remaining * r_e) / J_PER_KWH
+    p.energy_kwh_low = (e_now + remaining * max(r_e - h_e, 0.0)) / J_PER_KWH
+    p.energy_kwh_high = (e_now + remaining * (r_e + h_e)) / J_PER_KWH
     p.duration_s = t_now + remaining * r_s
     p.duration_s_low = t_now + remaining * max(r_s - h_s, 0.0)
     p.duration_s_high = t_now + remaining * (r_s + h_s)
@@ -293,7 +295,7 @@ def add_footprint(p: Prediction, location: dict | None) -> Prediction:
     except ImportError:
         return p
     try:
-        fps = [for_energy(e, (d or 0.0) / 3600.0, **location) for e, d in (
+        fps = [for_energy(e, (d or 0.0) / S_PER_H, **location) for e, d in (
             (p.energy_kwh, p.duration_s), (p.energy_kwh_low, p.duration_s_low),
             (p.energy_kwh_high, p.duration_s_high))]
     except Exception as e:  # a bad location must not stop the training
@@ -316,17 +318,8 @@ def add_footprint(p: Prediction, location: dict | None) -> Prediction:
 
 # -- entry points ---------------------------------------------------------------------------
 def predict_run(run, total=None) -> Prediction:
-    """``run.predict()``: a live run's prediction (from the rows its plugin keeps, or the store)."""
-    plugin = next((pl for pl in getattr(run, "plugins", ()) if hasattr(pl, "rows")), None)
-    if plugin is not None:
-        rows = list(plugin.rows)
-    else:
-        rows = []
-        if run._store is not None and run._key is not None:
-            rows = [(t, d, e) for t, d, _, e in run._store.progress(run._key)]
-        with run._pending_lock:
-            rows += [(t, d, e) for t, d, _, e in run._pending_progress]
-    p = estimate(rows, total if total is not None else run.total, unit=run.unit,
+    """``run.predict()``: a live run's prediction from its progress so far."""
+    p = extrapolate(run.progress_rows(), total if total is not None else run.total, unit=run.unit,
                  resolution_s=run.interval)
     return add_footprint(p, run.location)
 
@@ -336,6 +329,6 @@ def predict_stored(store, record, total=None) -> Prediction:
     rows = store.progress(record.key)
     if total is None:
         total = next((tot for _, _, tot, _ in reversed(rows) if tot is not None), record.total)
-    p = estimate([(t, d, e) for t, d, _, e in rows], total, unit=record.unit,
+    p = extrapolate([(t, d, e) for t, d, _, e in rows], total, unit=record.unit,
                  resolution_s=getattr(record, "interval_s", 0.0) or 0.0)
     return add_footprint(p, record.location)

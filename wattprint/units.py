@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 from .errors import UsageError
 
 LB_KG = 0.45359237
+J_PER_KWH = 3.6e6
+J_PER_WH = 3600.0
+S_PER_H = 3600.0
 
 _NUM = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
 
@@ -46,6 +50,36 @@ def check_positive(value: float, what: str, *, allow_zero: bool = False) -> floa
     return value
 
 
+def positive_or_none(name: str, value) -> float | None:
+    """An optional option: None passes, anything else must be a finite number above zero."""
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise UsageError(f"{name} must be a positive number, got {value!r}")
+    return v
+
+
+def positive(value) -> float | None:
+    """``value`` as a float if it is a finite number above zero, else None (never raises):
+    for values from a running training, which are warned about, not raised on."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) and v > 0 else None
+
+
+def iso_time(t: float | None) -> str | None:
+    """Epoch seconds as 'YYYY-MM-DDTHH:MM:SSZ' (UTC); the one ISO format of stored and exported times."""
+    if t is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
 def parse_intensity(text, what: str = "intensity") -> float:
     """'0.954lb/kWh', '429g/kWh', '0.429kg/kWh', '0.000429t/kWh', '429' -> g CO2e/kWh."""
     value, unit = _split(text, what, "429g/kWh or 0.954lb/kWh")
@@ -78,13 +112,6 @@ def parse_power(text, what: str = "power") -> float:
             raise UsageError(f"{what}: unknown unit {unit!r}; use W, kW or MW")
         value *= factor
     return check_positive(value, what)
-
-
-def parse_number(text, what: str, *, allow_zero: bool = False) -> float:
-    value, unit = _split(text, what, "a plain number")
-    if unit:
-        raise UsageError(f"{what}: expected a plain number, got {text!r}")
-    return check_positive(value, what, allow_zero=allow_zero)
 
 
 def _sig(x: float) -> str:

@@ -15,9 +15,9 @@ def add_json(p) -> None:
 
 
 def open_store(args, *, create: bool = False):
-    from ..store import Store
+    from ..store import open_store as open_
 
-    return Store.open(getattr(args, "store", None), create=create)
+    return open_(getattr(args, "store", None), create=create)
 
 
 def print_json(obj) -> None:

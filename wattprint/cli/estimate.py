@@ -1,14 +1,12 @@
 """``wattprint estimate``: energy, CO2e, cost and embodied emissions without running anything."""
 from __future__ import annotations
 
-from ..errors import UsageError
 from ._common import add_store, print_json
 
 # CLI option -> estimate() keyword, passed through when given
 _PASS = ("hardware", "count", "hours", "days", "power_w", "device_power_w", "utilization", "pue", "provider",
          "region", "cloud", "intensity", "net_intensity", "price_low", "price_high", "prices", "tariff",
          "embodied_kg_per_device", "host_embodied_kg", "devices_per_host", "lifetime_years", "usage", "runs")
-_LOCATION_KEYS = ("region", "cloud", "intensity", "net_intensity", "pue", "tariff", "prices", "hardware", "count")
 
 
 def add_arguments(parser, name):
@@ -46,52 +44,17 @@ def _kwargs(args) -> dict:
     return {k: getattr(args, k) for k in _PASS if getattr(args, k, None) not in (None, "")}
 
 
-def from_run(args, kw: dict) -> dict:
-    """Average power over a stored run, scaled to --count GPUs, as --power-w; location as defaults."""
-    from ..footprint import _count
-    from ._common import open_store
-
-    if any(k in kw for k in ("power_w", "device_power_w", "utilization")):
-        raise UsageError("--from-run gives the power: drop --power-w/--device-power-w/--utilization")
-    rec = open_store(args, create=False).get_run(args.from_run)
-    if rec.duration_s <= 0 or rec.energy_j <= 0:
-        raise UsageError(f"run {rec.id} has no energy recorded; choose another run")
-    for k in _LOCATION_KEYS:
-        v = (rec.location or {}).get(k)
-        if v not in (None, "") and k not in kw and not (k in ("region", "cloud", "intensity")
-                                                         and any(x in kw for x in ("region", "cloud", "intensity"))):
-            kw[k] = v
-    avg = rec.energy_j / rec.duration_s
-    gpus = [d for d in rec.domains if getattr(d, "kind", "") == "gpu"]
-    gpu_w = sum(d.energy_j for d in gpus) / rec.duration_s
-    run_gpus = len(gpus)
-    basis = {"run": rec.id, "run_avg_power_w": avg, "run_duration_s": rec.duration_s, "run_gpus": run_gpus}
-    if run_gpus:
-        count = _count(kw.get("count", run_gpus))
-        per_gpu = gpu_w / run_gpus
-        kw["power_w"] = (avg - gpu_w) + per_gpu * count
-        basis["scaling"] = (f"GPU part {gpu_w:.1f} W / {run_gpus} GPUs x {count}; "
-                            f"rest ({avg - gpu_w:.1f} W) as measured")
-    else:
-        count = _count(kw.get("count", 1))
-        kw["power_w"] = avg * count
-        basis["scaling"] = f"no GPU domain: whole run's {avg:.1f} W x {count}"
-    kw["count"] = count
-    if "hours" not in kw and "days" not in kw:
-        kw["hours"] = rec.duration_s / 3600.0
-        basis["hours"] = "the run's own duration (pass --hours to extrapolate)"
-    return basis
-
-
 def run(args) -> int:
     from .. import footprint
 
     kw = _kwargs(args)
-    basis = from_run(args, kw) if args.from_run else None
-    fp = footprint.estimate(embodied=args.embodied, **kw)
-    if basis:
-        fp.inputs["from_run"] = basis
-        fp.inputs["power_basis"] = f"average power of run {basis['run']}, scaled: {basis['scaling']}"
+    if args.from_run:
+        from ._common import open_store
+
+        rec = open_store(args, create=False).get_run(args.from_run)
+        fp = footprint.from_run(rec, embodied=args.embodied, **kw)
+    else:
+        fp = footprint.estimate(embodied=args.embodied, **kw)
     comparisons = _comparisons(fp) if fp.co2e_kg is not None else []
     if args.json:
         d = fp.as_dict()
@@ -103,10 +66,10 @@ def run(args) -> int:
 
 
 def _comparisons(fp) -> list[dict]:
-    from ..datasets import compare_regions
+    from ..report.data import regions
 
-    return [{"where": k, "intensity_g_per_kwh": f.value, "co2e_kg": fp.energy_kwh * f.value / 1000.0,
-             "source": f.source, "year": f.year} for k, f in compare_regions()]
+    return [{"where": r["name"], "intensity_g_per_kwh": r["intensity_g_per_kwh"], "co2e_kg": r["co2e_kg"],
+             "source": r["source"], "year": r["year"]} for r in regions(fp.energy_kwh)]
 
 
 def _print(fp, comparisons) -> None:

@@ -26,7 +26,7 @@ def add_arguments(p, name) -> None:
 
 
 def run(args) -> int:
-    from ..export import write
+    from ..report.export import write
     from ..report.files import atomic_write, check_writable
 
     if args.out != "-":

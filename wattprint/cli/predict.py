@@ -1,9 +1,7 @@
 """``wattprint predict RUN [--total N]``: a stored or running run's predicted totals."""
 from __future__ import annotations
 
-import math
-
-from ..errors import UsageError
+from ..units import positive_or_none
 from ._common import add_json, add_store, open_store, print_json
 
 
@@ -16,14 +14,7 @@ def add_arguments(p, name) -> None:
 
 
 def run(args) -> int:
-    total = None
-    if args.total is not None:
-        try:
-            total = float(args.total)
-        except ValueError:
-            total = math.nan
-        if not (math.isfinite(total) and total > 0):
-            raise UsageError(f"--total must be a positive number, got {args.total!r}")
+    total = positive_or_none("--total", args.total)
     store = open_store(args)
     rec = store.get_run(args.run_id)
     from ..predict import predict_stored

@@ -9,37 +9,11 @@ def add_arguments(parser, name):
     add_json(parser)
 
 
-def rows(query: str | None = None) -> list[dict]:
-    from ..datasets import cloud_intensity, norm, table
-
-    q = norm(query) if query else ""
-    out = []
-
-    def add(kind, key, name, g, source, year, scope):
-        if not q or q in norm(key) or q in norm(name) or q == norm(kind):
-            out.append({"kind": kind, "key": key, "name": name, "gco2e_per_kwh": g, "source": source,
-                        "year": year, "scope": scope})
-
-    for r in table("grid_country_ember.csv"):
-        add("country", r["iso2"] or r["iso3"], r["name"], float(r["gco2e_per_kwh"]), "Ember", r["year"], "lifecycle")
-    for r in table("grid_us_state_egrid.csv"):
-        add("us-state", "US-" + r["state"], r["name"], float(r["gco2e_per_kwh"]), "US EPA eGRID", r["year"], "direct")
-    for r in table("grid_zone_electricitymaps.csv"):
-        add("zone", r["zone"], r["name"], float(r["gco2e_per_kwh"]), "Electricity Maps (ODbL)", r["year"], "lifecycle")
-    for r in table("cloud_regions.csv"):
-        key = f"{r['provider']}:{r['region']}"
-        if q and not (q in norm(key) or q in norm(r["name"]) or q == norm(r["provider"]) or q == "cloud"):
-            continue
-        f = cloud_intensity(key)
-        out.append({"kind": "cloud", "key": key, "name": r["name"], "gco2e_per_kwh": f.value,
-                    "source": f.source, "year": f.year, "scope": f.scope})
-    return out
-
-
 def run(args) -> int:
+    from ..datasets import region_list
     from ..errors import UsageError
 
-    found = rows(args.query)
+    found = region_list(args.query)
     if not found:
         raise UsageError(f"no region matches {args.query!r}; try a country name, an ISO code or a provider (gcp, aws, azure)")
     if args.json:

@@ -1,6 +1,7 @@
 """``wattprint runs`` and ``wattprint show RUN``."""
 from __future__ import annotations
 
+import sys
 import time
 
 from ._common import add_json, add_store, open_store, print_json
@@ -23,9 +24,14 @@ def run(args) -> int:
         if args.json:
             print_json(rec.as_dict())
         else:
+            from ..report.data import footprint_or_note
             from ..report.terminal import summary
 
-            print(summary(rec, _footprint(rec), store=store))
+            notes: list = []
+            fp = footprint_or_note(rec, notes)
+            for n in notes:  # a bad stored location: say so, show the energy anyway
+                print(f"wattprint: {n}", file=sys.stderr)
+            print(summary(rec, fp, store=store))
             print(f"  project {rec.project or '-'} · tags {', '.join(rec.tags) or '-'} · "
                   f"host {rec.host} · started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(rec.started_at))}")
             if rec.command:
@@ -46,16 +52,3 @@ def run(args) -> int:
               f"{r.duration_s:>8.1f}s {r.energy_kwh:>11.6f} {r.avg_power_w:>8.1f}")
     return 0
 
-
-def _footprint(rec):
-    """The run's footprint, or None with the reason on stderr (a bad stored location)."""
-    import sys
-
-    from ..errors import UsageError
-    from ..tracker import footprint_of
-
-    try:
-        return footprint_of(rec)
-    except UsageError as e:
-        print(f"wattprint: footprint not computed: {e}", file=sys.stderr)
-        return None

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
+from ..totals import accumulate
+from ..units import J_PER_KWH
 
 PLOT_POINTS = 400
 
@@ -40,9 +42,9 @@ def source_text(s: dict | None, unknown: str = "source unknown") -> str:
 def footprint_or_note(record, notes: list):
     """The run's footprint, or None with the reason in ``notes`` (a report never fails on it)."""
     try:
-        from ..tracker import footprint_of
+        from ..footprint import for_record  # imported when needed: reports are drawn after a run
 
-        return footprint_of(record)
+        return for_record(record)
     except UsageError as e:
         notes.append(f"footprint not computed: {e}")
     except Exception as e:  # a broken table or model must not hide the measured energy
@@ -52,25 +54,21 @@ def footprint_or_note(record, notes: list):
 
 def power_series(store, record, points: int = PLOT_POINTS) -> tuple[dict, float]:
     """Per-domain average power in ``points`` equal buckets over the run's sampled span."""
-    db, lock = store._db, store._lock
-    with lock:
-        row = db.execute("SELECT min(t), max(t) FROM samples WHERE run=?", (record.key,)).fetchone()
-    if row is None or row[0] is None:
+    span_t = store.sample_span(record.key)
+    if span_t is None:
         return {}, 0.0
-    t0, t1 = row
+    t0, t1 = span_t
     span = max(t1 - t0, 0.0)
     n = max(1, points) if span > 0 else 1
     step = span / n if n else 0.0
-    # The first sample at or after each edge (the last edge is the last sample).
-    q_after = "SELECT t, energy_j FROM samples WHERE run=? AND domain=? AND t>=? ORDER BY t LIMIT 1"
+    times = [t0 + k * step for k in range(n + 1)]
     out = {}
     for d in record.domains:
+        # The first sample at or after each edge (the last edge is the last sample).
         edges = []
-        with lock:
-            for k in range(n + 1):
-                r = db.execute(q_after, (record.key, d.idx, t0 + k * step)).fetchone()
-                if r is not None and (not edges or r[0] > edges[-1][0]):
-                    edges.append(r)
+        for r in store.energy_at(record.key, d.idx, times):
+            if r is not None and (not edges or r[0] > edges[-1][0]):
+                edges.append(r)
         if len(edges) < 2:
             if edges:
                 out[d.name] = []
@@ -114,40 +112,22 @@ class Totals:
     energy_kwh: float                    # with PUE, where a footprint exists (else IT energy)
     co2e_kg: float | None
     co2e_runs: int                       # runs whose CO2e is known
-    cost_usd_low: float | None
+    cost_usd_low: float | None           # a run with no spot price adds its on-demand price here
     cost_usd_high: float | None
     electricity_cost_usd: float | None
     by_kind: dict                        # kind -> kWh (IT)
 
 
-def counted(domain) -> bool:
-    """Whether a domain's energy adds to the run's total (False: contained in another domain)."""
-    return bool(getattr(domain, "in_total", True))
-
-
-def _add(a, b):
-    if b is None:
-        return a
-    return b if a is None else a + b
-
-
 def totals(runs: list[RunData]) -> Totals:
-    t = Totals(len(runs), 0.0, 0.0, 0.0, None, 0, None, None, None, {})
+    """The runs added up by totals.accumulate(), as `wattprint campaign` adds them."""
+    t = Totals(0, 0.0, 0.0, 0.0, None, 0, None, None, None, {})
     for r in runs:
-        rec, fp = r.record, r.footprint
+        rec = r.record
         t.duration_s += rec.duration_s or 0.0
-        t.energy_kwh_it += rec.energy_kwh
-        t.energy_kwh += fp.energy_kwh if fp is not None else rec.energy_kwh
         for d in rec.domains:
-            if counted(d):  # a domain inside another (cpu under psys) is not added twice
-                t.by_kind[d.kind] = t.by_kind.get(d.kind, 0.0) + d.energy_j / 3.6e6
-        if fp is not None:
-            if fp.co2e_kg is not None:
-                t.co2e_runs += 1
-            t.co2e_kg = _add(t.co2e_kg, fp.co2e_kg)
-            t.cost_usd_low = _add(t.cost_usd_low, fp.cost_usd_low)
-            t.cost_usd_high = _add(t.cost_usd_high, fp.cost_usd_high)
-            t.electricity_cost_usd = _add(t.electricity_cost_usd, fp.electricity_cost_usd)
+            if d.in_total:  # a domain inside another (cpu under psys) is not added twice
+                t.by_kind[d.kind] = t.by_kind.get(d.kind, 0.0) + d.energy_j / J_PER_KWH
+        accumulate(t, rec, r.footprint)
     return t
 
 
@@ -199,9 +179,3 @@ def measured_modelled(runs: list[RunData]) -> tuple[list, list]:
             (measured if d.label == "measured" else modelled).append(d)
     return measured, modelled
 
-
-def last_prediction(predictions: list) -> dict | None:
-    for _, p in reversed(predictions or []):
-        if isinstance(p, dict) and p.get("energy_kwh") is not None:
-            return p
-    return None

@@ -9,6 +9,7 @@ import time
 from urllib.parse import urlparse
 
 from .._version import __version__
+from ..units import J_PER_KWH, J_PER_WH
 from . import data as D
 from .svg import bar_chart, esc, line_chart, time_axis
 
@@ -142,14 +143,14 @@ def _run_section(r) -> list[str]:
                  "not sums of plotted points.</p>")
     h.append("<h3>Energy by component</h3>")
     if rec.domains:
-        bars = [(d.name, d.energy_j / 3.6e6 * 1000) for d in rec.domains]
+        bars = [(d.name, d.energy_j / J_PER_WH) for d in rec.domains]
         h.append(bar_chart(bars, title="Energy by domain (Wh, IT side)", unit="Wh", css_class="plot breakdown"))
         h.append('<table class="domains"><tr><th>domain</th><th>kind</th><th class="n">energy</th>'
                  '<th class="n">share</th><th class="n">avg power</th><th>label</th><th>method</th></tr>')
-        total_j = sum(d.energy_j for d in rec.domains if D.counted(d)) or 1.0
+        total_j = sum(d.energy_j for d in rec.domains if d.in_total) or 1.0
         for d in rec.domains:
-            share = f"{d.energy_j / total_j * 100:.1f} %" if D.counted(d) else "inside another domain"
-            h.append(f"<tr><td>{esc(d.name)}</td><td>{esc(d.kind)}</td><td class=n>{_kwh(d.energy_j / 3.6e6)}</td>"
+            share = f"{d.energy_j / total_j * 100:.1f} %" if d.in_total else "inside another domain"
+            h.append(f"<tr><td>{esc(d.name)}</td><td>{esc(d.kind)}</td><td class=n>{_kwh(d.energy_j / J_PER_KWH)}</td>"
                      f"<td class=n>{share}</td><td class=n>{d.avg_power_w:,.1f} W</td>"
                      f'<td class="label-{esc(d.label)}">{esc(d.label)}</td><td>{esc(d.method)}</td></tr>')
         h.append("</table>")
@@ -160,7 +161,7 @@ def _run_section(r) -> list[str]:
                  '<th class="n">seconds</th><th class="n">energy</th></tr>')
         for name, a, b, e in r.windows[:200]:
             h.append(f"<tr><td>{esc(name)}</td><td class=n>{a:,.1f} s</td><td class=n>{b - a:,.1f}</td>"
-                     f"<td class=n>{_kwh(sum(e.values()) / 3.6e6)}</td></tr>")
+                     f"<td class=n>{_kwh(sum(e.values()) / J_PER_KWH)}</td></tr>")
         h.append("</table>")
         if len(r.windows) > 200:
             h.append(f'<p class="muted">{len(r.windows) - 200:,} more windows not shown.</p>')

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 
+from ..units import J_PER_KWH
 from ..units import fmt_duration as _fmt_s
 from ..units import fmt_energy as _energy
 from ..units import fmt_mass as _mass
@@ -9,7 +10,7 @@ from .data import source_text
 
 
 def _fmt_j(j: float) -> str:
-    return _energy(j / 3.6e6)
+    return _energy(j / J_PER_KWH)
 
 
 def _source(s: dict | None) -> str:
@@ -23,9 +24,9 @@ def _stored_prediction(record, store):
     own = None
     try:
         if store is None:
-            from ..store import Store
+            from ..store import open_store
 
-            store = own = Store.open(create=False)
+            store = own = open_store(create=False)
             if store.get_run(record.id).key != record.key:
                 return None, None
         # A prediction made when the work was done tells nothing: compare the earlier ones.
@@ -35,7 +36,7 @@ def _stored_prediction(record, store):
         progress = store.progress(record.key)
         # the work is complete only when the last report reached the total
         done = bool(progress) and progress[-1][2] is not None and progress[-1][1] >= progress[-1][2]
-        work_kwh = progress[-1][3] / 3.6e6 if done else None
+        work_kwh = progress[-1][3] / J_PER_KWH if done else None
         return first or (preds[-1] if preds else None), work_kwh
     except Exception:  # a summary never fails for want of a prediction
         return None, None
@@ -99,7 +100,7 @@ def summary(record, footprint=None, *, prediction: dict | None = None, store=Non
              f"{_fmt_j(record.energy_j)} · {record.avg_power_w:.1f} W average"]
     width = max((len(d.name) for d in record.domains), default=4)
     for d in record.domains:
-        inside = "" if getattr(d, "in_total", True) else "  (inside another domain: not added)"
+        inside = "" if d.in_total else "  (inside another domain: not added)"
         lines.append(f"  {d.name:<{width}}  {_fmt_j(d.energy_j):>12}  {d.avg_power_w:8.1f} W  "
                      f"{d.label:<8}  {d.method}{inside}")
     if not record.domains:

@@ -1,7 +1,7 @@
 """Export runs, domains and samples as CSV, JSON Lines, or CodeCarbon's ``emissions.csv``.
 
-The schema is documented in docs/export.md; change both together. Samples are streamed from
-SQLite row by row, so exporting a week-long run does not load millions of rows into memory.
+The schema is documented in docs/export.md; change both together. Samples are streamed from the
+store row by row, so exporting a week-long run does not load millions of rows into memory.
 """
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import csv
 import json
 import time
 
-from .errors import UsageError
+from ..errors import UsageError
+from ..meters.base import KINDS
+from ..units import J_PER_KWH, iso_time
+from .data import footprint_or_note
 
 FORMATS = ("csv", "jsonl", "codecarbon")
 TABLES = ("runs", "domains", "samples", "all")
-KINDS = ("cpu", "dram", "gpu", "psys", "uncore", "other")
 
 RUN_COLUMNS = [
     "run_id", "project", "tags", "status", "exit_code", "started_at", "ended_at", "duration_s",
@@ -39,21 +41,6 @@ CODECARBON_COLUMNS = [
 ]
 
 
-def iso(t: float | None, ms: bool = False) -> str | None:
-    if t is None:
-        return None
-    s = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
-    if ms:
-        s += f".{int(round((t % 1) * 1000)) % 1000:03d}"
-    return s + "Z"
-
-
-def _footprint(rec):
-    from .report.data import footprint_or_note
-
-    return footprint_or_note(rec, [])
-
-
 def _intensity(fp) -> dict:
     return next((s for s in (fp.sources if fp else []) if s.get("factor") == "intensity"), {})
 
@@ -67,7 +54,7 @@ def run_row(rec, fp, n_samples: int | None = None) -> dict:
     ci = _intensity(fp)
     return {
         "run_id": rec.id, "project": rec.project, "tags": list(rec.tags), "status": rec.status,
-        "exit_code": rec.exit_code, "started_at": iso(rec.started_at), "ended_at": iso(rec.ended_at),
+        "exit_code": rec.exit_code, "started_at": iso_time(rec.started_at), "ended_at": iso_time(rec.ended_at),
         "duration_s": rec.duration_s, "energy_j": rec.energy_j, "energy_kwh": rec.energy_kwh,
         "avg_power_w": rec.avg_power_w, **{f"energy_j_{k}": v for k, v in by_kind.items()},
         "labels": {d.name: d.label for d in rec.domains},
@@ -90,7 +77,7 @@ def domain_rows(rec):
         yield {"run_id": rec.id, "idx": d.idx, "name": d.name, "kind": d.kind, "source": d.source,
                "label": d.label, "method": d.method, "device": d.device, "node": d.node,
                "energy_j": d.energy_j, "avg_power_w": d.avg_power_w,
-               "in_total": bool(getattr(d, "in_total", True))}
+               "in_total": bool(d.in_total)}
 
 
 def _sample_tuples(store, rec):
@@ -98,20 +85,13 @@ def _sample_tuples(store, rec):
     names = {d.idx: (d.name, d.kind) for d in rec.domains}
     t0 = rec.started_at
     last_sec, prefix = None, ""
-    with store._lock:
-        cur = store._db.execute("SELECT t, domain, energy_j, power_w FROM samples WHERE run=? "
-                                "ORDER BY t, domain", (rec.key,))
-        while True:
-            chunk = cur.fetchmany(10000)
-            if not chunk:
-                break
-            for t, idx, e, w in chunk:
-                wall = t0 + t
-                sec = int(wall)
-                if sec != last_sec:  # the date part changes once a second at most
-                    last_sec, prefix = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-                name, kind = names.get(idx, (str(idx), "other"))
-                yield (rec.id, t, f"{prefix}.{min(int((wall - sec) * 1000), 999):03d}Z", name, kind, e, w)
+    for t, idx, e, w in store.iter_samples(rec.key):
+        wall = t0 + t
+        sec = int(wall)
+        if sec != last_sec:  # the date part changes once a second at most
+            last_sec, prefix = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        name, kind = names.get(idx, (str(idx), "other"))
+        yield (rec.id, t, f"{prefix}.{min(int((wall - sec) * 1000), 999):03d}Z", name, kind, e, w)
 
 
 def sample_rows(store, rec):
@@ -130,15 +110,15 @@ def codecarbon_row(rec, fp) -> dict:
     co2 = fp.co2e_kg if fp else None
     dur = rec.duration_s or 0.0
     return {
-        "timestamp": (iso(rec.ended_at or rec.updated_at) or "")[:-1],
+        "timestamp": (iso_time(rec.ended_at or rec.updated_at) or "")[:-1],
         "project_name": rec.project or "", "run_id": rec.id, "experiment_id": rec.job_id or "",
         "duration": dur, "emissions": co2 if co2 is not None else "",
         "emissions_rate": (co2 / dur) if co2 is not None and dur > 0 else "",
         "cpu_utilization_percent": "", "ram_utilization_percent": "", "ram_used_gb": "",
         "cpu_power": kind_sum("cpu", "avg_power_w"), "gpu_power": kind_sum("gpu", "avg_power_w"),
         "ram_power": kind_sum("dram", "avg_power_w"),
-        "cpu_energy": kind_sum("cpu", "energy_j") / 3.6e6, "gpu_energy": kind_sum("gpu", "energy_j") / 3.6e6,
-        "ram_energy": kind_sum("dram", "energy_j") / 3.6e6,
+        "cpu_energy": kind_sum("cpu", "energy_j") / J_PER_KWH,
+        "gpu_energy": kind_sum("gpu", "energy_j") / J_PER_KWH, "ram_energy": kind_sum("dram", "energy_j") / J_PER_KWH,
         "energy_consumed": fp.energy_kwh if fp else rec.energy_kwh, "water_consumed": "",
         "country_name": "", "country_iso_code": "", "region": rec.location.get("region") or "",
         "cloud_provider": provider, "cloud_region": region, "os": "", "python_version": "",
@@ -181,7 +161,7 @@ def write(f, store, runs, *, fmt: str, table: str | None = None) -> int:
         w = csv.DictWriter(f, fieldnames=CODECARBON_COLUMNS, lineterminator="\n")
         w.writeheader()
         for rec in runs:
-            w.writerow(codecarbon_row(rec, _footprint(rec)))
+            w.writerow(codecarbon_row(rec, footprint_or_note(rec, [])))
             n += 1
         return n
     if fmt == "csv" and table == "samples":  # the big table: plain tuples, no dicts
@@ -212,7 +192,7 @@ def write(f, store, runs, *, fmt: str, table: str | None = None) -> int:
 def _rows(store, runs, table):
     for rec in runs:
         if table == "runs":
-            yield run_row(rec, _footprint(rec), store.count_samples(rec.key))
+            yield run_row(rec, footprint_or_note(rec, []), store.count_samples(rec.key))
         elif table == "domains":
             yield from domain_rows(rec)
         else:
