@@ -93,7 +93,7 @@ def test_broken_meter_never_stops_the_training(analytic, store_path, caplog):
 def test_store_failure_keeps_samples_and_never_raises(analytic, store_path, monkeypatch):
     with wattprint.track(meters=[flat(analytic, 10.0)], store=store_path, interval=0.02,
                          flush_interval=0.05) as run:
-        real = run._store.flush
+        real = run.store.flush
         calls = {"n": 0}
 
         def flaky(*a, **k):
@@ -102,7 +102,7 @@ def test_store_failure_keeps_samples_and_never_raises(analytic, store_path, monk
                 raise OSError("disk full")
             return real(*a, **k)
 
-        monkeypatch.setattr(run._store, "flush", flaky)
+        monkeypatch.setattr(run.store, "flush", flaky)
         time.sleep(0.4)
     rec = run.record
     assert calls["n"] > 3 and rec.degraded
@@ -190,7 +190,7 @@ def test_psys_stands_for_the_host_in_totals(tmp_path, store_path):
 
 
 def test_rapid_progress_is_thinned_for_the_store_but_epochs_are_kept(analytic, store_path):
-    from wattprint.tracker import PROGRESS_BURST, PROGRESS_PER_INTERVAL
+    from wattprint.run.recorder import PROGRESS_BURST, PROGRESS_PER_INTERVAL
 
     with wattprint.track(meters=[flat(analytic, 10.0)], store=store_path, interval=0.1,
                          total=50_000, quiet=True) as run:

@@ -12,8 +12,8 @@ from .errors import BudgetExceeded, UsageError, WattprintError
 __all__ = ["__version__", "track", "Run", "estimate", "BudgetExceeded", "UsageError", "WattprintError"]
 
 _LAZY = {
-    "track": ("tracker", "track"),
-    "Run": ("tracker", "Run"),
+    "track": ("run", "track"),
+    "Run": ("run", "Run"),
     "estimate": ("footprint", "estimate"),
     "Footprint": ("footprint", "Footprint"),
     "Prediction": ("predict", "Prediction"),

@@ -28,10 +28,6 @@ class Snapshot:
     t: float
     energy_j: dict[str, float]
 
-    @property
-    def total_j(self) -> float:
-        return sum(self.energy_j.values())
-
 
 class _Source:
     """One meter with its domains and integration state."""
@@ -95,10 +91,6 @@ class Sampler:
             self._thread.join(timeout=max(2.0, 2 * self.poll_interval))
         return self.snapshot(fresh=True)
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def _loop(self) -> None:
         next_t = self._clock() + self.poll_interval
         while not self._stop.wait(max(0.0, next_t - self._clock())):
@@ -129,6 +121,10 @@ class Sampler:
 
     def power(self) -> dict[str, float]:
         return dict(self._power)
+
+    def elapsed(self) -> float:
+        """Seconds since ``start()`` on the sampler's clock (0 before it started)."""
+        return self._clock() - self._t0 if self._thread is not None else 0.0
 
     def _poll_locked(self, now: float, first: bool = False, notify: bool = True) -> None:
         dt = now - self._t_last

@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "campaign": ("campaign", "sum all runs of a project: one model, tuning, the whole R&D"),
     "export": ("export", "export runs and samples as CSV or JSON Lines"),
     "merge": ("merge", "merge per-node records of a multi-node job"),
-    "exporter": ("exporter", "serve this node's energy counters to Prometheus"),
+    "exporter": ("prometheus", "serve this node's energy counters to Prometheus"),
     "regions": ("regions", "list known regions and their grid carbon intensity"),
     "hardware": ("hardware", "list known accelerators and their power"),
 }
@@ -85,7 +85,3 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
 
-
-def die(message: str) -> None:
-    """Raise a one-line user error from a command (caught in ``main``)."""
-    raise UsageError(message)

@@ -13,6 +13,8 @@ import math
 import time
 import weakref
 
+from ..units import positive
+
 log = logging.getLogger("wattprint")
 
 # Steps faster than this are reported in batches: the sampler cannot resolve them anyway, and
@@ -40,7 +42,7 @@ class _Adapter:
         if self.own:
             if self.run is not None and self.run.status == "running":
                 return
-            from ..tracker import track
+            from ..run import track
 
             opts = dict(self.options)
             opts.setdefault("unit", self.unit)
@@ -132,7 +134,4 @@ class _Adapter:
 
 
 def _valid(total) -> bool:
-    try:
-        return total is not None and math.isfinite(float(total)) and float(total) > 0
-    except (TypeError, ValueError):
-        return False
+    return total is not None and positive(total) is not None

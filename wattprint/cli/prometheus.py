@@ -24,11 +24,11 @@ def add_arguments(p, name) -> None:
 
 def run(args) -> int:
     from ..errors import UsageError
-    from ..integrations.prometheus import EnergyCollector, Exposer, _client, check_port
+    from ..plugins.prometheus import EnergyCollector, Exposer, check_port, client
     from ..meters import discover
     from ..sampler import MIN_INTERVAL_S, Sampler
 
-    _client()
+    client()
     port = check_port(args.port)
     if not args.interval >= MIN_INTERVAL_S:
         raise UsageError(f"--interval must be at least {MIN_INTERVAL_S} s, got {args.interval}")
@@ -39,7 +39,11 @@ def run(args) -> int:
         raise UsageError("no energy source on this machine; 'wattprint doctor' says what is missing")
     sampler = Sampler(disc.meters, args.interval)
     node = args.node or socket.gethostname()
-    exposer = Exposer(EnergyCollector(lambda: sampler, node=node), job=args.job,
+
+    def reading():
+        return sampler.domains, sampler.snapshot(fresh=False, timeout=0.1).energy_j, sampler.power()
+
+    exposer = Exposer(EnergyCollector(reading, node=node), job=args.job,
                       grouping={"instance": node})
     done = threading.Event()
     sampler.start()

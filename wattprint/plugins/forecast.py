@@ -1,6 +1,6 @@
-"""Live prediction and budgets: the plugin behind ``track(total=..., budget_kwh=..., ...)``.
+"""Forecasts and budgets: the plugin behind ``track(total=..., budget_kwh=..., ...)``.
 
-At each ``run.progress()`` it keeps the row ``(t, done, energy_j)``. At fixed points (after the
+At each ``run.progress()`` it checks the new row ``(t, done, energy_j)``. At fixed points (after the
 first epoch, then every ``predict_every`` of the total) it predicts the whole run
 (``wattprint.predict``), logs one line and stores the prediction with the run. Budgets are
 checked at those points and at every 1 % of the total, in the training thread only:
@@ -18,83 +18,47 @@ import logging
 import math
 import sys
 
-from .errors import BudgetExceeded, UsageError
+from ..errors import BudgetExceeded
+from ..units import J_PER_KWH
 
 log = logging.getLogger("wattprint")
 
-MAX_ROWS = 2000          # older rows are thinned beyond this: a prediction costs ~1 ms
 CHECK_EVERY = 0.01       # budgets are checked at every 1 % of the total
 BUDGETS = (("budget_kwh", "energy_kwh", "kWh"), ("budget_co2e_kg", "co2e_kg", "kg CO2e"),
            ("budget_usd", "cost_usd", "USD"))
 
 
-def _positive(name, value):
-    if value is None:
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{name} must be a number, got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise UsageError(f"{name} must be a positive number, got {value!r}")
-    return v
+class ForecastPlugin:
+    """Predictions at checkpoints, stored and logged; budget checks."""
 
-
-class Forecast:
-    """Plugin: predictions at checkpoints, stored and logged; budget checks."""
-
-    def __init__(self, run):
-        c = run.config
-        every = c.get("predict_every")
-        if every is not None:
-            every = _positive("predict_every", every)
-            if every > 1:
-                raise UsageError(f"predict_every is a fraction of the total (e.g. 0.1 for every "
-                                 f"10 %), got {every!r}")
-        self.every = every
-        self.budgets = {k: _positive(k, c.get(k)) for k, _, _ in BUDGETS}
-        loc = run.location
-        if self.budgets["budget_co2e_kg"] and not any(loc.get(k) for k in ("region", "cloud", "intensity")):
-            raise UsageError("budget_co2e_kg needs a grid intensity: pass region=, cloud= or intensity=")
-        if self.budgets["budget_usd"] and not any(loc.get(k) for k in ("prices", "tariff", "hardware", "cloud")):
-            raise UsageError("budget_usd needs prices: pass tariff= (electricity) or cloud=/hardware=/prices=")
-        self.on_exceed = c.get("on_exceed", "warn")
-        self.quiet = c.get("quiet", True)
-        self.rows: list[tuple[float, float, float]] = []
-        self.next_log = every
+    def __init__(self, opts):
+        """``opts``: the run's checked ``Options`` (budgets and predict_every are valid)."""
+        self.every = opts.predict_every
+        self.budgets = opts.budgets
+        self.on_exceed = opts.on_exceed
+        self.quiet = opts.quiet
+        self.prev: tuple | None = None  # the previous progress row (t, done, energy_j)
+        self.next_log = self.every
         self.next_check = CHECK_EVERY
         self.first_epoch_logged = False
         self.fired: set[str] = set()
         self.warned: set[str] = set()
         self.last: object | None = None  # the last Prediction made
-        total = run.total
-        if total is not None:
-            try:
-                ok = math.isfinite(float(total)) and float(total) > 0
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                self._warn_once("total", f"wattprint: total={total!r} is not a positive number; "
-                                "predictions stay unreliable until progress(done, total=N) gives one")
 
     # -- hooks ---------------------------------------------------------------------------
     def progressed(self, run, done, total) -> None:
         row = run.last_progress
         if row is None:
             return
-        rows = self.rows
-        if rows and row[1] < rows[-1][1]:
+        prev, self.prev = self.prev, row
+        if prev is not None and row[1] < prev[1]:
             self._warn_once("backwards", f"wattprint: progress went backwards ({row[1]:g} after "
-                            f"{rows[-1][1]:g}); report cumulative work done. Prediction is unreliable")
-        rows.append(row)
-        if len(rows) > MAX_ROWS:  # thin the older half; segments need few rows each
-            half = len(rows) // 2
-            rows[:half] = rows[:half:2]
+                            f"{prev[1]:g}); report cumulative work done. Prediction is unreliable")
         valid_total = isinstance(total, (int, float)) and math.isfinite(total) and total > 0
         if valid_total and done > total:
             self._warn_once("over", f"wattprint: done={done:g} exceeds total={total:g}; pass the "
                             "right total (progress(done, total=N)). Prediction is unreliable")
-        spent_kwh = row[2] / 3.6e6
+        spent_kwh = row[2] / J_PER_KWH
         b = self.budgets["budget_kwh"]
         if b is not None and spent_kwh > b and "budget_kwh" not in self.fired:
             self._exceeded(run, "budget_kwh", f"energy spent {spent_kwh:.4g} kWh exceeds "
@@ -112,7 +76,7 @@ class Forecast:
             self._check(run, pred or self._predict(run))
 
     def stopping(self, run) -> None:
-        if not self.rows and (run.total is not None or any(self.budgets.values())):
+        if run.last_progress is None and (run.total is not None or any(self.budgets.values())):
             self._warn_once("none", "wattprint: no progress was reported, so nothing was predicted "
                             "and no budget checked; call run.progress(done) as work completes")
 
@@ -124,9 +88,9 @@ class Forecast:
         return False
 
     def _predict(self, run):
-        from .predict import add_footprint, estimate
+        from ..predict import add_footprint, extrapolate
 
-        pred = estimate(self.rows, run.total, unit=run.unit, resolution_s=run.interval)
+        pred = extrapolate(run.progress_rows(), run.total, unit=run.unit, resolution_s=run.interval)
         self.last = add_footprint(pred, run.location)
         return self.last
 

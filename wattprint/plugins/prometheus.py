@@ -32,7 +32,8 @@ LABELS = ("domain", "kind", "source", "label", "node", "run")
 INSTALL = "install it with: pip install 'wattprint[prometheus]'"
 
 
-def _client():
+def client():
+    """prometheus_client, or UsageError saying how to install it."""
     try:
         import prometheus_client
     except ImportError:
@@ -51,10 +52,15 @@ def check_port(port) -> int:
 
 
 class EnergyCollector:
-    """A prometheus_client collector over a sampler (read at scrape time, never blocking it)."""
+    """A prometheus_client collector over live readings (taken at scrape time, never waiting
+    for a meter read in progress).
 
-    def __init__(self, sampler_fn, *, node=None, run_fn=None):
-        self._sampler_fn = sampler_fn        # -> Sampler or None (before the run starts)
+    ``reading()`` returns ``(domains, {domain: J}, {domain: W})``, or None before measuring
+    starts; ``node`` and ``run_fn`` give the labels.
+    """
+
+    def __init__(self, reading, *, node=None, run_fn=None):
+        self._reading = reading
         self._node = node or socket.gethostname()
         self._run_fn = run_fn or (lambda: "")
 
@@ -69,14 +75,13 @@ class EnergyCollector:
                                      labels=LABELS)
         power = GaugeMetricFamily("wattprint_power_watts",
                                   "Average power over the last poll, per domain (W)", labels=LABELS)
-        sampler = self._sampler_fn()
-        if sampler is not None:
-            snap = sampler.snapshot(fresh=False, timeout=0.1)
-            watts = sampler.power()
+        reading = self._reading()
+        if reading is not None:
+            domains, joules, watts = reading
             node, run = str(self._node() if callable(self._node) else self._node), self._run_fn()
-            for d in sampler.domains:
+            for d in domains:
                 values = [d.name, d.kind, d.source, d.label, node, run or ""]
-                energy.add_metric(values, snap.energy_j.get(d.name, 0.0))
+                energy.add_metric(values, joules.get(d.name, 0.0))
                 power.add_metric(values, watts.get(d.name, 0.0))
         yield energy
         yield power
@@ -86,7 +91,7 @@ class Exposer:
     """A registry with one collector, served over HTTP and/or pushed to a Pushgateway."""
 
     def __init__(self, collector, *, job="wattprint", grouping=None):
-        pc = _client()
+        pc = client()
         self.registry = pc.CollectorRegistry(auto_describe=False)
         self.registry.register(collector)
         self.job = job
@@ -141,26 +146,23 @@ class PrometheusPlugin:
         self.addr = addr or os.environ.get("WATTPRINT_PROMETHEUS_ADDR") or "0.0.0.0"
         self.push_interval = push_interval
         self.exposer: Exposer | None = None
-        _client()  # missing package: say so at track(), before any training
-
-    @classmethod
-    def from_run(cls, run) -> "PrometheusPlugin":
-        cfg = run.config
-        return cls(cfg.get("prometheus_port"),
-                   cfg.get("push_gateway") or os.environ.get("WATTPRINT_PUSHGATEWAY"))
+        client()  # missing package: say so at track(), before any training
 
     def started(self, run) -> None:
         if not run.domains:  # e.g. a rank whose node is measured by another rank
             return
-        collector = EnergyCollector(lambda: run._sampler, node=lambda: run.node or socket.gethostname(),
+        def reading():
+            return run.domains, run.energy(fresh=False).energy_j, run.power()
+
+        collector = EnergyCollector(reading, node=lambda: run.node or socket.gethostname(),
                                     run_fn=lambda: run.run_id)
         self.exposer = Exposer(collector, grouping={"instance": socket.gethostname(),
                                                     "run": run.run_id})
         if self.port is not None:
             port = self.port
-            role = next((p.role for p in run.plugins if getattr(p, "role", None)), None)
-            if port and role is not None and role.local_rank:
-                port += role.local_rank  # ranks sharing a node each get their own port
+            local_rank = run.placement.local_rank
+            if port and local_rank:
+                port += local_rank  # ranks sharing a node each get their own port
             try:
                 run.prometheus_port = self.exposer.serve(port, self.addr)
             except OSError as e:

@@ -1,0 +1,130 @@
+"""Every ``track()`` option, checked once, in one frozen dataclass.
+
+A bad option raises ``UsageError`` here, before any training has run. Later rooms (the run,
+its plugins) read ``run.options`` and never check again.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+
+from ..errors import UsageError
+from ..sampler import MIN_INTERVAL_S
+from ..units import positive, positive_or_none
+
+log = logging.getLogger("wattprint")
+
+LOCATION_KEYS = ("region", "cloud", "intensity", "net_intensity", "pue", "prices", "tariff",
+                 "hardware")
+BUDGET_KEYS = ("budget_kwh", "budget_co2e_kg", "budget_usd")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a run was asked to do. Build it with :func:`options` (which checks it)."""
+
+    project: str | None = None
+    tags: tuple = ()
+    interval: float = 1.0
+    store: str | None = None
+    flush_interval: float = 5.0
+    total: float | None = None
+    unit: str = "step"
+    location: dict = field(default_factory=dict)  # only the location keys that were given
+    budget_kwh: float | None = None
+    budget_co2e_kg: float | None = None
+    budget_usd: float | None = None
+    on_exceed: str = "warn"
+    predict_every: float | None = 0.1
+    prometheus_port: int | None = None
+    push_gateway: str | None = None
+    distributed: str | bool | None = "auto"
+    scope: str = "machine"
+    sysfs_root: str | None = None
+    gpus: bool = True
+    run_id: str | None = None  # the id asked for (None: a fresh one per run)
+    command: str | None = None
+    quiet: bool = False
+    meters: tuple | None = None  # meters to use instead of discovering them (tests, embedding)
+
+    @property
+    def budgets(self) -> dict:
+        return {k: getattr(self, k) for k in BUDGET_KEYS}
+
+    def as_kwargs(self) -> dict:
+        """The options as ``track()`` keyword arguments (the decorator makes a run per call)."""
+        kw = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "location"}
+        kw.update(self.location)
+        return kw
+
+
+def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval=5.0,
+            total=None, unit="step", region=None, cloud=None, intensity=None, net_intensity=None,
+            pue=None, prices=None, tariff=None, hardware=None, budget_kwh=None,
+            budget_co2e_kg=None, budget_usd=None, on_exceed="warn", predict_every=0.1,
+            prometheus_port=None, push_gateway=None, distributed="auto", scope="machine",
+            sysfs_root=None, gpus=True, run_id=None, command=None, quiet=False,
+            meters=None) -> Options:
+    """Check every option and return them as :class:`Options`; ``UsageError`` names the bad one."""
+    try:
+        interval = float(interval)
+    except (TypeError, ValueError):
+        raise UsageError(f"interval must be a number of seconds, got {interval!r}") from None
+    if not interval >= MIN_INTERVAL_S:  # also rejects NaN
+        raise UsageError(f"interval must be at least {MIN_INTERVAL_S} s (10 ms), got {interval!r}")
+    flush_interval = positive_or_none("flush_interval", flush_interval)
+    if flush_interval is None:
+        raise UsageError("flush_interval must be a positive number of seconds, got None")
+    if scope not in ("machine", "process"):
+        raise UsageError(f"scope must be 'machine' or 'process', got {scope!r}")
+    if on_exceed not in ("warn", "stop"):
+        raise UsageError(f"on_exceed must be 'warn' or 'stop', got {on_exceed!r}")
+    if not (isinstance(distributed, bool) or distributed in (None, "auto", "off", "no")):
+        raise UsageError(f"distributed must be 'auto', True or False, got {distributed!r}")
+    if predict_every is not None:
+        predict_every = positive_or_none("predict_every", predict_every)
+        if predict_every > 1:
+            raise UsageError(f"predict_every is a fraction of the total (e.g. 0.1 for every "
+                             f"10 %), got {predict_every!r}")
+    budgets = {k: positive_or_none(k, v) for k, v in
+               (("budget_kwh", budget_kwh), ("budget_co2e_kg", budget_co2e_kg),
+                ("budget_usd", budget_usd))}
+    location = {k: v for k, v in dict(
+        region=region, cloud=cloud, intensity=intensity, net_intensity=net_intensity, pue=pue,
+        prices=prices, tariff=tariff, hardware=hardware).items() if v is not None}
+    if budgets["budget_co2e_kg"] and not any(location.get(k) for k in ("region", "cloud", "intensity")):
+        raise UsageError("budget_co2e_kg needs a grid intensity: pass region=, cloud= or intensity=")
+    if budgets["budget_usd"] and not any(location.get(k) for k in ("prices", "tariff", "hardware", "cloud")):
+        raise UsageError("budget_usd needs prices: pass tariff= (electricity) or cloud=/hardware=/prices=")
+    if prometheus_port is not None:
+        from ..plugins.prometheus import check_port
+
+        prometheus_port = check_port(prometheus_port)
+    return Options(
+        project=project, tags=tuple([tags] if isinstance(tags, str) else (tags or ())),
+        interval=interval, store=None if store is None else str(store),
+        flush_interval=flush_interval, total=_total(total), unit=unit, location=location,
+        on_exceed=on_exceed, predict_every=predict_every, prometheus_port=prometheus_port,
+        push_gateway=push_gateway, distributed=distributed, scope=scope, sysfs_root=sysfs_root,
+        gpus=bool(gpus), run_id=run_id,
+        command=command if command is not None else (" ".join(sys.argv) or None),
+        quiet=bool(quiet), meters=None if meters is None else tuple(meters), **budgets)
+
+
+def _total(total):
+    """A bad total is warned about, not raised: the training can still give one later."""
+    if total is None or positive(total) is not None:
+        return positive(total)
+    log.warning("wattprint: total=%r is not a positive number; predictions stay unreliable "
+                "until progress(done, total=N) gives one", total)
+    return None
+
+
+def replace(opts: Options, **changes) -> Options:
+    """A copy with some options changed (checked again)."""
+    kw = opts.as_kwargs()
+    kw.update(changes)
+    return options(**kw)
+
+

@@ -1,0 +1,147 @@
+"""The recorder: what a run has to write, buffered, and written to the store every flush.
+
+Samples arrive from the sampler thread, progress and windows from the training thread; both
+only append to buffers under a lock. ``flush()`` writes everything pending in one store
+transaction. A store that cannot be written keeps the rows in memory (bounded) and retries at
+the next flush, so a full disk or a locked file never reaches the training.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+
+log = logging.getLogger("wattprint")
+
+# Progress rows written to the store: a burst of this many, then this many per interval.
+PROGRESS_BURST = 100
+PROGRESS_PER_INTERVAL = 2
+
+# Pending sample rows kept in memory when the store cannot be written (≈ 10 MB at most).
+MAX_PENDING_ROWS = 200_000
+
+
+class Recorder:
+    """Buffers one run's rows and flushes them to ``store`` under record ``key``."""
+
+    def __init__(self, store, key: int, domains, counted, *, latest, interval: float,
+                 flush_interval: float, clock=time.monotonic, wall=time.time):
+        self.store, self.key = store, key
+        self.names = [d.name for d in domains]
+        self.counted = counted
+        self._latest = latest  # -> (t, {domain: J}): the totals when no sample is pending
+        self.interval, self.flush_interval = interval, flush_interval
+        self._clock, self._wall = clock, wall
+        self._lock = threading.Lock()
+        # Every run's samples start at (0 s, 0 J), so plots and exports begin where it began.
+        self._samples: list = [(0.0, i, 0.0, None) for i in range(len(self.names))]
+        self._progress: list = []
+        self._windows: list = []
+        self._predictions: list = []
+        self._tokens, self._token_t = float(PROGRESS_BURST), 0.0
+        self._held = None  # the newest progress row the token bucket did not queue
+        self._last_flush = clock()
+        self.failed = False
+
+    # -- adding (any thread; cheap) -----------------------------------------------------------
+    def add_sample(self, t: float, energy: dict, power: dict) -> None:
+        rows = [(t, i, energy[n], power.get(n)) for i, n in enumerate(self.names)]
+        with self._lock:
+            self._samples.extend(rows)
+            if len(self._samples) > MAX_PENDING_ROWS:  # store unwritable for long: keep newest
+                del self._samples[: len(self._samples) - MAX_PENDING_ROWS]
+
+    def add_final_sample(self, t: float, energy: dict, power: dict) -> None:
+        """The final reading is a sample too: a run shorter than one interval still has two."""
+        with self._lock:
+            last = self._samples[-1][0] if self._samples else -math.inf
+        if last < t:
+            self.add_sample(t, energy, power)
+        with self._lock:
+            if self._held is not None:
+                self._progress.append(self._held)
+                self._held = None
+
+    def add_progress(self, t: float, done: float, total, energy_j: float, *, finished: bool) -> None:
+        # A token bucket: bursts of up to PROGRESS_BURST rows, then PROGRESS_PER_INTERVAL per
+        # sampler interval, and always the last one. Epoch-level reports are all kept; a loop
+        # reporting every step at 1 kHz writes ~2 rows a second.
+        self._tokens = min(PROGRESS_BURST, self._tokens + PROGRESS_PER_INTERVAL
+                           * (t - self._token_t) / self.interval)
+        self._token_t = t
+        row = (t, done, total, energy_j)
+        with self._lock:
+            if self._tokens >= 1 or finished:
+                self._tokens = max(0.0, self._tokens - 1)
+                self._held = None
+                self._progress.append(row)
+            else:
+                self._held = row
+
+    def add_window(self, name: str, start_s: float, end_s: float, energy_j: dict) -> None:
+        with self._lock:
+            self._windows.append((name, start_s, end_s, dict(energy_j)))
+
+    def add_prediction(self, t: float, data: dict) -> None:
+        with self._lock:
+            self._predictions.append((t, data))
+
+    # -- writing ------------------------------------------------------------------------------
+    def due(self) -> bool:
+        return self._clock() - self._last_flush >= self.flush_interval
+
+    def flush(self, fields: dict, *, final: tuple | None = None) -> bool:
+        """Write everything pending with the run's ``fields``; False (rows kept) if it failed.
+
+        The run's totals are ``final`` (t, {domain: J}) when given, else the newest pending
+        sample, else the latest totals.
+        """
+        self._last_flush = self._clock()
+        with self._lock:
+            samples, self._samples = self._samples, []
+            progress, self._progress = self._progress, []
+            windows, self._windows = self._windows, []
+            predictions, self._predictions = self._predictions, []
+        n = len(self.names)
+        if final is not None:
+            t, energy = final
+        elif samples and n:
+            t = samples[-1][0]
+            energy = {self.names[i]: e for (_, i, e, _) in samples[-n:]}
+        else:
+            t, energy = self._latest()
+        fields = {"updated_at": self._wall(), "duration_s": t or 0.0,
+                  "energy_j": sum(v for k, v in energy.items() if k in self.counted), **fields}
+        try:
+            self.store.flush(self.key, samples=samples,
+                             domain_energy={i: energy.get(name, 0.0)
+                                            for i, name in enumerate(self.names)},
+                             run_fields=fields, progress=progress, windows=windows,
+                             predictions=predictions)
+            return True
+        except Exception as e:
+            if not self.failed:
+                log.warning("wattprint: cannot write the run store %s (%s); keeping samples in "
+                            "memory and retrying", getattr(self.store, "path", "?"), e)
+            self.failed = True
+            with self._lock:  # put them back, oldest first
+                self._samples[:0] = samples
+                self._progress[:0] = progress
+                self._windows[:0] = windows
+                self._predictions[:0] = predictions
+            return False
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
+
+
+def process_started() -> float | None:
+    try:
+        import psutil
+
+        return psutil.Process().create_time()
+    except Exception:
+        return None
