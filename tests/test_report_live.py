@@ -16,20 +16,20 @@ from wattprint.report.live import LiveStatus, status_text
 
 
 class _Run:
-    """Enough of a Run for the status line: a sampler-like object and no prediction."""
+    """Enough of a Run for the status line: energy so far, power now and no prediction."""
 
     total = None
+    status = "running"
 
-    class _sampler:
-        @staticmethod
-        def snapshot(fresh=False):
-            from wattprint.sampler import Snapshot
+    @staticmethod
+    def energy(fresh=True):
+        from wattprint.run import Measurement
 
-            return Snapshot(125.0, {"cpu:0": 3.6e6 * 0.25, "gpu:0": 3.6e6 * 0.5})
+        return Measurement("run", 125.0, {"cpu:0": 3.6e6 * 0.25, "gpu:0": 3.6e6 * 0.5})
 
-        @staticmethod
-        def power():
-            return {"cpu:0": 40.0, "gpu:0": 250.0}
+    @staticmethod
+    def power():
+        return {"cpu:0": 40.0, "gpu:0": 250.0}
 
 
 def test_status_text_has_power_energy_and_prediction():

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 
+from ..units import J_PER_KWH
 from ..units import fmt_duration as _fmt_duration
 from ..units import fmt_energy as _fmt_energy
 
@@ -31,15 +32,14 @@ SAVE, RESTORE, CLEAR_LINE = "\x1b7", "\x1b8", "\x1b[2K"
 def status_text(run) -> str:
     """One line: elapsed time, power now, energy so far and the predicted total if any."""
     parts = ["wattprint"]
-    sampler = getattr(run, "_sampler", None)
-    if sampler is not None:
-        snap = sampler.snapshot(fresh=False)
-        counted = getattr(run, "counted", None) or snap.energy_j.keys()  # no double counting
-        watts = sum(w for k, w in sampler.power().items() if k in counted)
-        parts.append(_fmt_duration(snap.t))
+    if getattr(run, "status", "new") != "new":  # meters open: there is something to show
+        m = run.energy(fresh=False)  # the sampler's last totals: drawing must not read meters
+        counted = m.counted or m.energy_j.keys()  # no double counting
+        watts = sum(w for k, w in run.power().items() if k in counted)
+        parts.append(_fmt_duration(m.seconds))
         parts.append(f"{watts:,.0f} W")
-        joules = sum(e for k, e in snap.energy_j.items() if k in counted)
-        parts.append(f"{_fmt_energy(joules / 3.6e6)} so far")
+        joules = sum(e for k, e in m.energy_j.items() if k in counted)
+        parts.append(f"{_fmt_energy(joules / J_PER_KWH)} so far")
     predict = getattr(run, "predict", None)
     if callable(predict) and getattr(run, "total", None):
         try:
@@ -145,7 +145,7 @@ class LiveStatus:
 def demo(seconds: float = 5.0) -> None:  # pragma: no cover - for trying it by hand
     class _Fake:
         total = None
-        _sampler = None
+        status = "new"
 
     with LiveStatus(_Fake(), text=lambda r: time.strftime("wattprint demo %H:%M:%S")):
         for i in range(int(seconds * 4)):
