@@ -217,6 +217,8 @@ def test_budget_not_hit_by_warmup_spike(analytic):
     (dict(budget_co2e_kg=1), "budget_co2e_kg needs a grid intensity"),
     (dict(budget_usd=5), "budget_usd needs prices"),
     (dict(predict_every=5), "predict_every is a fraction"),
+    (dict(total=-3), "total must be a positive number"),
+    (dict(total="abc"), "total must be a number"),
 ])
 def test_bad_budget_options_fail_at_once(kw, msg):
     with pytest.raises(wattprint.UsageError, match=msg):
@@ -224,14 +226,13 @@ def test_bad_budget_options_fail_at_once(kw, msg):
 
 
 def test_bad_progress_warns_and_never_raises(analytic, caplog):
-    with wattprint.track(meters=[_warm_meter(analytic)], interval=0.02, total=-3,
-                         distributed=False) as run:
-        run.progress(5)
+    with wattprint.track(meters=[_warm_meter(analytic)], interval=0.02, distributed=False) as run:
+        run.progress(5, total=-3)
         run.progress(2)
         run.progress(4, total=3)
         p = run.predict()
     text = caplog.text
-    assert "total=-3 is not a positive number" in text
+    assert "total=-3 ignored: it must be a positive number" in text
     assert "progress went backwards" in text
     assert "exceeds total" in text
     assert not p.reliable

@@ -234,3 +234,102 @@ def test_unreadable_rapl_is_said_in_one_line_and_the_model_takes_over(tmp_path, 
     assert "modelled instead" in lines[0]
     assert sorted(map(tuple, json.loads(out.stdout))) == [("cpu-model", "modelled"),
                                                           ("dram-model", "modelled")]
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"region": "Narnia"}, "unknown region 'Narnia'"),
+    ({"cloud": "aws:mars-1"}, "unknown aws region"),
+    ({"intensity": "lots"}, "intensity: cannot read"),
+    ({"pue": 0.5}, "pue: must be 1 or more"),
+    ({"hardware": "H900"}, "unknown hardware 'H900'"),
+    ({"region": ""}, "region must not be empty"),
+    ({"total": "abc"}, "total must be a number"),
+    ({"total": float("nan")}, "total must be a positive number"),
+    ({"tags": ["final", ""]}, "tags must be non-empty strings"),
+    ({"tags": [3]}, "tags must be non-empty strings"),
+    ({"project": ""}, "project must be a non-empty string"),
+    ({"unit": ""}, "unit must be a name"),
+])
+def test_location_and_work_options_are_checked_before_training(kw, match):
+    trained = []
+    with pytest.raises(UsageError, match=match):
+        with wattprint.track(**kw):
+            trained.append(1)
+    assert not trained
+
+
+def test_bad_values_in_the_loop_keep_the_record_whole(analytic, store_path, caplog):
+    """progress(nan/inf/-1/object) is dropped with one warning; bad window names are refused at
+    the call; the run ends finished with all its energy and every good progress row."""
+    with wattprint.track(meters=[flat(analytic, 10.0)], store=store_path, interval=0.02,
+                         flush_interval=0.02, total=4) as run:
+        run.progress(1)
+        for bad in (float("nan"), float("inf"), -1, object(), None, "x"):
+            run.progress(bad)
+        run.progress(2)
+        for bad in (None, object(), 3):
+            with pytest.raises(TypeError, match="window name must be a string"):
+                with run.window(bad):
+                    pass
+        with pytest.raises(ValueError, match="must not be empty"):
+            run.window("").__enter__()
+        with run.window("good") as w:
+            time.sleep(0.05)
+        time.sleep(0.1)                   # several flushes after the bad values
+        run.progress(4)
+    rec = run.record
+    assert rec.status == "finished" and not rec.degraded
+    assert [d for _, d, _, _ in run.store.progress(rec.key)] == [1, 2, 4]
+    assert [name for name, *_ in run.store.windows(rec.key)] == ["good"]
+    assert rec.energy_j == pytest.approx(run.energy().total_j)
+    assert rec.energy_j == pytest.approx(10.0 * rec.duration_s, rel=0.05)
+    warned = [r for r in caplog.records if "ignored: not a number" in r.getMessage()]
+    assert len(warned) == 1 and w.seconds > 0
+
+
+def test_a_row_the_store_refuses_is_set_aside_not_retried_ahead_of_good_rows(analytic, store_path,
+                                                                                caplog):
+    """A row the database refuses is left out and reported; everything after it is stored."""
+    with wattprint.track(meters=[flat(analytic, 10.0)], store=store_path, interval=0.02,
+                         flush_interval=0.02) as run:
+        run.record_prediction(0.01, {"bad": object()})   # not JSON: the store refuses it
+        time.sleep(0.1)
+        run.record_prediction(0.2, {"energy_kwh": 1.0})
+        run.progress(1)
+        time.sleep(0.1)
+    rec = run.record
+    assert rec.status == "finished" and rec.degraded
+    assert [d for _, d in run.store.predictions(rec.key)] == [{"energy_kwh": 1.0}]
+    assert [d for _, d, _, _ in run.store.progress(rec.key)] == [1]
+    assert sum("refused a prediction row" in r.getMessage() for r in caplog.records) == 1
+    assert rec.energy_j == pytest.approx(run.energy().total_j)
+
+
+def test_nested_track_warns_once_and_counts_the_machine_once(analytic, store_path, caplog):
+    from wattprint.plugins.distributed import countable
+
+    @wattprint.track(store=store_path, interval=0.02, quiet=True)
+    def trial():
+        time.sleep(0.1)
+
+    with wattprint.track(meters=[flat(analytic, 10.0)], store=store_path, interval=0.02,
+                         quiet=True) as outer:
+        trial()
+        trial()
+        inner = trial.last_run
+    assert outer.record.status == inner.record.status == "finished"
+    # the inner run read the outer run's meter: the same domain, about 10 W for its 0.1 s
+    assert [d.name for d in inner.record.domains] == ["cpu:0"]
+    assert inner.record.energy_j == pytest.approx(10.0 * inner.record.duration_s, rel=0.3)
+    assert inner.record.meta["nested_in"] == outer.run_id
+    runs = Store.open(store_path).list_runs()
+    assert len(runs) == 3 and [r.id for r in countable(runs)] == [outer.run_id]
+    assert sum("inside a running track()" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_ctrl_c_in_track_is_stored_as_cancelled(analytic, store_path):
+    with pytest.raises(KeyboardInterrupt):
+        with wattprint.track(meters=[flat(analytic, 10.0)], store=store_path, interval=0.02,
+                             quiet=True) as run:
+            raise KeyboardInterrupt
+    assert run.record.status == "cancelled"

@@ -9,20 +9,22 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import os
+import math
 import sys
 import time
 
 from ..errors import BudgetExceeded, UsageError
 from ..meters.base import counted_in_total
 from ..sampler import Sampler
-from ..store import DomainTotal, RunRecord, hostname, open_store
+from ..store import RunRecord, open_store
 from ..units import positive
-from .measurement import Measurement, Window, sync_devices
+from . import nested
+from .devices import open_meters
+from .measurement import Measurement, Window, check_window_name, sync_devices
 from .options import Options, options as make_options
 from ..plugins.base import Placement
 from .plugins import plugins_for
-from .recorder import Recorder, new_run_id, process_started
+from .recorder import Recorder, first_record, new_run_id
 
 log = logging.getLogger("wattprint")
 
@@ -64,6 +66,7 @@ class Run:
         self._key: int | None = None
         self._windows: dict[str, tuple[float, dict]] = {}
         self._history: list[tuple[float, float, float]] = []
+        self._warned: set[str] = set()
         self._final: Measurement | None = None
         self._record: RunRecord | None = None
         self._result = None
@@ -96,54 +99,34 @@ class Run:
         for placement in self._call_plugins("configure"):
             if isinstance(placement, Placement):
                 self._place(placement)
-        o, p = self.options, self.placement
-        self.store = open_store(o.store)  # unwritable path: UsageError before training
-        if o.meters is not None:
-            meters = list(o.meters)
-        else:
-            from ..meters import discover
-
-            self._discovery = discover(
-                sysfs_root=o.sysfs_root, gpus=o.gpus and p.measure_gpus, cpu=p.measure_host,
-                gpu_indices=None, pid=os.getpid() if o.scope == "process" else None)
-            meters, self.unavailable = self._discovery.meters, self._discovery.unavailable
-            for u in self.unavailable:  # present but unusable: one line each, then go on
-                if u.loud:
-                    fallback = " (modelled instead)" if u.source == "rapl" else ""
-                    log.warning("wattprint: %s: %s%s%s", u.source, u.reason, fallback,
-                                f"; fix: {u.fix}" if u.fix else "")
-        self._sampler = Sampler(meters, self.interval, on_sample=self._on_sample,
-                                after_poll=self._maybe_flush, clock=self._clock)
-        self.domains = self._sampler.domains
-        self.counted = counted_in_total(self.domains)
-        self.started_at = time.time()
-        self._key = self.store.create_run(self._new_record())
+        self.store = open_store(self.options.store)  # unwritable path: UsageError before training
+        outer = nested.enter(self)
+        try:
+            meters, self.unavailable, self._discovery, meta = open_meters(
+                self.options, self.placement, outer)
+            self._sampler = Sampler(meters, self.interval, on_sample=self._on_sample,
+                                    after_poll=self._maybe_flush, clock=self._clock)
+            self.domains = self._sampler.domains
+            self.counted = counted_in_total(self.domains)
+            self.started_at = time.time()
+            self._key = self.store.create_run(first_record(self, meta))
+        except BaseException:
+            nested.leave(self)
+            if self._discovery is not None:
+                self._discovery.close()
+            raise
         self._recorder = Recorder(self.store, self._key, self.domains, self.counted,
                                   latest=self._latest, interval=self.interval,
-                                  flush_interval=o.flush_interval, clock=self._clock)
+                                  flush_interval=self.options.flush_interval, clock=self._clock)
         self.status = "running"
         self._sampler.start()
         self._call_plugins("started")
         return self
 
-    def _new_record(self) -> RunRecord:
-        p = self.placement
-        return RunRecord(
-            id=self.run_id, status="running", started_at=self.started_at,
-            updated_at=self.started_at, project=self.project, tags=self.tags,
-            command=self.options.command, cwd=os.getcwd(), host=hostname(), pid=os.getpid(),
-            pid_started=process_started(), interval_s=self.interval,
-            flush_s=self.options.flush_interval, total=self.total, unit=self.unit,
-            location=self.location, job_id=p.job_id, node=p.node, rank=p.rank,
-            meta={"unavailable": [u.__dict__ for u in self.unavailable]},
-            domains=[DomainTotal(d.name, d.kind, d.source, d.label, d.method, 0.0, 0.0,
-                                 device=d.device, node=p.node, idx=i,
-                                 in_total=d.name in self.counted)
-                     for i, d in enumerate(self.domains)])
-
     def stop(self, status: str = "finished", exit_code: int | None = None) -> None:
         if self.status != "running":
             return
+        nested.leave(self)
         snap = self._sampler.stop()
         self._final = Measurement("run", snap.t, snap.energy_j, counted=self.counted)
         self._recorder.add_final_sample(snap.t, snap.energy_j, self._sampler.power())
@@ -174,6 +157,8 @@ class Run:
             self.stop("finished")
         elif issubclass(exc_type, BudgetExceeded):
             self.stop("stopped")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.stop("cancelled")  # the user stopped it: not a failure of the training
         else:
             self.stop("failed")
         return False
@@ -214,6 +199,7 @@ class Run:
         return self._sampler.power() if self._sampler is not None else {}
 
     def begin_window(self, name: str, sync: bool = True) -> None:
+        check_window_name(name)
         if self.status != "running":
             raise UsageError(f"window {name!r}: the run is not running")
         if name in self._windows:
@@ -224,6 +210,7 @@ class Run:
         self._windows[name] = (snap.t, snap.energy_j)
 
     def end_window(self, name: str, sync: bool = True) -> Measurement:
+        check_window_name(name)
         try:
             t0, e0 = self._windows.pop(name)
         except KeyError:
@@ -250,10 +237,14 @@ class Run:
         if self.status != "running":
             return
         try:
-            done = float(done)
+            value = float(done)
         except (TypeError, ValueError):
-            log.warning("wattprint: progress(%r) ignored: not a number", done)
+            value = math.nan
+        if not (math.isfinite(value) and value >= 0):  # dropped, never stored: the record stays whole
+            self._warn_once("progress", f"wattprint: progress({done!r}) ignored: not a number of "
+                            "work done (finite, 0 or more); said once, later ones are dropped too")
             return
+        done = value
         if total is not None:
             if positive(total) is None:
                 log.warning("wattprint: total=%r ignored: it must be a positive number", total)
@@ -372,6 +363,11 @@ class Run:
             except Exception:
                 log.warning("wattprint: %s.%s failed", type(p).__name__, hook, exc_info=True)
         return out
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message)
 
     def _on_sample(self, t: float, energy: dict, power: dict) -> None:
         self._recorder.add_sample(t, energy, power)  # sampler thread: a buffer append only

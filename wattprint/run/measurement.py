@@ -77,3 +77,11 @@ def sync_devices() -> None:
             torch.cuda.synchronize()
     except Exception:
         pass
+
+
+def check_window_name(name) -> None:
+    """A window's name is refused at the call: it is a programming error, seen at once."""
+    if not isinstance(name, str):
+        raise TypeError(f"window name must be a string, got {type(name).__name__} {name!r}")
+    if not name.strip():
+        raise ValueError("window name must not be empty")

@@ -5,15 +5,12 @@ its plugins) read ``run.options`` and never check again.
 """
 from __future__ import annotations
 
-import logging
 import sys
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
 from ..sampler import MIN_INTERVAL_S
-from ..units import positive, positive_or_none
-
-log = logging.getLogger("wattprint")
+from ..units import positive_or_none
 
 LOCATION_KEYS = ("region", "cloud", "intensity", "net_intensity", "pue", "prices", "tariff",
                  "hardware")
@@ -97,14 +94,24 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
         raise UsageError("budget_co2e_kg needs a grid intensity: pass region=, cloud= or intensity=")
     if budgets["budget_usd"] and not any(location.get(k) for k in ("prices", "tariff", "hardware", "cloud")):
         raise UsageError("budget_usd needs prices: pass tariff= (electricity) or cloud=/hardware=/prices=")
+    total = positive_or_none("total", total)
+    if unit is None or not isinstance(unit, str) or not unit.strip():
+        raise UsageError(f"unit must be a name such as 'step' or 'epoch', got {unit!r}")
+    tags = [tags] if isinstance(tags, str) else list(tags or ())
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip():
+            raise UsageError(f"tags must be non-empty strings, got {tag!r}")
+    if project is not None and (not isinstance(project, str) or not project.strip()):
+        raise UsageError(f"project must be a non-empty string, got {project!r}")
+    _check_location(location)
     if prometheus_port is not None:
         from ..plugins.prometheus import check_port
 
         prometheus_port = check_port(prometheus_port)
     return Options(
-        project=project, tags=tuple([tags] if isinstance(tags, str) else (tags or ())),
+        project=project, tags=tuple(tags),
         interval=interval, store=None if store is None else str(store),
-        flush_interval=flush_interval, total=_total(total), unit=unit, location=location,
+        flush_interval=flush_interval, total=total, unit=unit, location=location,
         on_exceed=on_exceed, predict_every=predict_every, prometheus_port=prometheus_port,
         push_gateway=push_gateway, distributed=distributed, scope=scope, sysfs_root=sysfs_root,
         gpus=bool(gpus), run_id=run_id,
@@ -112,13 +119,16 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
         quiet=bool(quiet), meters=None if meters is None else tuple(meters), **budgets)
 
 
-def _total(total):
-    """A bad total is warned about, not raised: the training can still give one later."""
-    if total is None or positive(total) is not None:
-        return positive(total)
-    log.warning("wattprint: total=%r is not a positive number; predictions stay unreliable "
-                "until progress(done, total=N) gives one", total)
-    return None
+def _check_location(location: dict) -> None:
+    """An unknown region, cloud, intensity, PUE, price table or hardware fails here, before the
+    training, exactly as the CLI checks it: by computing the footprint of a tiny energy."""
+    for key, value in location.items():
+        if isinstance(value, str) and not value.strip():
+            raise UsageError(f"{key} must not be empty; leave it out or give a value")
+    if location:
+        from ..footprint import for_energy
+
+        for_energy(1e-6, 1e-6, **location)
 
 
 def replace(opts: Options, **changes) -> Options:

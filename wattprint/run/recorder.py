@@ -13,6 +13,8 @@ import os
 import threading
 import time
 
+from ..store import DomainTotal, RunRecord, hostname
+
 log = logging.getLogger("wattprint")
 
 # Progress rows written to the store: a burst of this many, then this many per interval.
@@ -44,6 +46,7 @@ class Recorder:
         self._held = None  # the newest progress row the token bucket did not queue
         self._last_flush = clock()
         self.failed = False
+        self.set_aside = 0  # rows the store refused, left out
 
     # -- adding (any thread; cheap) -----------------------------------------------------------
     def add_sample(self, t: float, energy: dict, power: dict) -> None:
@@ -114,24 +117,52 @@ class Recorder:
             t, energy = self._latest()
         fields = {"updated_at": self._wall(), "duration_s": t or 0.0,
                   "energy_j": sum(v for k, v in energy.items() if k in self.counted), **fields}
+        rows = {"samples": samples, "progress": progress, "windows": windows,
+                "predictions": predictions}
+        domain_energy = {i: energy.get(name, 0.0) for i, name in enumerate(self.names)}
         try:
-            self.store.flush(self.key, samples=samples,
-                             domain_energy={i: energy.get(name, 0.0)
-                                            for i, name in enumerate(self.names)},
-                             run_fields=fields, progress=progress, windows=windows,
-                             predictions=predictions)
-            return True
+            self.store.flush(self.key, domain_energy=domain_energy, run_fields=fields, **rows)
         except Exception as e:
+            return self._after_failure(e, rows, domain_energy, fields)
+        return True
+
+    def _after_failure(self, error, rows: dict, domain_energy: dict, fields: dict) -> bool:
+        """A failed flush: is the store down (keep everything, retry later) or did it refuse
+        some rows (set those aside, write the rest)? Writing the totals alone tells which."""
+        try:
+            self.store.flush(self.key, domain_energy=domain_energy, run_fields=fields)
+        except Exception:
             if not self.failed:
                 log.warning("wattprint: cannot write the run store %s (%s); keeping samples in "
-                            "memory and retrying", getattr(self.store, "path", "?"), e)
+                            "memory and retrying", getattr(self.store, "path", "?"), error)
             self.failed = True
             with self._lock:  # put them back, oldest first
-                self._samples[:0] = samples
-                self._progress[:0] = progress
-                self._windows[:0] = windows
-                self._predictions[:0] = predictions
+                for name, kept in rows.items():
+                    getattr(self, "_" + name)[:0] = kept
             return False
+        before = self.set_aside
+        for name, kept in rows.items():  # the store works: find the rows it refuses
+            try:
+                self.store.flush(self.key, **{name: kept})
+            except Exception:
+                for row in kept:
+                    try:
+                        self.store.flush(self.key, **{name: [row]})
+                    except Exception as e:
+                        self._set_aside(name, row, e)
+        if self.set_aside > before:
+            try:
+                self.store.flush(self.key, run_fields={"degraded": 1})
+            except Exception:
+                pass
+        return True
+
+    def _set_aside(self, table: str, row, error) -> None:
+        self.set_aside += 1
+        if self.set_aside == 1:
+            log.warning("wattprint: the store refused a %s row (%s: %s); it is left out and the "
+                        "run goes on", table.rstrip("s"), type(error).__name__, error)
+        self.failed = True  # the record says degraded: something was not stored
 
 
 def new_run_id() -> str:
@@ -145,3 +176,20 @@ def process_started() -> float | None:
         return psutil.Process().create_time()
     except Exception:
         return None
+
+
+def first_record(run, meta: dict) -> RunRecord:
+    """The record a run starts with: who, where, what is measured, all at 0 J."""
+    p = run.placement
+    return RunRecord(
+        id=run.run_id, status="running", started_at=run.started_at,
+        updated_at=run.started_at, project=run.project, tags=run.tags,
+        command=run.options.command, cwd=os.getcwd(), host=hostname(), pid=os.getpid(),
+        pid_started=process_started(), interval_s=run.interval,
+        flush_s=run.options.flush_interval, total=run.total, unit=run.unit,
+        location=run.location, job_id=p.job_id, node=p.node, rank=p.rank,
+        meta={"unavailable": [u.__dict__ for u in run.unavailable], **meta},
+        domains=[DomainTotal(d.name, d.kind, d.source, d.label, d.method, 0.0, 0.0,
+                             device=d.device, node=p.node, idx=i,
+                             in_total=d.name in run.counted)
+                 for i, d in enumerate(run.domains)])

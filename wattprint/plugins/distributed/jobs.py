@@ -36,7 +36,8 @@ def job_summary(job_id: str, parts: list[dict], windows=()) -> dict:
             else:
                 n.setdefault("not_added", []).append(key)
     statuses = [p.get("status") for p in parts]
-    status = next((s for s in ("failed", "interrupted", "stopped", "running") if s in statuses),
+    status = next((s for s in ("failed", "interrupted", "cancelled", "stopped", "running")
+                   if s in statuses),
                   "finished")
     starts = [p["started_at"] for p in parts if p.get("started_at")]
     return {"job_id": job_id, "world_size": len(parts), "status": status,
@@ -88,13 +89,15 @@ def write_job(store, job: dict, *, template=None, parts=()) -> RunRecord:
 
 
 def countable(records) -> list:
-    """Records to add up without counting a job twice.
+    """Records to add up without counting a job (or a run nested in another) twice.
 
     A job record stands for its per-rank parts; where no job record exists (no
     torch.distributed and no ``wattprint merge`` yet) the parts are summed instead, which is
     right because each node and GPU is measured by exactly one rank.
     """
     records = list(records)
+    ids = {r.id for r in records}
     jobs = {r.id for r in records if (r.meta or {}).get("role") == "job"}
-    return [r for r in records if (r.meta or {}).get("part_of") not in jobs
-            or (r.meta or {}).get("role") == "job"]
+    return [r for r in records
+            if ((r.meta or {}).get("part_of") not in jobs or (r.meta or {}).get("role") == "job")
+            and (r.meta or {}).get("nested_in") not in ids]  # a nested run is inside its outer
