@@ -10,6 +10,12 @@ symlinks to every zone in ``sys/class/powercap/``. Point wattprint at it with
     fake.start(); ...; fake.stop()   # or a writer thread advancing at the given watts
     fake.set_power("package-0", 100.0)
 
+Faults, for the plausibility tests: ``reset(key)`` sets a counter back to 0 (or any value) and
+``shift(key, uj)`` moves it by ``uj`` without the energy being used; ``set_range(uj)`` changes
+every zone's ``max_energy_range_uj`` (the counters then show their value modulo the new range);
+``break_file(key, "missing" | "text")`` removes ``energy_uj`` or fills it with text until
+``break_file(key, None)`` restores it. Meanwhile ``true_j`` goes on counting the energy used.
+
 Domains are given by zone name: ``package-N`` become top-level zones ``intel-rapl:N``; ``dram``,
 ``core``, ``uncore`` become sub-zones of package-0 (or write ``"dram@1"`` for package-1);
 ``psys`` becomes the next free top-level zone. ``mmio=True`` adds ``intel-rapl-mmio:0`` mirroring
@@ -38,7 +44,9 @@ class FakeRapl:
         self.readable = readable
         self.tick_s = tick_s
         self._power: dict[str, float] = {}
-        self._true_uj: dict[str, float] = {}  # unwrapped energy currently shown in the files
+        self._true_uj: dict[str, float] = {}  # energy used, as of the files' last write
+        self._counter_uj: dict[str, float] = {}  # the counter before wrapping (faults move it)
+        self._broken: dict[str, str] = {}  # domain -> "missing" | "text"
         self._files: dict[str, list[str]] = {}  # domain -> energy_uj paths (mirrors included)
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
@@ -93,16 +101,20 @@ class FakeRapl:
         self._make_zone_dir(zdir, zid, name)
         self.zones[key] = zid
         self._power[key] = float(watts)
-        self._true_uj[key] = float(start_uj)
+        self._true_uj[key] = self._counter_uj[key] = float(start_uj)
         self._files[key] = [os.path.join(zdir, "energy_uj")]
 
     # -- counters ------------------------------------------------------------------------
     def _write(self, key):
-        value = int(self._true_uj[key]) % (self.max_range_uj + 1)
+        value = int(self._counter_uj[key]) % (self.max_range_uj + 1)
+        broken = self._broken.get(key)
+        if broken == "missing":
+            return
+        text = "not a number" if broken == "text" else value
         for path in self._files[key]:
             tmp = path + ".tmp"
             with open(tmp, "w") as f:
-                f.write(f"{value}\n")
+                f.write(f"{text}\n")
             if not self.readable:
                 os.chmod(tmp, 0)
             os.replace(tmp, path)  # atomic: a reader sees the old or the new value, never half
@@ -111,8 +123,52 @@ class FakeRapl:
         """Add ``power × seconds`` to every counter, now, without a thread."""
         with self._lock:
             for key, watts in self._power.items():
-                self._true_uj[key] += watts * seconds * 1e6
+                self._add(key, watts * seconds * 1e6)
+
+    def _add(self, key, uj):
+        self._true_uj[key] += uj
+        self._counter_uj[key] += uj
+        self._write(key)
+
+    def reset(self, key: str, to_uj: int = 0) -> None:
+        """The counter restarts at ``to_uj`` (firmware, driver reload, VM migration)."""
+        with self._lock:
+            self._counter_uj[key] = float(to_uj)
+            self._write(key)
+
+    def shift(self, key: str, uj: float) -> None:
+        """The counter moves by ``uj`` (a step back if negative) with no energy used."""
+        with self._lock:
+            self._counter_uj[key] += uj
+            self._write(key)
+
+    def set_range(self, max_range_uj: int) -> None:
+        """Every zone's ``max_energy_range_uj`` becomes ``max_range_uj``."""
+        with self._lock:
+            self.max_range_uj = int(max_range_uj)
+            for key, paths in self._files.items():
+                for path in paths:
+                    with open(os.path.join(os.path.dirname(path), "max_energy_range_uj"), "w") as f:
+                        f.write(f"{self.max_range_uj}\n")
                 self._write(key)
+
+    def break_file(self, key: str, how: str | None) -> None:
+        """``"missing"``: remove ``energy_uj``; ``"text"``: fill it with text; None: restore it."""
+        if how not in (None, "missing", "text"):
+            raise ValueError(f"how must be None, 'missing' or 'text', not {how!r}")
+        with self._lock:
+            if how is None:
+                self._broken.pop(key, None)
+            else:
+                self._broken[key] = how
+            if how == "missing":
+                for path in self._files[key]:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+            self._write(key)
+
+    def zone_dir(self, key: str) -> str:
+        return os.path.dirname(self._files[key][0])
 
     def set_power(self, key: str, watts: float) -> None:
         with self._lock:
@@ -149,8 +205,7 @@ class FakeRapl:
                 now = time.monotonic()
                 dt, last = now - last, now
                 for key, watts in self._power.items():
-                    self._true_uj[key] += watts * dt * 1e6
-                    self._write(key)
+                    self._add(key, watts * dt * 1e6)
 
     def __enter__(self):
         return self.start()

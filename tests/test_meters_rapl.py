@@ -7,8 +7,18 @@ import time
 
 import pytest
 
-from sysfs import FakeRapl, permission_tests_possible, without_dac_override
+from sysfs import DEFAULT_RANGE_UJ, FakeRapl, permission_tests_possible, without_dac_override
 from wattprint.meters import MeterUnavailable, rapl
+
+
+class Clock:
+    """A clock the test advances along with the fake counters, so steps have known lengths."""
+
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
 
 
 def test_domains_are_mapped_and_core_skipped(tmp_path):
@@ -26,8 +36,10 @@ def test_domains_are_mapped_and_core_skipped(tmp_path):
 
 def test_deterministic_energy_is_exact(tmp_path):
     fake = FakeRapl(tmp_path, {"package-0": 40.0, "dram": 5.0})
-    m = rapl.open(sysfs_root=str(tmp_path))
+    clock = Clock()
+    m = rapl.open(sysfs_root=str(tmp_path), clock=clock)
     e0 = m.read()
+    clock.t += 2.5
     fake.advance(2.5)
     e1 = m.read()
     assert e1["cpu:0"] - e0["cpu:0"] == pytest.approx(100.0, abs=1e-5)
@@ -57,18 +69,21 @@ def test_energy_within_half_percent_of_truth_with_a_writer_thread(tmp_path):
 def test_wraparound_is_corrected(tmp_path):
     # Counter wraps every 10 J; each step adds 4 J, so it wraps every two or three reads.
     fake = FakeRapl(tmp_path, {"package-0": 4.0}, max_range_uj=10_000_000, start_uj=7_000_000)
-    m = rapl.open(sysfs_root=str(tmp_path))
+    clock = Clock()
+    m = rapl.open(sysfs_root=str(tmp_path), clock=clock)
     (dom,) = m.domains()
-    assert dom.max_read_interval_s == pytest.approx(0.5 * 10.0 / 1000.0)
+    assert dom.max_read_interval_s == pytest.approx(0.5 * 10.0 / rapl.MAX_POWER_W)
     e0 = m.read()["cpu:0"]
     last = e0
     for _ in range(20):
+        clock.t += 1.0
         fake.advance(1.0)
         e = m.read()["cpu:0"]
         assert e > last  # cumulative: never goes back across a wrap
         last = e
     # 80 J through a 10 J counter (plus 1 µJ per wrap: the counter's 0 state)
     assert last - e0 == pytest.approx(80.0, abs=1e-4)
+    assert {e.kind for e in m.events()} == {"wrap"}
 
 
 def test_wraparound_with_writer_thread(tmp_path):
@@ -98,10 +113,12 @@ def test_mmio_only_zone_is_used(tmp_path):
     # Some parts expose the package only through MMIO.
     fake = FakeRapl(tmp_path, {"package-0": 40.0}, mmio=True)
     os.unlink(os.path.join(tmp_path, "sys/class/powercap/intel-rapl:0"))
-    m = rapl.open(sysfs_root=str(tmp_path))
+    clock = Clock()
+    m = rapl.open(sysfs_root=str(tmp_path), clock=clock)
     (dom,) = m.domains()
     assert dom.name == "cpu:0" and dom.device == "intel-rapl-mmio:0"
     e0 = m.read()["cpu:0"]
+    clock.t += 1.0
     fake.advance(1.0)
     assert m.read()["cpu:0"] - e0 == pytest.approx(40.0, abs=1e-5)
 
@@ -185,14 +202,14 @@ def test_same_probe_opens_a_readable_tree(tmp_path):
 
 
 def test_through_the_sampler_wrapping_counter_within_half_percent(tmp_path):
-    # A 20 J counter wraps every 0.4 s at 50 W; the domain's max_read_interval_s (10 ms)
+    # A 20 J counter wraps every 0.4 s at 50 W; the domain's max_read_interval_s (under 10 ms)
     # makes the sampler poll fast enough although it was asked for 1 s.
     from wattprint.sampler import Sampler
 
     fake = FakeRapl(tmp_path, {"package-0": 50.0, "dram": 8.0}, max_range_uj=20_000_000)
     m = rapl.open(sysfs_root=str(tmp_path))
     s = Sampler([m], interval=1.0)
-    assert s.poll_interval == pytest.approx(0.01)
+    assert s.poll_interval == pytest.approx(0.5 * 20.0 / rapl.MAX_POWER_W)
     with fake:
         with fake.hold():
             s.start()
@@ -207,3 +224,89 @@ def test_through_the_sampler_wrapping_counter_within_half_percent(tmp_path):
         truth = t1[key] - t0[key]
         assert abs(snap.energy_j[dom] - truth) <= 0.005 * truth, (dom, snap.energy_j[dom], truth)
     assert t1["package-0"] - t0["package-0"] > 4 * 20  # several wraps happened
+
+
+# -- counters checked for plausibility (the meter alone, on a test clock) ---------------------
+START_UJ = 100_000_000_000  # 100 kJ into a 262 kJ counter: a reset to 0 is no wraparound
+STEP_S = 0.5
+FAULTS = {  # name: (fault, the events it must cause)
+    "reset to 0": (lambda f: f.reset("package-0"), [("cpu:0", "reset")]),
+    "step back": (lambda f: f.shift("package-0", -50e6), [("cpu:0", "reset")]),
+    # every zone's range shrinks to 30 J: both counters fall; later wraps come at 30 J
+    "shrinking range": (lambda f: f.set_range(30_000_000), [("cpu:0", "reset"), ("dram:0", "reset")]),
+    "forward jump": (lambda f: f.shift("package-0", 50_000e6), [("cpu:0", "jump")]),
+}
+
+
+def _truth(fake):
+    return {"cpu:0": fake.true_j("package-0"), "dram:0": fake.true_j("dram")}
+
+
+@pytest.mark.parametrize("name", FAULTS)
+def test_counter_fault_costs_at_most_the_interval_it_happened_in(tmp_path, name):
+    fault, expected = FAULTS[name]
+    power = {"cpu:0": 40.0, "dram:0": 5.0}
+    fake = FakeRapl(tmp_path, {"package-0": 40.0, "dram": 5.0}, start_uj=START_UJ)
+    clock = Clock()
+    m = rapl.open(sysfs_root=str(tmp_path), clock=clock)
+    e0, t0 = m.read(), _truth(fake)
+    for i in range(12):
+        if i == 5:
+            fault(fake)
+        clock.t += STEP_S
+        fake.advance(STEP_S)
+        e = m.read()
+    t1 = _truth(fake)
+    for dom, watts in power.items():
+        lost = (t1[dom] - t0[dom]) - (e[dom] - e0[dom])
+        assert -1e-3 <= lost <= watts * STEP_S + 1e-3, (dom, lost)
+    events = [(ev.domain, ev.kind) for ev in m.events() if ev.kind != "wrap"]
+    assert events == expected
+    if name == "shrinking range":  # the 30 J counter wrapped since, each wrap counted exactly
+        assert e["cpu:0"] - e0["cpu:0"] == pytest.approx(11 * 40.0 * STEP_S, abs=1e-3)
+
+
+def test_high_real_power_is_counted_not_taken_for_a_jump(tmp_path):
+    fake = FakeRapl(tmp_path, {"package-0": 1200.0}, max_range_uj=10_000_000_000)
+    clock = Clock()
+    m = rapl.open(sysfs_root=str(tmp_path), clock=clock)
+    e0 = m.read()["cpu:0"]
+    for _ in range(40):  # 600 J a step through a 10 kJ counter: it wraps every 17 steps
+        clock.t += STEP_S
+        fake.advance(STEP_S)
+        e = m.read()["cpu:0"]
+    assert e - e0 == pytest.approx(40 * 600.0, abs=1e-3)
+    assert {ev.kind for ev in m.events()} == {"wrap"}
+
+
+def test_most_power_comes_from_the_constraints_never_below_the_default(tmp_path):
+    fake = FakeRapl(tmp_path, {"package-0": 40.0, "package-1": 40.0})
+    for key, uw in (("package-0", 2_000_000_000), ("package-1", 100_000_000)):
+        with open(os.path.join(fake.zone_dir(key), "constraint_0_max_power_uw"), "w") as f:
+            f.write(f"{uw}\n")
+    m = rapl.open(sysfs_root=str(tmp_path))
+    most = {d.name: d.meta["max_power_w"] for d in m.domains()}
+    assert most == {"cpu:0": 4000.0, "cpu:1": rapl.MAX_POWER_W}
+
+
+def test_an_unreadable_zone_is_left_out_alone_and_read_again(tmp_path):
+    # package-0 wraps while its file is gone: the step across the gap still counts exactly.
+    fake = FakeRapl(tmp_path, {"package-0": 40.0, "dram": 5.0},
+                    start_uj=DEFAULT_RANGE_UJ - 30_000_000)
+    clock = Clock()
+    m = rapl.open(sysfs_root=str(tmp_path), clock=clock)
+    e0, t0 = m.read(), _truth(fake)
+    for how in (None, "missing", "missing", "text", "text", None, None):
+        fake.break_file("package-0", how)
+        clock.t += STEP_S
+        fake.advance(STEP_S)
+        e = m.read()
+        assert "dram:0" in e  # the other zone goes on
+        assert ("cpu:0" in e) == (how is None)
+    t1 = _truth(fake)
+    for dom in ("cpu:0", "dram:0"):
+        assert e[dom] - e0[dom] == pytest.approx(t1[dom] - t0[dom], abs=1e-3)
+    events = m.events()
+    assert [ev.kind for ev in events] == ["unreadable"] * 4 + ["wrap"]
+    assert "No such file" in events[0].detail and "not a counter value" in events[2].detail
+    assert all(ev.domain == "cpu:0" for ev in events)

@@ -3,7 +3,8 @@
 A meter reports, per domain, either a cumulative energy counter in joules (``counter=True``)
 or an instantaneous power in watts (``counter=False``); the sampler integrates the latter.
 Counters must already be corrected for wraparound, starting at any offset: the sampler only
-uses differences.
+uses differences. A domain a meter cannot read this time is left out of ``read()``'s result;
+the sampler bridges the gap when it comes back. A meter may also offer ``events()`` (below).
 """
 from __future__ import annotations
 
@@ -48,6 +49,19 @@ class Unavailable:
     loud: bool = False
 
 
+# What can happen to a domain, as the run's record lists it (``Sampler.events``).
+EVENT_KINDS = ("wrap", "reset", "jump", "unreadable", "recovered")
+
+
+@dataclass(frozen=True)
+class MeterEvent:
+    """Something a meter saw in a domain's readings, e.g. a counter that went back."""
+
+    domain: str
+    kind: str      # one of EVENT_KINDS
+    detail: str = ""
+
+
 @runtime_checkable
 class Meter(Protocol):
     source: str
@@ -60,6 +74,9 @@ class Meter(Protocol):
 
     def close(self) -> None:
         """Release handles. Must not raise."""
+
+    # Optional, not part of the protocol check: ``events() -> list[MeterEvent]``, what the
+    # meter saw since the last call (why a domain is missing, a counter reset it corrected).
 
 
 class MeterUnavailable(Exception):

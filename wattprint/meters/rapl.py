@@ -6,19 +6,35 @@ as flat entries. Each zone has ``name``, ``energy_uj`` and ``max_energy_range_uj
 
 ``energy_uj`` counts up to ``max_energy_range_uj`` and then starts again at 0, so a wrap adds
 ``max_energy_range_uj + 1`` µJ (the 1 µJ is below the counter's resolution either way).
+
+Every step of a counter is checked against the most a zone can draw, ``max_w``: twice its
+largest powercap constraint, and never less than ``MAX_POWER_W``. A decrease is a wraparound
+only when the unwrapped step fits ``max_w`` over the time since the zone's last reading (with
+``max_energy_range_uj`` read again, as it can change); otherwise it is a reset, and like a
+forward jump beyond ``max_w`` it adds nothing: the count goes on from the new value, losing at
+most that one interval. Each zone is read on its own: one that cannot be read is left out of
+the result (and said in ``events()``), and when it reads again the step across the gap counts.
 """
 from __future__ import annotations
 
 import builtins
 import os
 import re
+import time
+from collections import deque
 
-from .base import MEASURED, Domain, MeterUnavailable
+from .base import MEASURED, Domain, MeterEvent, MeterUnavailable
 
 SOURCE = "rapl"
-# Sampling must see every wrap: at this power a counter may not wrap twice between reads.
-MAX_POWER_W = 1000.0
-SAFETY = 0.5  # read at least twice per wrap period at MAX_POWER_W
+# The most a zone can draw when powercap gives no larger bound: above any package or platform
+# made so far. A lower bound would throw away real energy as "implausible".
+MAX_POWER_W = 1500.0
+CONSTRAINT_FACTOR = 2.0  # bursts (PL2, PL4) go beyond the long-term limits
+# Reads are not instantaneous and counters update every ~1 ms: a step may hold this much more
+# time than the clock says.
+SLACK_S = 0.1
+MAX_EVENTS = 1000
+SAFETY = 0.5  # read at least twice per wrap period at the zone's max_w
 FIX = ("grant read access: sudo chmod a+r /sys/class/powercap/intel-rapl*/energy_uj "
        "(or a udev rule: SUBSYSTEM==\"powercap\", ACTION==\"add\", RUN+=\"/bin/chmod a+r %S%p/energy_uj\")")
 
@@ -27,6 +43,7 @@ _OVERLAPS = {"uncore": {"overlaps": "cpu (uncore is inside its package)"},
              "psys": {"overlaps": "cpu, dram (psys is the whole platform)"}}
 
 _ZONE_ID = re.compile(r"^(intel-rapl(?:-mmio)?):(\d+)(?::(\d+))?$")
+_CONSTRAINTS = [f"constraint_{i}_{k}" for i in range(4) for k in ("max_power_uw", "power_limit_uw")]
 
 
 def _read_text(path: str) -> str:
@@ -38,38 +55,93 @@ def _read_int(path: str) -> int:
     # Re-opened on every read: cheap (a few µs), and never reads a stale file that was replaced.
     fd = os.open(path, os.O_RDONLY)
     try:
-        return int(os.read(fd, 32))
+        data = os.read(fd, 32)
     finally:
         os.close(fd)
+    value = int(data)  # ValueError for text or an empty file
+    if value < 0:
+        raise ValueError(f"negative counter {value}")
+    return value
+
+
+def _why(e: Exception) -> str:
+    if isinstance(e, ValueError):
+        return f"energy_uj is not a counter value ({e})"
+    return f"energy_uj: {e.strerror or type(e).__name__}"
 
 
 class _Zone:
-    __slots__ = ("domain", "path", "range_uj", "last", "offset")
+    __slots__ = ("domain", "path", "range_path", "range_uj", "max_w", "last", "last_t", "offset")
 
-    def __init__(self, domain: Domain, path: str, range_uj: int, first: int):
-        self.domain, self.path, self.range_uj = domain, path, range_uj
-        self.last, self.offset = first, 0
+    def __init__(self, domain: Domain, path: str, range_uj: int, max_w: float, first: int,
+                 t: float):
+        self.domain, self.path, self.range_uj, self.max_w = domain, path, range_uj, max_w
+        self.range_path = os.path.join(os.path.dirname(path), "max_energy_range_uj")
+        self.last, self.last_t, self.offset = first, t, 0
 
 
 class RaplMeter:
     source = SOURCE
 
-    def __init__(self, zones: list[_Zone], root: str):
+    def __init__(self, zones: list[_Zone], root: str, clock=time.monotonic):
         self._zones = zones
         self.root = root
+        self._clock = clock
+        self._events: deque = deque(maxlen=MAX_EVENTS)  # bounded if nobody asks for them
 
     def domains(self) -> list[Domain]:
         return [z.domain for z in self._zones]
 
     def read(self) -> dict[str, float]:
+        """Cumulative joules of every zone readable now; the others are left out."""
         out = {}
+        now = self._clock()
         for z in self._zones:
-            raw = _read_int(z.path)
-            if raw < z.last:  # wrapped since the last read (the sampler reads often enough)
-                z.offset += z.range_uj + 1
-            z.last = raw
+            try:
+                raw = _read_int(z.path)
+            except (OSError, ValueError) as e:
+                self._events.append(MeterEvent(z.domain.name, "unreadable", _why(e)))
+                continue
+            self._step(z, raw, now)
             out[z.domain.name] = (z.offset + raw) * 1e-6
         return out
+
+    def events(self) -> list[MeterEvent]:
+        """What happened since the last call: wraps, resets, jumps, unreadable zones."""
+        out = list(self._events)
+        self._events.clear()
+        return out
+
+    def _step(self, z: _Zone, raw: int, now: float) -> None:
+        """Fold the step from the zone's last reading to ``raw`` into its offset."""
+        dt = max(now - z.last_t, 0.0)
+        most_uj = z.max_w * (dt + SLACK_S) * 1e6
+        step = raw - z.last
+        name = z.domain.name
+        if step > most_uj:
+            z.offset -= step  # the count goes on from the new value
+            self._events.append(MeterEvent(name, "jump", (
+                f"+{step * 1e-6:.6g} J in {dt:.3g} s is above {z.max_w:g} W; not counted")))
+        elif step < 0:
+            z.range_uj = self._range(z)
+            wrapped = z.range_uj - z.last + 1 + raw
+            if z.last <= z.range_uj and wrapped <= most_uj:
+                z.offset += z.range_uj + 1
+                self._events.append(MeterEvent(name, "wrap", f"at {z.range_uj} uJ"))
+            else:
+                z.offset += z.last - raw
+                self._events.append(MeterEvent(name, "reset", (
+                    f"{z.last} -> {raw} uJ in {dt:.3g} s (range {z.range_uj} uJ) is no "
+                    f"wraparound at up to {z.max_w:g} W; counted from the new value")))
+        z.last, z.last_t = raw, now
+
+    @staticmethod
+    def _range(z: _Zone) -> int:
+        try:
+            value = int(_read_text(z.range_path))
+        except (OSError, ValueError):
+            return z.range_uj
+        return value if value > 0 else z.range_uj
 
     def close(self) -> None:
         pass
@@ -87,8 +159,9 @@ def _zone_sort_key(zone_id: str):
     return (iface != "intel-rapl", top, -1 if sub is None else int(sub))
 
 
-def open(sysfs_root: str | None = None) -> RaplMeter:  # noqa: A001 (module-level opener)
-    """Open every readable RAPL domain under ``sysfs_root`` (default ``$WATTPRINT_SYSFS_ROOT`` or ``/``)."""
+def open(sysfs_root: str | None = None, *, clock=time.monotonic) -> RaplMeter:  # noqa: A001
+    """Open every readable RAPL domain under ``sysfs_root`` (default ``$WATTPRINT_SYSFS_ROOT``
+    or ``/``). ``clock`` times the steps that are checked against a zone's most power."""
     root, base = _powercap_dir(sysfs_root)
     if not os.path.isdir(base):
         raise MeterUnavailable(SOURCE, f"no powercap tree at {base} (not Linux, or no RAPL driver)",
@@ -137,19 +210,31 @@ def open(sysfs_root: str | None = None) -> RaplMeter:  # noqa: A001 (module-leve
         if range_uj <= 0:
             continue
         names.add(name)
-        range_j = range_uj * 1e-6
+        max_w = _max_power_w(zdir)
         dom = Domain(name=name, kind=kind, source=SOURCE, label=MEASURED,
                      method=f"RAPL energy counter ({zid} {zname})", counter=True,
-                     device=zid, max_read_interval_s=SAFETY * range_j / MAX_POWER_W,
+                     device=zid, max_read_interval_s=SAFETY * range_uj * 1e-6 / max_w,
                      meta={"zone": zid, "zone_name": zname, "max_energy_range_uj": range_uj,
-                           "path": real, **_OVERLAPS.get(kind, {})})
-        zones.append(_Zone(dom, path, range_uj, first))
+                           "max_power_w": max_w, "path": real, **_OVERLAPS.get(kind, {})})
+        zones.append(_Zone(dom, path, range_uj, max_w, first, clock()))
     if not zones:
         if denied:
             raise MeterUnavailable(SOURCE, f"permission denied reading {denied[0]} (root-only "
                                            "since CVE-2020-8694)", FIX, loud=True)
         raise MeterUnavailable(SOURCE, f"no usable RAPL domain in {base}", None)
-    return RaplMeter(zones, root)
+    return RaplMeter(zones, root, clock)
+
+
+def _max_power_w(zdir: str) -> float:
+    """The most this zone can draw: CONSTRAINT_FACTOR × its largest powercap constraint, but
+    never under MAX_POWER_W (constraints are often 0, absent, or long-term limits only)."""
+    most = 0.0
+    for fname in _CONSTRAINTS:
+        try:
+            most = max(most, int(_read_text(os.path.join(zdir, fname))) * 1e-6)
+        except (OSError, ValueError):
+            continue
+    return max(MAX_POWER_W, CONSTRAINT_FACTOR * most)
 
 
 def _parent_name(base: str, iface: str, top: str) -> str | None:
