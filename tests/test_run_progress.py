@@ -138,18 +138,31 @@ def test_tqdm_on_stderr(tmp_path):
 
 
 def test_progress_file(tmp_path, cli):
+    """Progress from the file arrives while the command runs, and its last word at the end.
+
+    The command waits until the store shows its first report, so no poll period is assumed."""
     child = _script(tmp_path, """
-        import time
+        import os, sys, time
         from wattprint.progress_watch import write_progress
-        for i in range(1, 11):
-            time.sleep(0.06)
-            write_progress(i * 10, 100)
+        from wattprint.store import Store
+        write_progress(50, 100)
+        deadline = time.monotonic() + 60  # a bound for a hung test only
+        while time.monotonic() < deadline:
+            store = Store.open()
+            rec = store.get_run(os.environ["WATTPRINT_RUN_ID"])
+            if any(row[1] == 50 for row in store.progress(rec.key)):
+                break
+            time.sleep(0.02)
+        else:
+            sys.exit("the first report never reached the store")
+        write_progress(100, 100)
     """)
-    r = cli("run", "--interval", "0.02", "-q", "--run-id", "pf", "--", sys.executable, child)
+    r = cli("run", "--interval", "0.02", "--flush-interval", "0.02", "-q", "--run-id", "pf", "--",
+            sys.executable, child)
     assert r.returncode == 0, r.stderr
     rec, rows = _rows("pf")
     done = [d for _, d, _, _ in rows]
-    assert done[-1] == 100 and len(done) >= 3 and rec.total == 100
+    assert done[0] == 50 and done[-1] == 100 and set(done) == {50, 100} and rec.total == 100
 
 
 def test_progress_file_without_output_watching(tmp_path, cli):
@@ -205,10 +218,12 @@ def test_predictions_printed_and_stored(tmp_path, cli):
 
 
 def test_budget_stop_interrupts_the_command(tmp_path, cli):
+    """The command never ends on its own: only the budget's SIGINT can end it. (It used to stop
+    by epoch 100, which a loaded machine could miss: this asserts no timing.)"""
     child = _script(tmp_path, """
-        import time
+        import itertools, time
         try:
-            for e in range(1, 100000):
+            for e in itertools.count(1):
                 time.sleep(0.01)
                 print(f"epoch {e}/100000", flush=True)
         except KeyboardInterrupt:
@@ -216,11 +231,15 @@ def test_budget_stop_interrupts_the_command(tmp_path, cli):
             raise SystemExit(5)
     """)
     r = cli("run", "--interval", "0.02", "-q", "--run-id", "bs", "--budget-kwh", "1e-9",
-            "--on-exceed", "stop", "--", sys.executable, child, timeout=60)
+            "--on-exceed", "stop", "--", sys.executable, child, timeout=120)
     assert r.returncode == 5, r.stderr
     assert "exceeds budget_kwh" in r.stderr and "saving checkpoint" in r.stdout
+    assert r.stdout.endswith("saving checkpoint\n")  # all of the output, to its last line
     rec, rows = _rows("bs")
-    assert rec.status == "stopped" and rows[-1][1] < 100
+    assert rec.status == "stopped" and rec.exit_code == 5
+    # It stopped at the first report over budget, if not before (on a prediction): none after.
+    budget_j = 1e-9 * 3.6e6
+    assert all(e <= budget_j for _, _, _, e in rows[:-1]), rows[-3:]
 
 
 def test_signals_still_forwarded_with_piped_output(tmp_path):
@@ -238,7 +257,30 @@ def test_signals_still_forwarded_with_piped_output(tmp_path):
     out, err = p.communicate(timeout=30)
     assert p.returncode == 3 and "got TERM" in out, err
     rec, _ = _rows("sg")
-    assert rec.status == "failed" and rec.exit_code == 3
+    assert rec.status == "cancelled" and rec.exit_code == 3  # stopped by a signal, not failed
+
+
+def test_failed_and_killed_commands_are_failed(tmp_path, cli):
+    r = cli("run", "-q", "--run-id", "f1", "--", sys.executable, "-c", "raise SystemExit(4)")
+    assert r.returncode == 4
+    r = cli("run", "-q", "--run-id", "f2", "--", sys.executable, "-c",
+            "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")  # as the OOM killer does
+    assert r.returncode == 128 + 9
+    assert [(_rows(i)[0].status, _rows(i)[0].exit_code) for i in ("f1", "f2")] == \
+        [("failed", 4), ("failed", 137)]
+
+
+def test_output_left_by_the_command_is_all_passed_on_though_a_grandchild_holds_the_pipe(tmp_path):
+    """wattprint reads what the command wrote up to its exit, and does not wait for a
+    grandchild that keeps the pipe open."""
+    child = _script(tmp_path, """
+        import subprocess, sys
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(20)"])
+        sys.stdout.write("x" * 200000 + "\\nend\\n")
+    """)
+    r = _cli_bytes("run", "-q", "--run-id", "gc", "--", sys.executable, child)
+    assert r.returncode == 0, r.err
+    assert r.out == "x" * 200000 + "\nend\n"
 
 
 def test_predict_a_running_run_and_bad_input(tmp_path, cli):
@@ -255,10 +297,13 @@ def test_predict_a_running_run_and_bad_input(tmp_path, cli):
                           "--flush-interval", "0.05", "--run-id", "live", "--", sys.executable,
                           child], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        while "HALF" not in p.stderr.readline():
-            pass
-        time.sleep(0.3)  # a flush
-        r = cli("predict", "live")
+        while "HALF" not in (line := p.stderr.readline()):
+            assert line, "wattprint ended before the command reached step 300"
+        deadline = time.monotonic() + 60  # a bound for a hung test only
+        while True:  # until a flush has stored the progress the command made
+            r = cli("predict", "live")
+            if "/10000 step" in r.stdout or time.monotonic() > deadline:
+                break
         assert r.returncode == 0, r.stderr
         assert "run live (running)" in r.stdout and "/10000 step" in r.stdout
         assert "energy" in r.stdout and "reliable" in r.stdout

@@ -1,14 +1,26 @@
 """Supervise the command of ``wattprint run``: start it, measure its whole life, follow its progress.
 
 ``supervise(run, cmd, ...)`` starts ``run`` (store and meters first), then the command with
-``$WATTPRINT_RUN_ID`` and ``$WATTPRINT_PROGRESS_FILE`` set, forwards SIGINT/SIGTERM/SIGHUP to
-it, passes its output through unchanged while reading progress lines from it, and stops the run
-with the command's outcome. When a budget is exceeded with ``on_exceed="stop"``, the command gets
-SIGINT, then SIGTERM ``GRACE_S`` seconds later if it is still running.
+``$WATTPRINT_RUN_ID`` and ``$WATTPRINT_PROGRESS_FILE`` set, relays signals to it (``Relay``),
+passes its output through unchanged while reading progress lines from it, and stops the run
+with the command's outcome and exit code (128+N when signal N killed it):
+
+* "finished": exit code 0;
+* "failed": a non-zero exit on its own (killed by SIGKILL too: the OOM killer's signal);
+* "cancelled": wattprint got SIGINT, SIGTERM, SIGHUP or SIGQUIT while the command ran (Ctrl-C,
+  ``kill``, a scheduler), or the command died of one of them, whatever its exit code;
+* "stopped": a budget stopped it (``on_exceed="stop"``): the command gets SIGINT, then SIGTERM
+  ``GRACE_S`` seconds later if it is still running.
+
+Each signal reaches the command once. The command stays in wattprint's process group (so it
+keeps the terminal), where the terminal's keys (Ctrl-C, Ctrl-\\) reach it directly: wattprint
+relays only what was sent to wattprint alone, such as ``kill PID`` or a scheduler's SIGTERM.
+Signals that wattprint inherited as ignored (``nohup``) stay ignored.
 """
 from __future__ import annotations
 
 import os
+import selectors
 import shutil
 import signal
 import subprocess
@@ -20,7 +32,8 @@ from .errors import BudgetExceeded, UsageError
 from .progress_watch import EPOCH, FileWatcher, LineProgress, Splitter
 
 GRACE_S = 30.0  # between SIGINT and SIGTERM when a budget stops the command
-SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)  # relayed; "cancelled"
+SI_KERNEL = 0x80  # Linux si_code of a signal the kernel sent: a terminal key, a hangup
 
 
 def supervise(run, cmd: list[str], *, watch_output: bool = True, patterns=None,
@@ -41,63 +54,203 @@ def supervise(run, cmd: list[str], *, watch_output: bool = True, patterns=None,
     if watch_output:
         env.setdefault("PYTHONUNBUFFERED", "1")  # a pipe would make Python block-buffer
     feeder = Feeder(run, LineProgress(patterns, total), infer_unit=infer_unit)
-    run.start()  # store and meters first: the command's whole life is measured
     pipe = subprocess.PIPE if watch_output else None
-    try:
-        child = subprocess.Popen(cmd, env=env, stdout=pipe, stderr=pipe)
-    except OSError as e:
-        run.stop("failed", exit_code=127)
-        _cleanup(tmpdir)
-        raise UsageError(f"cannot run {cmd[0]!r}: {e.strerror}") from None
-    feeder.child = child
-
-    def forward(signum, frame):
+    # The relay comes first: the threads started below (sampler, pumps) inherit its signal mask.
+    with Relay() as relay:
+        run.start()  # store and meters first: the command's whole life is measured
+        relay.poll()
+        if relay.received:  # stopped while the store and meters opened: never start the command
+            feeder.close(())
+            _cleanup(tmpdir)
+            exit_code = 128 + relay.received[0]
+            run.stop("cancelled", exit_code=exit_code)
+            return exit_code
         try:
-            child.send_signal(signum)
-        except ProcessLookupError:
-            pass
+            child = relay.spawn(lambda: subprocess.Popen(cmd, env=env, stdout=pipe, stderr=pipe))
+        except OSError as e:
+            run.stop("failed", exit_code=127)
+            feeder.close(())
+            _cleanup(tmpdir)
+            raise UsageError(f"cannot run {cmd[0]!r}: {e.strerror}") from None
+        feeder.child = child
+        watcher = FileWatcher(env["WATTPRINT_PROGRESS_FILE"], feeder.report)
+        watcher.start()
+        pumps = []
+        if watch_output:
+            pumps = [threading.Thread(target=feeder.pump, args=(child.stdout, sys.stdout), daemon=True),
+                     threading.Thread(target=feeder.pump, args=(child.stderr, sys.stderr), daemon=True)]
+            for t in pumps:
+                t.start()
+        status = None
+        if live:
+            from .report.live import LiveStatus
 
-    watcher = FileWatcher(env["WATTPRINT_PROGRESS_FILE"], feeder.report)
-    watcher.start()
-    pumps = []
-    if watch_output:
-        pumps = [threading.Thread(target=feeder.pump, args=(child.stdout, sys.stdout), daemon=True),
-                 threading.Thread(target=feeder.pump, args=(child.stderr, sys.stderr), daemon=True)]
-        for t in pumps:
-            t.start()
-    status = None
-    if live:
-        from .report.live import LiveStatus
-
-        status = LiveStatus(run).start()
-    old = {s: signal.signal(s, forward) for s in SIGNALS}
-    try:
-        while True:
-            try:
-                code = child.wait()
-                break
-            except KeyboardInterrupt:  # pragma: no cover - SIGINT is forwarded above
-                continue
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-    for t in pumps:  # a grandchild may hold the pipes open: don't wait for it
-        t.join(timeout=2.0)
-    if status is not None:
-        status.stop()
-    watcher.stop()
-    _cleanup(tmpdir)
-    if feeder.stopped:
-        code = code if code != 0 else 1
-    exit_code = code if code >= 0 else 128 - code
-    run.stop("stopped" if feeder.stopped else "finished" if code == 0 else "failed",
-             exit_code=exit_code)
+            status = LiveStatus(run).start()
+        code = relay.wait()
+        feeder.finish()  # the pumps read what the command left, without waiting for grandchildren
+        relay.join(pumps)
+        feeder.close(pumps)
+        if status is not None:
+            status.stop()
+        watcher.stop()
+        _cleanup(tmpdir)
+        exit_code = code if code >= 0 else 128 - code
+        if feeder.stopped:
+            outcome = "stopped"
+            exit_code = exit_code or 1
+        elif relay.cancelled_by or -code in SIGNALS:
+            outcome = "cancelled"
+        else:
+            outcome = "finished" if code == 0 else "failed"
+        run.stop(outcome, exit_code=exit_code)  # signals meanwhile wait: the record is written
     return exit_code
 
 
 def _cleanup(tmpdir) -> None:
     if tmpdir:
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+class Relay:
+    """Relays the signals that wattprint gets to the command, so that it gets each one once.
+
+    ``with Relay() as relay:`` before any thread starts (they inherit the blocked signals, so
+    that the main thread can take each one with its sender), ``relay.spawn(start)`` to start the
+    command, ``relay.wait()`` for its exit code. ``received`` lists the signals wattprint got;
+    ``cancelled_by`` the first one that came before the command exited.
+
+    A signal is not relayed when the command got it too: the kernel sent it (``si_code``
+    SI_KERNEL: a terminal key, or a hangup, sent to the terminal's foreground process group, the
+    command's too) and the command is in wattprint's process group; or the command sent it.
+    (sudo decides much the same way.) Where the sender is unknown (no ``sigtimedwait``: macOS),
+    SIGINT and SIGQUIT are taken for keys while wattprint is the terminal's foreground process
+    group. A signal sent to the whole process group by another process (``kill -- -PGID``,
+    GNU ``timeout``) cannot be told from one sent to wattprint alone: it is relayed.
+    """
+
+    def __init__(self):
+        self.child = None
+        self.received: list[int] = []
+        self.cancelled_by: int | None = None
+        self._early: list[tuple[int, bool]] = []
+        main = threading.current_thread() is threading.main_thread()
+        # nohup (and a script's background jobs) leave signals ignored: they stay ignored.
+        self.signals = tuple(s for s in SIGNALS
+                             if main and signal.getsignal(s) != signal.SIG_IGN)
+        self._siginfo = bool(self.signals) and sys.platform.startswith("linux") \
+            and hasattr(signal, "sigtimedwait")
+        self._waited = set(self.signals) | {signal.SIGCHLD}  # SIGCHLD: the command exited
+        self._old: dict = {}
+        self._mask = None
+
+    def __enter__(self) -> "Relay":
+        self._old = {s: signal.signal(s, self._caught) for s in self.signals}
+        if self._siginfo:
+            self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, self._waited)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self._siginfo:
+            self.poll()  # taken and dropped: wattprint is about to exit with the record written
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        return False
+
+    def spawn(self, start):
+        """``start()`` -> Popen, run with the mask wattprint was started with, so that the
+        command does not inherit blocked signals."""
+        if self._siginfo:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+        try:
+            child = start()
+        finally:
+            if self._siginfo:
+                signal.pthread_sigmask(signal.SIG_BLOCK, self._waited)
+        self.child = child
+        while self._early:  # caught while it started (handlers run in this thread)
+            signum, relay = self._early.pop(0)
+            if relay:
+                self._send(signum)
+        return child
+
+    def poll(self) -> None:
+        """Take the signals waiting for wattprint (and relay them)."""
+        while self._siginfo:
+            info = signal.sigtimedwait(self.signals, 0)
+            if info is None:
+                return
+            self._got(info.si_signo, self._relay_this(info))
+
+    def wait(self) -> int:
+        """The command's return code, relaying signals until it exits."""
+        child = self.child
+        if not self._siginfo:
+            code = child.wait()  # the handler relays, as signals interrupt the wait
+        else:
+            while (code := child.poll()) is None:
+                info = signal.sigtimedwait(self._waited, 1.0)  # SIGCHLD wakes it at once
+                if info is not None and info.si_signo != signal.SIGCHLD:
+                    self._got(info.si_signo, self._relay_this(info))
+            self.poll()  # sent with the key that ended it: the command may exit first
+        self.cancelled_by = self.received[0] if self.received else None
+        return code
+
+    def join(self, threads) -> None:
+        """Wait for ``threads``; a signal ends the wait (a stuck output must not hold us)."""
+        n = len(self.received)
+        for t in threads:
+            while t.is_alive() and len(self.received) == n:
+                t.join(0.1)
+                self.poll()
+
+    # -- deciding ----------------------------------------------------------------------------
+    def _got(self, signum: int, relay: bool) -> None:
+        self.received.append(signum)
+        if self.child is None:
+            self._early.append((signum, relay))
+        elif relay:
+            self._send(signum)
+
+    def _send(self, signum: int) -> None:
+        try:
+            self.child.send_signal(signum)
+        except (ProcessLookupError, OSError):
+            pass
+
+    def _relay_this(self, info) -> bool:
+        """Whether the command did not get this signal too (Linux: from who sent it)."""
+        if info.si_code == SI_KERNEL:
+            if info.si_signo == signal.SIGHUP and os.getsid(0) == os.getpid():
+                return True  # a hangup goes to the session leader alone: that is us
+            return not self._child_in_our_group()
+        # Sent by the command itself (e.g. killpg(0, SIGTERM)): it has it. A parent in our
+        # process group may have sent it to us alone (Popen.terminate()): relay that.
+        return info.si_pid != getattr(self.child, "pid", None)
+
+    def _caught(self, signum, frame) -> None:
+        """The handler, for signals not taken by ``sigtimedwait``: sender unknown."""
+        self._got(signum, not self._from_terminal(signum))
+
+    def _from_terminal(self, signum: int) -> bool:
+        if signum not in (signal.SIGINT, signal.SIGQUIT) or not self._child_in_our_group():
+            return False
+        try:
+            fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+        except OSError:
+            return False  # no controlling terminal: no key sent it
+        try:
+            return os.tcgetpgrp(fd) == os.getpgrp()
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+
+    def _child_in_our_group(self) -> bool:
+        try:
+            return os.getpgid(self.child.pid) == os.getpgrp()
+        except (AttributeError, OSError):
+            return True  # not started, or gone: nothing to relay to
 
 
 class Feeder:
@@ -110,34 +263,62 @@ class Feeder:
         self.stopped = False
         # The two pumps and the file watcher report from their own threads.
         self.lock = threading.Lock()
+        self._wake = os.pipe()  # written by finish()
 
     def pump(self, src, dst) -> None:
-        """Copy ``src`` to ``dst`` as it arrives and read progress from its lines."""
+        """Copy ``src`` to ``dst`` as it arrives and read progress from its lines, until its end
+        or, after ``finish()``, until the pipe is empty: the command has exited, so all it wrote
+        is there, and a grandchild that holds the pipe open is not waited for."""
         split = Splitter()
         fd = src.fileno()
         try:
             out = dst.fileno()
         except (AttributeError, OSError, ValueError):  # e.g. pytest's captured streams
             out = None
-        while True:
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            sel.register(self._wake[0], selectors.EVENT_READ)
+            while True:
+                if fd not in {key.fd for key, _ in sel.select()}:
+                    break  # woken, nothing left to read
+                more, out = self._copy(fd, out, dst, split)
+                if not more:
+                    return
+        os.set_blocking(fd, False)
+        more = True
+        while more:
+            more, out = self._copy(fd, out, dst, split)
+
+    def finish(self) -> None:
+        """The command has exited: the pumps stop once they have read what it left."""
+        os.write(self._wake[1], b"x")
+
+    def close(self, pumps) -> None:
+        if not any(t.is_alive() for t in pumps):
+            for fd in self._wake:
+                os.close(fd)
+
+    def _copy(self, fd, out, dst, split):
+        """Read once from fd, pass it on, feed its lines: (False at the end, output fd)."""
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # BlockingIOError once drained
+            return False, out
+        if not data:
+            return False, out
+        if out is not None:
+            out = _write_all(out, data)
+        else:
             try:
-                data = os.read(fd, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            if out is not None:
-                out = _write_all(out, data)
-            else:
-                try:
-                    dst.write(data.decode("utf-8", errors="replace"))
-                    dst.flush()
-                except Exception:
-                    pass
-            for line in split.feed(data):
-                got = self._feed(line)
-                if got is not None:
-                    self.report(*got)
+                dst.write(data.decode("utf-8", errors="replace"))
+                dst.flush()
+            except Exception:
+                pass
+        for line in split.feed(data):
+            got = self._feed(line)
+            if got is not None:
+                self.report(*got)
+        return True, out
 
     def _feed(self, line: str):
         with self.lock:
