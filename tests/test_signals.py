@@ -50,18 +50,23 @@ CTTY = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
         "os.execvp(sys.argv[1], sys.argv[1:])")
 
 
+# wattprint as where the sender of a signal is unknown (macOS): it guesses from the terminal.
+GUESS = ("import sys, wattprint.supervise as s; s.SIGINFO = False; from wattprint.cli import main; "
+         "sys.exit(main())")
+
+
 class Terminal:
     """``wattprint ARGS`` on a new pseudo-terminal, in the terminal's foreground process group."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, guess=False):
         self.master, slave = os.openpty()
         attrs = termios.tcgetattr(slave)
         attrs[3] |= termios.ISIG
         attrs[6][termios.VINTR] = b"\x03"
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
-        self.proc = subprocess.Popen([sys.executable, "-c", CTTY, sys.executable, "-m", "wattprint",
-                                      *args], stdin=slave, stdout=slave, stderr=slave,
-                                     start_new_session=True)
+        wattprint = [sys.executable, "-c", GUESS] if guess else [sys.executable, "-m", "wattprint"]
+        self.proc = subprocess.Popen([sys.executable, "-c", CTTY, *wattprint, *args], stdin=slave,
+                                     stdout=slave, stderr=slave, start_new_session=True)
         os.close(slave)
         self.output = bytearray()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -108,7 +113,7 @@ def _record(run_id):
     return Store.open().get_run(run_id)
 
 
-def _counted(tmp_path, run_id, send_int, watch_output=True):
+def _counted(tmp_path, run_id, send_int, watch_output=True, guess=False):
     """Start the counting command, send one SIGINT with ``send_int(term)``, fence with SIGTERM
     to wattprint; return (SIGINTs the command counted, wattprint's exit code, the record)."""
     child = tmp_path / "child.py"
@@ -116,7 +121,7 @@ def _counted(tmp_path, run_id, send_int, watch_output=True):
     out = tmp_path / f"count-{run_id}"
     extra = [] if watch_output else ["--no-progress-output"]
     term = Terminal("run", "-q", "--run-id", run_id, *extra, "--", sys.executable, str(child),
-                    str(out))
+                    str(out), guess=guess)
     try:
         _wait_for(pathlib.Path(f"{out}.ready"), term, "the command started")
         send_int(term, pathlib.Path(f"{out}.int"))
@@ -148,6 +153,11 @@ def test_ctrl_c_reaches_the_command_once(tmp_path, watch_output):
         assert code == 0 and rec.status == "cancelled" and rec.exit_code == 0
     n, code, rec = _counted(tmp_path, "cc", lambda term, got: term.ctrl_c(), watch_output)
     assert n == 1 and code == 0 and rec.status == "cancelled"  # as it comes
+
+
+def test_ctrl_c_reaches_the_command_once_where_the_sender_is_unknown(tmp_path):
+    n, code, rec = _counted(tmp_path, "gu", _ctrl_c_first_to_the_command, guess=True)
+    assert n == 1 and code == 0 and rec.status == "cancelled"
 
 
 def test_kill_int_to_wattprint_reaches_the_command_once(tmp_path):
@@ -229,3 +239,15 @@ def test_the_command_starts_with_the_original_signal_mask():
     blocked = int(next(x for x in status.splitlines() if x.startswith("SigBlk:")).split()[1], 16)
     assert blocked == sum(1 << (s - 1) for s in old)
     assert signal.pthread_sigmask(signal.SIG_BLOCK, ()) == old  # restored
+
+
+def test_without_siginfo_a_signal_to_wattprint_alone_is_relayed(monkeypatch):
+    from wattprint import supervise
+
+    monkeypatch.setattr(supervise, "SIGINFO", False)
+    with supervise.Relay() as relay:
+        child = relay.spawn(lambda: subprocess.Popen(["sleep", "60"]))
+        os.kill(os.getpid(), signal.SIGTERM)  # handled here, between two bytecodes
+        assert relay.wait() == -signal.SIGTERM and relay.cancelled_by == signal.SIGTERM
+    assert child.returncode == -signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL

@@ -34,6 +34,8 @@ from .progress_watch import EPOCH, FileWatcher, LineProgress, Splitter
 GRACE_S = 30.0  # between SIGINT and SIGTERM when a budget stops the command
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)  # relayed; "cancelled"
 SI_KERNEL = 0x80  # Linux si_code of a signal the kernel sent: a terminal key, a hangup
+# Who sent a signal is known on Linux (sigtimedwait's siginfo); elsewhere it is guessed.
+SIGINFO = sys.platform.startswith("linux") and hasattr(signal, "sigtimedwait")
 
 
 def supervise(run, cmd: list[str], *, watch_output: bool = True, patterns=None,
@@ -57,7 +59,12 @@ def supervise(run, cmd: list[str], *, watch_output: bool = True, patterns=None,
     pipe = subprocess.PIPE if watch_output else None
     # The relay comes first: the threads started below (sampler, pumps) inherit its signal mask.
     with Relay() as relay:
-        run.start()  # store and meters first: the command's whole life is measured
+        try:
+            run.start()  # store and meters first: the command's whole life is measured
+        except BaseException:
+            feeder.close(())
+            _cleanup(tmpdir)
+            raise
         relay.poll()
         if relay.received:  # stopped while the store and meters opened: never start the command
             feeder.close(())
@@ -137,8 +144,7 @@ class Relay:
         # nohup (and a script's background jobs) leave signals ignored: they stay ignored.
         self.signals = tuple(s for s in SIGNALS
                              if main and signal.getsignal(s) != signal.SIG_IGN)
-        self._siginfo = bool(self.signals) and sys.platform.startswith("linux") \
-            and hasattr(signal, "sigtimedwait")
+        self._siginfo = SIGINFO and bool(self.signals)
         self._waited = set(self.signals) | {signal.SIGCHLD}  # SIGCHLD: the command exited
         self._old: dict = {}
         self._mask = None
