@@ -252,7 +252,7 @@ def test_report_on_an_empty_or_missing_store(tmp_path):
 
 
 def test_failed_write_leaves_no_partial_file(tmp_path):
-    from wattprint.report.files import atomic_write
+    from wattprint.report.files import write_output
 
     target = tmp_path / "w" / "r.html"
     target.parent.mkdir()
@@ -263,7 +263,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path):
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        atomic_write(str(target), boom)
+        write_output(str(target), boom)
     assert target.read_text() == "old" and os.listdir(target.parent) == ["r.html"]
 
 

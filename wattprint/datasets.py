@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 
 from .errors import UsageError
-from .units import check_positive, parse_intensity
+from .units import MAX_PUE, check_range, parse_intensity, shown
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,17 @@ def norm(text: str) -> str:
     return "".join(c for c in text.lower() if c.isalnum())
 
 
-def _unknown(what: str, query: str, names, hint: str) -> UsageError:
-    names = sorted(set(names))
-    by_norm = {norm(n): n for n in names}
+def closest(query: str, names) -> list[str]:
+    """Up to five of ``names`` spelled most like ``query`` (or containing it)."""
+    by_norm = {norm(n): n for n in sorted(set(names)) if norm(n) and norm(query)}
     close = difflib.get_close_matches(norm(query), list(by_norm), n=5, cutoff=0.5)
     close += [k for k in by_norm if norm(query) and norm(query) in k and k not in close][: 5 - len(close)]
-    listed = ", ".join(by_norm[c] for c in close) or "none close"
-    return UsageError(f"unknown {what} {query!r}; closest: {listed} ({hint})")
+    return [by_norm[c] for c in close]
+
+
+def unknown(what: str, query: str, names, hint: str) -> UsageError:
+    listed = ", ".join(closest(query, names)) or "none close"
+    return UsageError(f"unknown {what} {shown(query)}; closest: {listed} ({hint})")
 
 
 # ---------------------------------------------------------------- carbon intensity
@@ -119,7 +123,7 @@ def region_intensity(region: str) -> Factor:
         key = norm(_ALIASES[key])
     hit = _region_index().get(key)
     if hit is None:
-        raise _unknown("region", region, region_names(), "see 'wattprint regions'")
+        raise unknown("region", region, region_names(), "see 'wattprint regions'")
     kind, row = hit
     return {"state": _state_factor, "country": _country_factor, "zone": _zone_factor}[kind](row, str(region))
 
@@ -140,7 +144,7 @@ def split_cloud(cloud: str) -> tuple[str, str]:
     provider, sep, region = str(cloud).partition(":")
     p = _PROVIDERS.get(norm(provider))
     if not sep or p is None or not region.strip():
-        raise UsageError(f"cloud {cloud!r}: write PROVIDER:REGION, e.g. gcp:us-central1, aws:us-east-1, azure:eastus")
+        raise UsageError(f"cloud {shown(cloud)}: write PROVIDER:REGION, e.g. gcp:us-central1, aws:us-east-1, azure:eastus")
     return p, region.strip()
 
 
@@ -150,7 +154,7 @@ def cloud_region(cloud: str) -> dict:
     for r in rows:
         if norm(r["region"]) == norm(region):
             return r
-    raise _unknown(f"{provider} region", region, [r["region"] for r in rows], "see 'wattprint regions " + provider + "'")
+    raise unknown(f"{provider} region", region, [r["region"] for r in rows], "see 'wattprint regions " + provider + "'")
 
 
 def cloud_intensity(cloud: str) -> Factor:
@@ -202,6 +206,8 @@ def region_list(query: str | None = None) -> list[dict]:
     """Grids and cloud regions known, as dicts (kind, key, name, gco2e_per_kwh, source, year, scope);
     ``query`` keeps those whose key or name contains it, or whose kind or provider it names."""
     q = norm(query) if query else ""
+    if query and not q:  # nothing the tables spell (e.g. '日本'): no match, not everything
+        return []
     out = []
     for kind, name, key_of, source, scope in _GRIDS:
         for r in table(name):
@@ -239,8 +245,8 @@ def resolve_pue(*, pue=None, provider=None, cloud=None) -> Factor:
             value = float(pue)
         except (TypeError, ValueError):
             presets = [k for k, r in rows.items() if r["scope"] == "preset"]
-            raise UsageError(f"pue {pue!r}: give a number >= 1 or a preset ({', '.join(presets)})") from None
-        check_positive(value, "pue")
+            raise UsageError(f"pue {shown(pue)}: give a number >= 1 or a preset ({', '.join(presets)})") from None
+        check_range(value, "pue", MAX_PUE, why="the worst data centres measured are near 3")
         if value < 1:
             raise UsageError(f"pue: must be 1 or more (facility energy / IT energy), got {value:g}")
         return Factor(value, "ratio", "given by the user", "", None, None, name=str(pue))
@@ -248,7 +254,7 @@ def resolve_pue(*, pue=None, provider=None, cloud=None) -> Factor:
         p, region = split_cloud(cloud)
         cloud_region(cloud)  # unknown region -> error with close matches
         if provider not in (None, "") and _PROVIDERS.get(norm(provider)) != p:
-            raise UsageError(f"provider {provider!r} does not match cloud {cloud!r}; drop --provider")
+            raise UsageError(f"provider {shown(provider)} does not match cloud {shown(cloud)}; drop --provider")
         key = f"{p}:{region}"
         if key in rows:
             return _pue_factor(rows[key])
@@ -256,7 +262,7 @@ def resolve_pue(*, pue=None, provider=None, cloud=None) -> Factor:
     if provider not in (None, ""):
         p = _PROVIDERS.get(norm(provider))
         if p is None or p not in rows:
-            raise _unknown("provider", provider, ["gcp", "aws", "azure"], "or pass --pue")
+            raise unknown("provider", provider, ["gcp", "aws", "azure"], "or pass --pue")
         return _pue_factor(rows[p])
     return ASSUMED_PUE
 
@@ -268,11 +274,7 @@ COMPARE = ["FR", "SE", "CA-QC", "gcp:us-central1", "US", "DE", "AU", "IN", "CN",
 
 def compare_regions(n: int = 8) -> list[tuple[str, Factor]]:
     """A fixed set of well-known grids, low to high, for 'had you trained in ...' lines."""
-    out = []
-    for key in COMPARE[:n]:
-        f = cloud_intensity(key) if ":" in key else region_intensity(key)
-        out.append((key, f))
-    return out
+    return [(key, cloud_intensity(key) if ":" in key else region_intensity(key)) for key in COMPARE[:n]]
 
 
 def energy_mix(name: str) -> dict:
@@ -284,7 +286,7 @@ def energy_mix(name: str) -> dict:
     for r in table("energy_mix_country_owid.csv"):
         if k in (norm(r["iso2"]), norm(r["iso3"]), norm(r["name"])):
             return dict(r, source="Our World in Data / Ember, via CodeCarbon")
-    raise _unknown("country", name, [r["name"] for r in table("energy_mix_country_owid.csv")], "energy mix")
+    raise unknown("country", name, [r["name"] for r in table("energy_mix_country_owid.csv")], "energy mix")
 
 
 # ---------------------------------------------------------------- hardware
@@ -317,7 +319,7 @@ def hardware(name: str) -> dict:
     rows = table("accelerators.csv")
     k = _strip_brand(name)
     if not k:
-        raise UsageError("hardware: empty name; see 'wattprint hardware'")
+        raise UsageError(f"hardware {shown(name)}: no such accelerator; see 'wattprint hardware'")
     for r in rows:
         if _strip_brand(r["model"]) == k:
             return _spec(r)
@@ -327,13 +329,13 @@ def hardware(name: str) -> dict:
     hits = [r for r in rows if k in _strip_brand(r["model"])]
     if hits and len({r["family"] for r in hits}) == 1:
         return _spec(hits[0], resolved_from=str(name))
-    raise _unknown("hardware", name, [r["model"] for r in rows] + [r["family"] for r in rows],
+    raise unknown("hardware", name, [r["model"] for r in rows] + [r["family"] for r in rows],
                    "see 'wattprint hardware'")
 
 
 def hardware_list(query: str | None = None) -> list[dict]:
     k = _strip_brand(query) if query else ""
-    return [_spec(r) for r in table("accelerators.csv")
+    return [] if query and not norm(query) else [_spec(r) for r in table("accelerators.csv")
             if not k or k in _strip_brand(r["model"]) or k in _strip_brand(r["family"]) or k == norm(r["vendor"])]
 
 
@@ -370,12 +372,12 @@ def price(table_name: str, hardware_name: str) -> tuple[float | None, float, Fac
     price per accelerator carries the least host overhead.
     """
     if table_name not in price_tables():
-        raise _unknown("price table", table_name, price_tables(), "or pass --price-low/--price-high")
+        raise unknown("price table", table_name, price_tables(), "or pass --price-low/--price-high")
     rows = [r for r in table("prices.csv") if r["table"] == table_name]
     fam = hardware(hardware_name)["family"] if hardware_name else ""
     hits = [r for r in rows if norm(r["hardware"]) in (norm(fam), norm(hardware_name or ""))]
     if not hits:
-        raise _unknown(f"hardware in price table {table_name}", hardware_name or "(none)",
+        raise unknown(f"hardware in price table {table_name}", hardware_name or "(none)",
                        [r["hardware"] for r in rows], "pass --hardware or --price-low/--price-high")
     r = max(hits, key=lambda r: int(r["units_per_instance"] or 1))
     low = _num(r["preemptible_usd_per_unit_hour"])

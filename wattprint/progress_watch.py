@@ -47,11 +47,12 @@ def _number(s: str | None) -> float | None:
 def compile_regex(text: str) -> re.Pattern:
     """A user's ``--progress-regex``; UsageError when it cannot give ``done``."""
     from .errors import UsageError
+    from .units import shown
 
     try:
         rx = re.compile(text)
     except re.error as e:
-        raise UsageError(f"--progress-regex {text!r} is not a valid regular expression ({e})") from None
+        raise UsageError(f"--progress-regex {shown(text)} is not a valid regular expression ({e})") from None
     if "done" not in rx.groupindex and rx.groups < 1:
         raise UsageError("--progress-regex needs a group for the work done: (?P<done>\\d+), "
                          "optionally (?P<total>\\d+)")

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import re
 import sys
 
 from .._version import __version__
 from ..errors import UsageError
+from ..units import printable
+
+ARG_MAX = 4096  # PATH_MAX: no option value of wattprint's needs more
 
 # name -> (module, one-line help). Order is the order of ``wattprint --help``.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -36,7 +41,41 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports bad input in one line (exit 2) instead of usage + message."""
 
     def error(self, message):  # noqa: D401 - argparse API
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, one_line(f"{self.prog}: error: {message} (see '{self.prog} --help')") + "\n")
+
+
+def one_line(message: str) -> str:
+    """An error message as one terminal-safe line: controls escaped, very long words cut."""
+    text = printable(message)
+    if len(text) > 600:
+        text = re.sub(r"\S{120,}", lambda m: f"{m.group()[:60]}...{m.group()[-20:]}", text)
+    return text
+
+
+def _check_values(args, rest: list[str]) -> None:
+    """Empty and overlong values are refused for every option and argument (the command that
+    ``wattprint run`` measures is passed through as given)."""
+    for dest, value in vars(args).items():
+        if dest == "cmd":
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str) and (v == "" or len(v) > ARG_MAX):
+                name = _option_of(v, rest) or f"argument {dest.upper()}"
+                if v == "":
+                    raise UsageError(f"{name}: empty value; give a value or leave the option out")
+                raise UsageError(f"{name}: {len(v):,} characters, at most {ARG_MAX}; check the value")
+
+
+def _option_of(value: str, rest: list[str]) -> str | None:
+    """The option (as typed) that ``value`` was given to, if it was given to one."""
+    for i, tok in enumerate(rest):
+        if tok == "--":
+            return None
+        if tok.startswith("-") and "=" in tok and tok.split("=", 1)[1] == value:
+            return tok.split("=", 1)[0]
+        if tok.startswith("-") and i + 1 < len(rest) and rest[i + 1] == value:
+            return tok
+    return None
 
 
 def _help() -> str:
@@ -63,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"wattprint: error: unknown command {name!r}; choose from {', '.join(COMMANDS)}",
+        print(one_line(f"wattprint: error: unknown command {name!r}; choose from {', '.join(COMMANDS)}"),
               file=sys.stderr)
         return 2
     try:
@@ -76,12 +115,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(rest)
     args.command = name
     try:
+        _check_values(args, rest)
         return int(module.run(args) or 0)
     except UsageError as e:
-        print(f"wattprint {name}: error: {e}", file=sys.stderr)
+        print(one_line(f"wattprint {name}: error: {e}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:  # the machine said no (a path, a permission, a full disk): say what and where
+        where = f": {e.filename}" if e.filename else ""
+        print(one_line(f"wattprint {name}: error: {e.strerror or e}{where} (check the path, its "
+                       "permissions and free space)"), file=sys.stderr)
+        return 2
+    except Exception as e:
+        if os.environ.get("WATTPRINT_DEBUG"):
+            raise
+        print(one_line(f"wattprint {name}: internal error: {type(e).__name__}: {e} (a bug: please report "
+                       "it; WATTPRINT_DEBUG=1 shows the traceback)"), file=sys.stderr)
+        return 1
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from ..errors import UsageError
-from ._common import add_json, add_store, open_store, print_json
+from ..units import shown
+from ._common import add_json, add_store, open_store
+from ._output import print_json, say
 
 
 def add_arguments(p, name) -> None:
@@ -25,10 +27,24 @@ def _usd(low, high) -> str:
     return f"${low:,.0f}-{high:,.0f}"
 
 
-def run(args) -> int:
-    from ..campaign import account, parse_since
+def since_time(text: str) -> float:
+    """``--since`` as epoch seconds; a date no clock holds (year 1, year 9999 in some zones) is a
+    UsageError, not a crash."""
+    from ..campaign import parse_since
 
-    since = parse_since(args.since) if args.since else None
+    try:
+        return parse_since(text)
+    except UsageError:
+        raise
+    except (ValueError, OverflowError, OSError) as e:
+        raise UsageError(f"--since {shown(text)}: not a time this machine can count from ({e}); "
+                         "give a date such as 2026-01-31 or an age such as 7d") from None
+
+
+def run(args) -> int:
+    from ..campaign import account
+
+    since = since_time(args.since) if args.since else None
     store = open_store(args)
     runs = store.list_runs(project=args.project, tag=args.tag, since=since)
     if not runs:
@@ -45,20 +61,20 @@ def run(args) -> int:
     from ..units import fmt_energy, fmt_mass
 
     head = "campaign" + (f" {args.project}" if args.project else "") + f": {acc['runs']} runs"
-    print(head)
-    print(f"  {'':<31} {'RUNS':>5} {'GPU-h':>9} {'HOST-h':>9} {'ENERGY IT':>10} {'ENERGY':>10} "
+    say(head)
+    say(f"  {'':<31} {'RUNS':>5} {'GPU-h':>9} {'HOST-h':>9} {'ENERGY IT':>10} {'ENERGY':>10} "
           f"{'CO2e':>10} {'CLOUD COST':>14} {'ELECTRICITY':>11}")
     for lv in acc["levels"]:
         co2 = fmt_mass(lv["co2e_kg"]) if lv["co2e_kg"] is not None else "-"
         if lv["co2e_kg"] is not None and lv["co2e_runs"] < lv["runs"]:
             co2 += "*"
         elec = f"${lv['electricity_cost_usd']:,.2f}" if lv["electricity_cost_usd"] is not None else "-"
-        print(f"  {lv['label']:<31} {lv['runs']:>5} {lv['gpu_hours']:>9,.1f} {lv['host_hours']:>9,.1f} "
+        say(f"  {lv['label']:<31} {lv['runs']:>5} {lv['gpu_hours']:>9,.1f} {lv['host_hours']:>9,.1f} "
               f"{fmt_energy(lv['energy_kwh_it']):>10} {fmt_energy(lv['energy_kwh']):>10} {co2:>10} "
               f"{_usd(lv['cost_usd_low'], lv['cost_usd_high']):>14} {elec:>11}")
     if acc["final_share_of_energy"] is not None:
-        print(f"  the final model is {acc['final_share_of_energy'] * 100:.1f} % of the whole R&D's energy")
-    print("  GPU-h: GPU domains x run duration; ENERGY includes PUE; * CO2e covers only runs with a location")
+        say(f"  the final model is {acc['final_share_of_energy'] * 100:.1f} % of the whole R&D's energy")
+    say("  GPU-h: GPU domains x run duration; ENERGY includes PUE; * CO2e covers only runs with a location")
     for n in acc["notes"]:
-        print(f"  note: {n}")
+        say(f"  note: {n}")
     return 0

@@ -1,7 +1,10 @@
 """``wattprint estimate``: energy, CO2e, cost and embodied emissions without running anything."""
 from __future__ import annotations
 
-from ._common import add_store, print_json
+from ..errors import UsageError
+from ..units import MAX_COUNT, MAX_HOURS, MAX_RUNS, check_finite_tree, check_range, parse_duration, shown
+from ._common import add_store
+from ._output import print_json, say
 
 # CLI option -> estimate() keyword, passed through when given
 _PASS = ("hardware", "count", "hours", "days", "power_w", "device_power_w", "utilization", "pue", "provider",
@@ -40,8 +43,50 @@ def add_arguments(parser, name):
     a("--json", action="store_true", help="print one JSON object")
 
 
+# option -> (highest, unit, why, lowest, allow zero, whole): absurd magnitudes are refused with
+# the bound, so that no product of the inputs overflows (see units.MAX_*)
+_BOUNDS = {
+    "count": (MAX_COUNT, "devices", "ten million", None, False, True),
+    "runs": (MAX_RUNS, "runs", "a million trainings", None, False, True),
+    "days": (MAX_HOURS / 24, "d", "114 years", None, False, False),
+    "price_low": (1e5, "USD/h", "per device-hour", None, True, False),
+    "price_high": (1e5, "USD/h", "per device-hour", None, True, False),
+    "tariff": (1e3, "USD/kWh", "electricity costs well under 1 USD/kWh", None, True, False),
+    "embodied_kg_per_device": (1e6, "kg", "a thousand tonnes per device", None, True, False),
+    "host_embodied_kg": (1e6, "kg", "a thousand tonnes per server", None, True, False),
+    "devices_per_host": (1e4, "devices", "", None, False, True),
+    "lifetime_years": (100, "years", "", 0.1, False, False),
+    "usage": (1, "", "a fraction of the hardware's life", 0.001, False, False),
+    "utilization": (1, "", "a fraction of TDP", None, False, False),
+}
+
+
 def _kwargs(args) -> dict:
-    return {k: getattr(args, k) for k in _PASS if getattr(args, k, None) not in (None, "")}
+    kw = {k: getattr(args, k) for k in _PASS if getattr(args, k, None) is not None}
+    for k, (high, unit, why, low, zero, whole) in _BOUNDS.items():
+        if k in kw:
+            what = "--" + k.replace("_", "-")
+            if k == "days" and not _is_number(kw[k]):
+                parse_duration(kw[k], what)  # '3.3d': its own unit, bounded there
+                continue
+            check_range(_number(kw[k], what), what, high, unit, lowest=low, allow_zero=zero, whole=whole,
+                        why=why)
+    return kw
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _number(text, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"{what}: expected a number, got {shown(text)}") from None
 
 
 def run(args) -> int:
@@ -56,9 +101,10 @@ def run(args) -> int:
     else:
         fp = footprint.estimate(embodied=args.embodied, **kw)
     comparisons = _comparisons(fp) if fp.co2e_kg is not None else []
+    d = fp.as_dict()
+    d["comparisons"] = comparisons
+    check_finite_tree(d)  # refused before anything is printed
     if args.json:
-        d = fp.as_dict()
-        d["comparisons"] = comparisons
         print_json(d)
         return 0
     _print(fp, comparisons)
@@ -78,25 +124,25 @@ def _print(fp, comparisons) -> None:
     i = fp.inputs
     what = f"{i['count']} x {i['hardware']}" if i.get("hardware") else f"{i['count']} device(s)"
     power = f", {fmt_power(i['power_w'])}" if i.get("power_w") else ""
-    print(f"{what}, {fmt_number(fp.hours)} h{power} ({i.get('power_basis', '')})")
-    print(fp)
+    say(f"{what}, {fmt_number(fp.hours)} h{power} ({i.get('power_basis', '')})")
+    say(fp)
     for lv in fp.levels:
         co2 = f", CO2e {fmt_mass(lv['co2e_kg'])}" if "co2e_kg" in lv else ""
         cost = f", cost ${lv['cost_usd_high']:,.0f}" if "cost_usd_high" in lv else ""
-        print(f"  {lv['runs']:>6} run{'s' if lv['runs'] > 1 else ' '}: {lv['energy_kwh']:,.1f} kWh{co2}{cost}")
+        say(f"  {lv['runs']:>6} run{'s' if lv['runs'] > 1 else ' '}: {lv['energy_kwh']:,.1f} kWh{co2}{cost}")
     if fp.equivalents:
-        print("as much CO2e as:")
+        say("as much CO2e as:")
         for e in fp.equivalents:
-            print(f"  {fmt_number(e['value']):>12} x {e['name']} ({e['source']}, {e['year']})")
+            say(f"  {fmt_number(e['value']):>12} x {e['name']} ({e['source']}, {e['year']})")
     if comparisons:
-        print("the same energy elsewhere:")
+        say("the same energy elsewhere:")
         for c in comparisons:
-            print(f"  {c['where']:<16} {c['intensity_g_per_kwh']:>6.0f} g/kWh -> {fmt_mass(c['co2e_kg'])}"
+            say(f"  {c['where']:<16} {c['intensity_g_per_kwh']:>6.0f} g/kWh -> {fmt_mass(c['co2e_kg'])}"
                   f" ({c['source']})")
-    print("sources:")
+    say("sources:")
     for s in fp.sources:
         if s["factor"] == "equivalent":
             continue
         year = f", {s['year']}" if s.get("year") else ""
         note = f" ({s['note']})" if s.get("note") and s["factor"] in ("intensity", "pue", "price_per_unit_hour") else ""
-        print(f"  {s['factor']:<20} {s['value']:g} {s['unit']}: {s['source']}{year}{note}")
+        say(f"  {s['factor']:<20} {s['value']:g} {s['unit']}: {s['source']}{year}{note}")

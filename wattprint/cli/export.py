@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import UsageError
+from ..units import printable
 from ._common import add_store, open_store
 
 
@@ -20,17 +21,21 @@ def add_arguments(p, name) -> None:
                    help="what to write: runs (default for csv/codecarbon), domains, samples, "
                         "or all (default for jsonl)")
     p.add_argument("--out", "-o", required=True, metavar="PATH",
-                   help="file to write (written whole or not at all), or '-' for stdout")
+                   help="file to write (written whole or not at all; a device, pipe or /dev/stdout is "
+                        "written into), or '-' for stdout")
+    p.add_argument("--raw", action="store_true",
+                   help="write CSV text cells exactly as stored: by default a cell starting with "
+                        "=, +, -, @, tab or CR (and not a number) gets a leading ' so that a "
+                        "spreadsheet shows it instead of running it as a formula")
     add_store(p)
-    p.epilog = "Columns are documented in docs/export.md."
+    p.epilog = "Columns and the formula rule are documented in docs/export.md."
 
 
 def run(args) -> int:
     from ..report.export import write
-    from ..report.files import atomic_write, check_writable
+    from ..report.files import check_writable, write_output
 
-    if args.out != "-":
-        check_writable(args.out)
+    check_writable(args.out)
     store = open_store(args)
     if args.runs:
         if args.project or args.tag or args.since:
@@ -44,9 +49,9 @@ def run(args) -> int:
     else:
         since = None
         if args.since:
-            from ..campaign import parse_since
+            from .campaign import since_time
 
-            since = parse_since(args.since)
+            since = since_time(args.since)
         runs = store.list_runs(project=args.project, tag=args.tag, since=since)
         if not runs:
             raise UsageError(f"no runs to export in {store.path}"
@@ -58,14 +63,12 @@ def run(args) -> int:
         raise UsageError("CSV holds one table: give --table runs, domains or samples (or use --format jsonl)")
     if args.fmt == "codecarbon" and table != "runs":
         raise UsageError("--format codecarbon writes the runs table only; drop --table or use csv/jsonl")
-    if args.out == "-":
-        write(sys.stdout, store, runs, fmt=args.fmt, table=table)
-        return 0
     count = [0]
 
     def fill(f):
-        count[0] = write(f, store, runs, fmt=args.fmt, table=table)
+        count[0] = write(f, store, runs, fmt=args.fmt, table=table, raw=args.raw)
 
-    atomic_write(args.out, fill)
-    print(f"wrote {args.out}: {count[0]:,} rows from {len(runs)} runs", file=sys.stderr)
+    write_output(args.out, fill)
+    if args.out != "-":
+        print(f"wrote {printable(args.out)}: {count[0]:,} rows from {len(runs)} runs", file=sys.stderr)
     return 0

@@ -1,7 +1,8 @@
 """``wattprint hardware [QUERY]``: accelerators the tables know, with power, memory, source and year."""
 from __future__ import annotations
 
-from ._common import add_json, print_json
+from ._common import add_json
+from ._output import print_json, say
 
 
 def add_arguments(parser, name):
@@ -21,13 +22,13 @@ def run(args) -> int:
     if args.json:
         print_json(found)
         return 0
-    print(f"{'model':<24} {'family':<12} {'year':>4} {'TDP W':>6} {'meas. W':>7} {'mem GB':>6}  source")
+    say(f"{'model':<24} {'family':<12} {'year':>4} {'TDP W':>6} {'meas. W':>7} {'mem GB':>6}  source")
     for h in found:
         tdp = f"{h['tdp_w']:.0f}" if h["tdp_w"] else "-"
         meas = f"{h['measured_avg_w']:.0f}" if h["measured_avg_w"] else "-"
         mem = f"{h['memory_gb']:g}" if h["memory_gb"] else "-"
         flag = "" if h["confidence"] == "datasheet" else f" [{h['confidence']}]"
-        print(f"{h['model'][:24]:<24} {h['family']:<12} {h['release_year'] or '':>4} {tdp:>6} {meas:>7} {mem:>6}"
+        say(f"{h['model'][:24]:<24} {h['family']:<12} {h['release_year'] or '':>4} {tdp:>6} {meas:>7} {mem:>6}"
               f"  {h['source']}{flag}")
-    print(f"{len(found)} rows. A bare family name (e.g. V100) resolves to its first row (the SXM variant).")
+    say(f"{len(found)} rows. A bare family name (e.g. V100) resolves to its first row (the SXM variant).")
     return 0

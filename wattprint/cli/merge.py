@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..units import J_PER_KWH
-from ._common import add_json, add_store, open_store, print_json
+from ._common import add_json, add_store, open_store
+from ._output import print_json, say
 
 
 def add_arguments(p, name) -> None:
@@ -20,26 +21,26 @@ def add_arguments(p, name) -> None:
 def run(args) -> int:
     from ..merge import merge
 
-    out = open_store(args, create=not args.dry_run and bool(args.sources))
+    out = open_store(args, create=not args.dry_run and bool(args.sources), write=not args.dry_run)
     sources = args.sources or [out.path]
     jobs = merge(sources, out, args.jobs, force=args.force, write=not args.dry_run)
     if args.json:
         print_json(jobs)
         return 0
     if not jobs:
-        print("nothing to merge: every job already has a job record (--force rebuilds them)")
+        say("nothing to merge: every job already has a job record (--force rebuilds them)")
         return 0
     for j in jobs:
         verb = "would store" if args.dry_run else "stored"
-        print(f"job {j['job_id']}: {j['world_size']} ranks on {len(j['nodes'])} node(s), "
+        say(f"job {j['job_id']}: {j['world_size']} ranks on {len(j['nodes'])} node(s), "
               f"{j['energy_j'] / J_PER_KWH:.6f} kWh over {j['seconds']:.1f} s ({j['status']}); "
               f"{verb} in {out.path}")
         for node, n in j["nodes"].items():
-            print(f"  node {node} ({n['host']}): ranks {_ranges(n['ranks'])}, "
+            say(f"  node {node} ({n['host']}): ranks {_ranges(n['ranks'])}, "
                   f"{n['energy_j'] / J_PER_KWH:.6f} kWh, measured by rank "
                   f"{', '.join(map(str, n['measured_by'])) or 'none'}")
         if j.get("missing_ranks"):
-            print(f"  warning: no record of rank(s) {_ranges(j['missing_ranks'])}: "
+            say(f"  warning: no record of rank(s) {_ranges(j['missing_ranks'])}: "
                   "their energy is not in the total")
     return 0
 

@@ -1,8 +1,9 @@
 """``wattprint predict RUN [--total N]``: a stored or running run's predicted totals."""
 from __future__ import annotations
 
-from ..units import positive_or_none
-from ._common import add_json, add_store, open_store, print_json
+from ..units import MAX_WORK, check_range
+from ._common import add_json, add_store, open_store
+from ._output import print_json, say
 
 
 def add_arguments(p, name) -> None:
@@ -14,7 +15,8 @@ def add_arguments(p, name) -> None:
 
 
 def run(args) -> int:
-    total = positive_or_none("--total", args.total)
+    total = None if args.total is None else check_range(args.total, "--total", MAX_WORK,
+                                                         why="a billion billion units of work")
     store = open_store(args)
     rec = store.get_run(args.run_id)
     from ..predict import predict_stored
@@ -26,7 +28,7 @@ def run(args) -> int:
                "history": [d for _, d in store.predictions(rec.key)]}
         print_json(out)
         return 0
-    print(text(rec, p))
+    say(text(rec, p))
     return 0
 
 

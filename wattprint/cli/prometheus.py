@@ -27,13 +27,18 @@ def run(args) -> int:
     from ..plugins.prometheus import EnergyCollector, Exposer, check_port, client
     from ..meters import discover
     from ..sampler import MIN_INTERVAL_S, Sampler
+    from ..units import check_range, check_url, printable, shown
 
     client()
     port = check_port(args.port)
-    if not args.interval >= MIN_INTERVAL_S:
-        raise UsageError(f"--interval must be at least {MIN_INTERVAL_S} s, got {args.interval}")
-    if not args.push_interval > 0:
-        raise UsageError(f"--push-interval must be a positive number of seconds, got {args.push_interval}")
+    check_range(args.interval, "--interval", 3600, "s", lowest=MIN_INTERVAL_S, why="an hour")
+    check_range(args.push_interval, "--push-interval", 86400, "s", lowest=0.1, why="a day")
+    if args.push_gateway is not None:
+        args.push_gateway = check_url(args.push_gateway, "--push-gateway")
+    for opt, value in (("--job", args.job), ("--node", args.node)):
+        if value is not None and printable(value) != value:
+            raise UsageError(f"{opt} {shown(value)}: a label may not hold control characters; "
+                             "use letters, digits, '-', '_' or '.'")
     disc = discover(gpus=not args.no_gpus)
     if not disc.meters:
         raise UsageError("no energy source on this machine; 'wattprint doctor' says what is missing")
@@ -56,7 +61,7 @@ def run(args) -> int:
         try:
             bound = exposer.serve(port, args.addr)
         except OSError as e:
-            raise UsageError(f"cannot listen on {args.addr}:{port} ({e.strerror or e}); "
+            raise UsageError(f"cannot listen on {shown(args.addr)}:{port} ({e.strerror or e}); "
                              "choose another --port") from None
         if args.push_gateway:
             exposer.push_every(args.push_gateway, args.push_interval)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import UsageError
+from ..units import printable
 from ._common import add_store, open_store
 
 
@@ -28,11 +29,10 @@ def run(args) -> int:
         outs = [("md", "-")]  # nothing asked: print the statement
     if sum(1 for _, p in outs if p == "-") > 1:
         raise UsageError("only one of --html/--md/--latex can write to stdout ('-')")
-    from ..report.files import check_writable
+    from ..report.files import check_writable, write_output
 
     for _, path in outs:
-        if path != "-":
-            check_writable(path)
+        check_writable(path)
     store = open_store(args)
     from ..report import data
 
@@ -50,11 +50,7 @@ def run(args) -> int:
             from ..report.markdown import latex
 
             text = latex(runs)
-        if path == "-":
-            sys.stdout.write(text)
-        else:
-            from ..report.files import write_text
-
-            write_text(path, text)
-            print(f"wrote {path} ({len(text.encode()):,} bytes)", file=sys.stderr)
+        write_output(path, lambda f: f.write(text))
+        if path != "-":
+            print(f"wrote {printable(path)} ({len(text.encode()):,} bytes)", file=sys.stderr)
     return 0

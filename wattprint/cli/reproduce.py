@@ -1,7 +1,7 @@
 """``wattprint reproduce STUDY``: a published study's tables recomputed, ours beside theirs."""
 from __future__ import annotations
 
-import json
+from ._output import print_json, say
 
 
 def add_arguments(parser, name):
@@ -22,25 +22,25 @@ def run(args) -> int:
     checks = study.checks()
     failed = [c for c in checks if not c.ok]
     if args.json:
-        print(json.dumps({"study": args.study, "title": study.TITLE, "inputs": study.inputs(),
-                          "ok": not failed, "checks": [c.as_dict() for c in checks]}, indent=2))
+        print_json({"study": args.study, "title": study.TITLE, "inputs": study.inputs(),
+                    "ok": not failed, "checks": [c.as_dict() for c in checks]})
         return 1 if failed else 0
-    print(study.TITLE)
+    say(study.TITLE)
     for line in study.inputs():
-        print(f"  {line}")
+        say(f"  {line}")
     table = None
     for c in checks:
         if c.table != table:
             table = c.table
-            print(f"\nTable {table}")
-            print(f"  {'item':<32} {'figure':<24} {'ours':>12} {'published':>12} {'diff':>9}  status")
+            say(f"\nTable {table}")
+            say(f"  {'item':<32} {'figure':<24} {'ours':>12} {'published':>12} {'diff':>9}  status")
         status = {"check": "ok" if c.ok else f"OFF (> {c.tolerance:g})", "calibration": "input (fitted)",
                   "ours": "ours, not in paper", "quoted": "quoted"}[c.kind]
         diff = f"{c.diff:+,.2f}" if c.diff is not None and c.kind == "check" else ""
-        print(f"  {c.item[:32]:<32} {c.figure:<24} {_fmt(c.ours):>12} {_fmt(c.published):>12} {diff:>9}  {status}")
+        say(f"  {c.item[:32]:<32} {c.figure:<24} {_fmt(c.ours):>12} {_fmt(c.published):>12} {diff:>9}  {status}")
         if c.note:
-            print(f"  {'':<32} note: {c.note}")
+            say(f"  {'':<32} note: {c.note}")
     compared = [c for c in checks if c.kind == "check"]
-    print(f"\n{len(compared) - len(failed)}/{len(compared)} published figures within their printed rounding"
+    say(f"\n{len(compared) - len(failed)}/{len(compared)} published figures within their printed rounding"
           + ("" if not failed else f"; {len(failed)} off"))
     return 1 if failed else 0

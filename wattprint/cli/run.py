@@ -12,7 +12,9 @@ import shutil
 import sys
 
 from ..errors import UsageError
-from ._common import add_json, add_store, print_json
+from ..units import MAX_WORK, check_range, check_run_id, shown
+from ._common import add_json, add_store
+from ._output import print_json
 
 
 def add_arguments(p, name) -> None:
@@ -50,7 +52,8 @@ def add_arguments(p, name) -> None:
     p.add_argument("--on-exceed", choices=("warn", "stop"), default="warn",
                    help="when the predicted total passes a budget: warn (default), or stop the "
                         "command (SIGINT, then SIGTERM after 30 s)")  # supervise.GRACE_S
-    p.add_argument("--run-id", help="use this run id instead of a new one")
+    p.add_argument("--run-id", help="use this run id instead of a new one: letters, digits, '-', '_' "
+                                     "and '.' (not first), at most 128")
     add_store(p)
     add_json(p)
     p.add_argument("--quiet", "-q", action="store_true", help="print no summary")
@@ -61,14 +64,25 @@ def add_arguments(p, name) -> None:
                    help="the command to run and measure")
 
 
-def _number(name: str, value: str, minimum: float) -> float:
+# option -> (lowest, highest, unit, what the highest stands for); zero is allowed where lowest is 0
+_BOUNDS = {
+    "--interval": (0.01, 86400, "s", "a day"),
+    "--flush-interval": (0.01, 86400, "s", "a day"),
+    "--total": (None, MAX_WORK, "", "a billion billion units of work"),
+    "--predict-every": (0, 1, "", "the whole of the total"),
+    "--budget-kwh": (None, 1e12, "kWh", "a year of a large country's electricity"),
+    "--budget-co2e-kg": (None, 1e12, "kg", "a billion tonnes"),
+    "--budget-usd": (None, 1e15, "USD", ""),
+}
+
+
+def _number(name: str, value: str) -> float:
     try:
         v = float(value)
     except ValueError:
-        raise UsageError(f"{name} must be a number, got {value!r}") from None
-    if not v >= minimum or v != v or v == float("inf"):
-        raise UsageError(f"{name} must be at least {minimum:g}, got {value!r}")
-    return v
+        raise UsageError(f"{name} must be a number, got {shown(value)}") from None
+    low, high, unit, why = _BOUNDS[name]
+    return check_range(v, name, high, unit, lowest=low or None, allow_zero=low == 0, why=why)
 
 
 def run(args) -> int:
@@ -77,14 +91,16 @@ def run(args) -> int:
         cmd = cmd[1:]
     if not cmd:
         raise UsageError("no command to run: put it after '--', e.g. wattprint run -- python train.py")
-    interval = _number("--interval", args.interval, 0.01)
-    flush = _number("--flush-interval", args.flush_interval, 0.01)
-    total = _number("--total", args.total, 1e-300) if args.total is not None else None
+    interval = _number("--interval", args.interval)
+    flush = _number("--flush-interval", args.flush_interval)
+    total = _number("--total", args.total) if args.total is not None else None
 
-    every = _number("--predict-every", args.predict_every, 0)
-    budgets = {k: _number(f"--{k.replace('_', '-')}", getattr(args, k), 1e-300)
+    every = _number("--predict-every", args.predict_every)
+    budgets = {k: _number(f"--{k.replace('_', '-')}", getattr(args, k))
                if getattr(args, k) is not None else None
                for k in ("budget_kwh", "budget_co2e_kg", "budget_usd")}
+    if args.run_id is not None:
+        check_run_id(args.run_id, "--run-id")
     from ..progress_watch import compile_regex
 
     patterns = [compile_regex(args.progress_regex)] if args.progress_regex else None

@@ -129,24 +129,42 @@ def codecarbon_row(rec, fp) -> dict:
     }
 
 
-def _csv_value(v):
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(v):
+    """A CSV cell a spreadsheet will not run as a formula (OWASP's rule): text starting with
+    '=', '+', '-', '@', tab or CR gets a leading "'", unless it is a plain number such as -1.5."""
+    if not isinstance(v, str) or not v.startswith(_FORMULA_START):
+        return v
+    try:
+        float(v)
+        return v if v.strip() == v else "'" + v
+    except ValueError:
+        return "'" + v
+
+
+def _csv_value(v, raw: bool = False):
     if v is None:
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list):
-        return ";".join(str(x) for x in v)
-    if isinstance(v, dict):
-        return json.dumps(v, separators=(",", ":"), sort_keys=True)
-    return v
+        v = ";".join(str(x) for x in v)
+    elif isinstance(v, dict):
+        v = json.dumps(v, separators=(",", ":"), sort_keys=True)
+    return v if raw else safe_cell(v)
 
 
 def _json(obj) -> str:
     return json.dumps(obj, separators=(",", ":"), default=str, allow_nan=False)
 
 
-def write(f, store, runs, *, fmt: str, table: str | None = None) -> int:
-    """Write ``runs`` to the open text file ``f``; returns the number of data rows written."""
+def write(f, store, runs, *, fmt: str, table: str | None = None, raw: bool = False) -> int:
+    """Write ``runs`` to the open text file ``f``; returns the number of data rows written.
+
+    CSV text cells that a spreadsheet would run as a formula are neutralised (``safe_cell``)
+    unless ``raw``; JSON Lines are exact."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}: choose csv, jsonl or codecarbon")
     table = table or ("all" if fmt == "jsonl" else "runs")
@@ -161,7 +179,7 @@ def write(f, store, runs, *, fmt: str, table: str | None = None) -> int:
         w = csv.DictWriter(f, fieldnames=CODECARBON_COLUMNS, lineterminator="\n")
         w.writeheader()
         for rec in runs:
-            w.writerow(codecarbon_row(rec, footprint_or_note(rec, [])))
+            w.writerow({k: _csv_value(v, raw) for k, v in codecarbon_row(rec, footprint_or_note(rec, [])).items()})
             n += 1
         return n
     if fmt == "csv" and table == "samples":  # the big table: plain tuples, no dicts
@@ -169,7 +187,8 @@ def write(f, store, runs, *, fmt: str, table: str | None = None) -> int:
         w.writerow(SAMPLE_COLUMNS)
         for rec in runs:
             for row in _sample_tuples(store, rec):
-                w.writerow(row if row[6] is not None else row[:6] + ("",))
+                row = row if row[6] is not None else row[:6] + ("",)
+                w.writerow(row if raw else (safe_cell(row[0]),) + row[1:3] + (safe_cell(row[3]),) + row[4:])
                 n += 1
         return n
     if fmt == "csv":
@@ -177,7 +196,7 @@ def write(f, store, runs, *, fmt: str, table: str | None = None) -> int:
         w = csv.DictWriter(f, fieldnames=cols, lineterminator="\n")
         w.writeheader()
         for row in _rows(store, runs, table):
-            w.writerow({k: _csv_value(v) for k, v in row.items()})
+            w.writerow({k: _csv_value(v, raw) for k, v in row.items()})
             n += 1
         return n
     tables = ("runs", "domains", "samples") if table == "all" else (table,)

@@ -7,6 +7,7 @@ markup, and numbers with '%' or '$' stay literal in LaTeX.
 from __future__ import annotations
 
 from .._version import __version__
+from ..units import printable
 from . import data as D
 
 CITATION = ("Strubell, E., Ganesh, A. and McCallum, A. (2019). Energy and Policy Considerations "
@@ -135,7 +136,7 @@ _MD_SPECIAL = set("\\`*_{}[]<>#|~")
 
 def md_escape(text) -> str:
     out = []
-    for ch in str(text):
+    for ch in printable(str(text).replace("\r", " ").replace("\n", " ")):
         if ch == "<":
             out.append("&lt;")
         elif ch == ">":
@@ -168,7 +169,7 @@ _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#
 
 
 def tex_escape(text) -> str:
-    s = "".join(_TEX.get(ch, ch) for ch in str(text))
+    s = "".join(_TEX.get(ch, ch) for ch in printable(str(text).replace("\r", " ").replace("\n", " ")))
     return s.replace("CO2e", r"CO\textsubscript{2}e")
 
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import math
 from html import escape
 
+from ..units import printable
+
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#17becf", "#7f7f7f", "#bcbd22"]
 
 
 def esc(text) -> str:
-    return escape(str(text), quote=True)
+    return escape(printable(text), quote=True)
 
 
 def _num(x: float) -> str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-from ..units import J_PER_KWH
+from ..units import J_PER_KWH, printable
 from ..units import fmt_duration as _fmt_s
 from ..units import fmt_energy as _energy
 from ..units import fmt_mass as _mass
@@ -115,4 +115,4 @@ def summary(record, footprint=None, *, prediction: dict | None = None, store=Non
         prediction, work_kwh = _stored_prediction(record, store)
     if prediction and prediction.get("energy_kwh") is not None:
         lines.append(_prediction_line(prediction, work_kwh, record.energy_kwh))
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)  # ids, names and notes: no raw control
