@@ -27,6 +27,7 @@ import sys
 import time
 
 from .base import MODELLED, Domain, MeterUnavailable
+from .procfs import ProcFile
 
 SOURCE = "cpu-model"
 IDLE_FRACTION = 0.3
@@ -216,12 +217,53 @@ class _MachineBusy:
         self._psutil = psutil
         total = psutil.cpu_count(logical=True) or len(cpus)
         self._cpus = None if len(cpus) >= total else cpus  # None: all CPUs, cheapest read
+        try:
+            self._stat: _ProcStat | None = _ProcStat(self._cpus)
+        except (OSError, ValueError, IndexError):  # not Linux, or a /proc/stat we can't read
+            self._stat = None
 
     def __call__(self) -> float:
+        if self._stat is not None:
+            return self._stat()
         if self._cpus is None:
             return _busy(self._psutil.cpu_times())
         per = self._psutil.cpu_times(percpu=True)
         return sum(_busy(per[i]) for i in self._cpus if i < len(per))
+
+    def close(self) -> None:
+        if self._stat is not None:
+            self._stat.file.close()
+
+
+class _ProcStat:
+    """``_busy(psutil.cpu_times())`` without psutil's open and named tuples on every poll.
+
+    ``cpus``: the i-th cpuN lines, as psutil's percpu list (None: the machine line).
+    busy = user + nice + system + irq + softirq (guest and guest_nice are inside user and nice).
+    """
+
+    def __init__(self, cpus: list[int] | None):
+        self._cpus = cpus
+        self._tick = float(os.sysconf("SC_CLK_TCK"))
+        size = 4096 if cpus is None else 4096 + 256 * (max(cpus, default=0) + 1)
+        self.file = ProcFile("/proc/stat", size)
+        try:
+            self()  # a format we can't parse falls back to psutil now, not at the first poll
+        except Exception:
+            self.file.close()
+            raise
+
+    def __call__(self) -> float:
+        data = self.file.read()
+        if self._cpus is None:
+            return self._ticks(data[:data.index(b"\n")]) / self._tick
+        lines = [ln for ln in data.split(b"\n")[1:] if ln.startswith(b"cpu")]
+        return sum(self._ticks(lines[i]) for i in self._cpus if i < len(lines)) / self._tick
+
+    @staticmethod
+    def _ticks(line: bytes) -> int:
+        f = line.split()
+        return int(f[1]) + int(f[2]) + int(f[3]) + int(f[6]) + int(f[7])
 
 
 def _busy(t) -> float:
@@ -322,7 +364,7 @@ class CpuModelMeter:
         return {self._domain.name: self._last_w}
 
     def close(self) -> None:
-        pass
+        getattr(self._busy, "close", lambda: None)()  # the process-tree count holds no file
 
 
 def open(pid: int | None = None, *, per_core_w: float | None = None,  # noqa: A001

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 from .base import MODELLED, Domain, MeterUnavailable
+from .procfs import ProcFile
 
 SOURCE = "dram-model"
 W_PER_GB = 0.3725
@@ -45,16 +46,37 @@ class DramModelMeter:
         return {self._domain.name: self._last_w}
 
     def close(self) -> None:
-        pass
+        getattr(self._used, "close", lambda: None)()  # the machine-wide read keeps a file open
 
 
 def _machine_used(psutil):
     vm = psutil.virtual_memory
+    try:  # psutil parses all of /proc/meminfo each time: on Linux, read the two numbers we need
+        meminfo = ProcFile("/proc/meminfo")
+    except OSError:
+        meminfo = None
 
     def used() -> float:
+        if meminfo is not None:
+            data = b"\n" + meminfo.read()
+            total, avail = _kib(data, b"\nMemTotal:"), _kib(data, b"\nMemAvailable:")
+            if 0 < avail <= total:  # else psutil's answer (it estimates, as free(1) does)
+                return 1024.0 * (total - avail)
         m = vm()
         return float(m.total - m.available)
+    used.close = meminfo.close if meminfo is not None else lambda: None
     return used
+
+
+def _kib(data: bytes, key: bytes) -> int:
+    """The kB figure on the line ``key`` of /proc/meminfo; 0 when there is none."""
+    i = data.find(key)
+    if i < 0:
+        return 0
+    try:
+        return int(data[i + len(key):data.index(b"\n", i + 1)].split()[0])
+    except (ValueError, IndexError):
+        return 0
 
 
 def _tree_rss(psutil, pid: int):
