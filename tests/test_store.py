@@ -21,8 +21,10 @@ def test_schema_is_versioned_and_reopens(store_path):
     st.create_run(_rec("r1", project="p"))
     st.close()
     st = Store.open(store_path)
-    assert st._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
-    assert st._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db = sqlite3.connect(store_path)
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
     assert [r.id for r in st.list_runs(project="p")] == ["r1"]
 
 
@@ -120,7 +122,7 @@ def test_concurrent_writers_lose_nothing(store_path):
     st = Store.open(store_path)
     runs = st.list_runs()
     assert len(runs) == 120
-    assert st._db.execute("SELECT count(*) FROM samples").fetchone()[0] == 120 * 50
+    assert sum(st.count_samples(r.key) for r in runs) == 120 * 50
     assert all(r.energy_j == 49.0 for r in runs)
 
 
@@ -138,8 +140,10 @@ def test_replace_run_drops_every_row_of_the_old_run(store_path):
     assert got.id == "job" and got.status == "finished" and got.energy_j == 7.0
     assert got.key == new.key != key and [d.name for d in got.domains] == ["cpu:0"]
     assert st.windows(got.key) == [("eval", 1.0, 2.0, {"n0": 3.0})]
+    db = sqlite3.connect(store_path)
     for table in sqlite_store._RUN_TABLES:
-        assert st._db.execute(f"SELECT count(*) FROM {table} WHERE run=?", (key,)).fetchone()[0] == 0
+        assert db.execute(f"SELECT count(*) FROM {table} WHERE run=?", (key,)).fetchone()[0] == 0
+    db.close()
     assert [r.id for r in st.list_runs()] == ["other", "job"] and st.count_samples(other) == 1
 
 

@@ -50,7 +50,7 @@ def collect(paths) -> dict[str, list[dict]]:
     """Per-rank parts by job id; the same record seen in two stores counts once."""
     by_id: dict[str, dict] = {}
     for path in paths:
-        store = open_store(path, create=False)
+        store = open_store(path, readonly=True)
         try:
             for rec in store.list_runs():
                 if (rec.meta or {}).get("role") != "rank":

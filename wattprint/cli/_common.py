@@ -14,10 +14,13 @@ def add_json(p) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
-def open_store(args, *, create: bool = False):
+def open_store(args, *, create: bool = False, write: bool | None = None):
+    """The ``--store`` of ``args``: read-only (never written, works on a read-only file or
+    directory) unless ``write`` (default: ``create``)."""
     from ..store import open_store as open_
 
-    return open_(getattr(args, "store", None), create=create)
+    write = create if write is None else write
+    return open_(getattr(args, "store", None), create=create, readonly=not write)
 
 
 def print_json(obj) -> None:

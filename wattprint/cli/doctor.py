@@ -1,7 +1,6 @@
 """``wattprint doctor``: which meters this machine has, which it cannot read, and how to fix it."""
 from __future__ import annotations
 
-import os
 import platform
 import sys
 
@@ -19,16 +18,17 @@ def run(args) -> int:
     from .. import __version__
     from ..meters import discover
     from ..store import default_path
+    from ..store.check import diagnose
 
     disc = discover(sysfs_root=args.sysfs_root)
     store_path = args.store or default_path()
-    store_ok, store_msg = _check_store(store_path)
+    store = diagnose(store_path)
     domains = disc.domains
     out = {
         "wattprint": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
         "domains": [d.as_dict() for d in domains],
         "unavailable": [u.__dict__ for u in disc.unavailable],
-        "store": {"path": store_path, "writable": store_ok, "message": store_msg},
+        "store": store.as_dict(),
     }
     disc.close()
     if args.json:
@@ -49,16 +49,7 @@ def run(args) -> int:
     modelled = [d for d in domains if d.label == "modelled"]
     if modelled:
         print(f"\n{len(modelled)} domain(s) are modelled, not measured: their energy is an estimate.")
-    print(f"\nStore: {store_path} ({'writable' if store_ok else 'NOT writable: ' + store_msg})")
+    print(f"\nStore: {store_path} ({'writable' if store.writable else 'NOT writable'}: "
+          f"{store.message})")
     return 0
 
-
-def _check_store(path: str) -> tuple[bool, str]:
-    d = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(d):
-        d = os.path.dirname(d)
-    if os.path.exists(path):
-        ok = os.access(path, os.W_OK)
-    else:
-        ok = os.access(d, os.W_OK)
-    return ok, "" if ok else f"no write permission in {d}"

@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import os
 
-from ..errors import UsageError
 from .base import DEFAULT_PATH, Store, default_path, hostname
 from .records import DomainTotal, RunRecord
-from .sqlite import SCHEMA_VERSION, SQLiteStore
+from . import connections, fs
+from .fs import check_not_url
+from .sqlite import SQLiteStore
+from .sqlite_schema import SCHEMA_VERSION
 
 __all__ = ["DEFAULT_PATH", "SCHEMA_VERSION", "DomainTotal", "RunRecord", "SQLiteStore", "Store",
            "default_path", "hostname", "open_store"]
 
 
-def open_store(path: str | os.PathLike | None = None, *, create: bool = True) -> Store:
+def open_store(path: str | os.PathLike | None = None, *, create: bool = True,
+               readonly: bool = False) -> Store:
     """The store at ``path`` (default: ``$WATTPRINT_STORE`` or ``.wattprint/runs.sqlite``): a
-    SQLite file or ``:memory:``. ``create=False``: ``UsageError`` when the file does not exist."""
+    SQLite file or ``:memory:``. ``create=False``: ``UsageError`` when the file does not exist.
+    ``readonly=True``: for readers; never creates nor writes anything (implies ``create=False``),
+    works on read-only files and directories, and a file without a schema reads as empty."""
     path = str(path or default_path())
-    if path.startswith(("postgresql://", "postgres://")):
-        raise UsageError("PostgreSQL stores are not supported yet")
-    return SQLiteStore(path, create=create)
+    check_not_url(path)  # before anything could make a directory named 'postgresql:'
+    return SQLiteStore(path, create=create and not readonly, readonly=readonly)

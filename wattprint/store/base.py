@@ -44,18 +44,20 @@ def _pid_alive(pid: int | None, started: float | None) -> bool:
 
 class Store(abc.ABC):
     """One open run store. Safe to share between the threads of one process; several processes
-    may write one store at once. ``key`` is the store's own integer handle of a run."""
+    may write one store at once. ``key`` is the store's own integer handle of a run. A store
+    opened ``readonly`` raises ``UsageError`` on any write."""
 
     path: str
+    readonly: bool = False
 
     @classmethod
-    def open(cls, path=None, *, create: bool = True) -> "Store":
-        """``open_store(path, create=create)``; on a backend class, that backend."""
+    def open(cls, path=None, *, create: bool = True, readonly: bool = False) -> "Store":
+        """``open_store(path, create=..., readonly=...)``; on a backend class, that backend."""
         if cls is Store:
             from . import open_store
 
-            return open_store(path, create=create)
-        return cls(path, create=create)
+            return open_store(path, create=create, readonly=readonly)
+        return cls(path, create=create and not readonly, readonly=readonly)
 
     # -- writing --------------------------------------------------------------------------
     @abc.abstractmethod
@@ -81,6 +83,12 @@ class Store(abc.ABC):
         joules} totals to overwrite; run_fields: run fields to overwrite (not checked);
         progress: (t, done, total, energy_j); windows: (name, start_s, end_s, {domain: joules});
         predictions: (t, dict) with a JSON-able dict."""
+
+    def transient(self, error: BaseException) -> bool:
+        """Whether ``error``, raised by a write, says the store cannot be written now (disk
+        full, locked, read-only, I/O error) rather than that it refuses the rows given: the
+        writer should keep the rows and retry them later, never set them aside."""
+        return isinstance(error, OSError)
 
     @abc.abstractmethod
     def replace_run(self, rec: RunRecord, *, windows=()) -> RunRecord:

@@ -1,6 +1,9 @@
-"""``SQLiteStore``: the run store in one SQLite file. All of wattprint's SQL lives here.
+"""``SQLiteStore``: the run store in one SQLite file. wattprint's SQL lives here and in
+``sqlite_schema.py`` (the schema) and ``check.py`` (what doctor asks of a file).
 
 WAL journal, short transactions and a busy timeout let several processes write one store at once.
+Each process holds one connection per file (``connections.py``) and never opens the file
+outside SQLite: closing any descriptor of it would drop the process's locks.
 A run's totals are rewritten at every flush, so a run killed with SIGKILL keeps its energy up to
 the last flush; readers list it as ``interrupted``.
 """
@@ -11,97 +14,26 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
+import weakref
 
 from ..errors import UsageError
+from . import connections, fs
+from . import sqlite_schema as schema
 from .base import Store, default_path
 from .records import JSON_FIELDS, RUN_FIELDS, DomainTotal, RunRecord
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS runs (
-    key INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    project TEXT,
-    tags TEXT NOT NULL DEFAULT '[]',
-    command TEXT,
-    cwd TEXT,
-    host TEXT,
-    pid INTEGER,
-    pid_started REAL,
-    status TEXT NOT NULL,
-    exit_code INTEGER,
-    started_at REAL NOT NULL,
-    ended_at REAL,
-    updated_at REAL NOT NULL,
-    duration_s REAL NOT NULL DEFAULT 0,
-    energy_j REAL NOT NULL DEFAULT 0,
-    interval_s REAL,
-    flush_s REAL,
-    degraded INTEGER NOT NULL DEFAULT 0,
-    total REAL,
-    unit TEXT,
-    done REAL,
-    location TEXT NOT NULL DEFAULT '{}',
-    job_id TEXT,
-    node TEXT,
-    rank INTEGER,
-    meta TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS runs_project ON runs(project, started_at);
-CREATE TABLE IF NOT EXISTS domains (
-    run INTEGER NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    source TEXT NOT NULL,
-    label TEXT NOT NULL,
-    method TEXT NOT NULL,
-    device TEXT,
-    node TEXT,
-    energy_j REAL NOT NULL DEFAULT 0,
-    in_total INTEGER NOT NULL DEFAULT 1,  -- 0: contained in another domain (uncore, or cpu under psys)
-    PRIMARY KEY (run, idx)
-);
-CREATE TABLE IF NOT EXISTS samples (
-    run INTEGER NOT NULL,
-    t REAL NOT NULL,          -- seconds since the run started
-    domain INTEGER NOT NULL,  -- domains.idx
-    energy_j REAL NOT NULL,   -- cumulative since the run started
-    power_w REAL              -- average over the interval ending at t
-);
-CREATE INDEX IF NOT EXISTS samples_run_t ON samples(run, t);
-CREATE TABLE IF NOT EXISTS windows (
-    run INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    start_s REAL NOT NULL,
-    end_s REAL NOT NULL,
-    energy TEXT NOT NULL      -- JSON {domain: joules}
-);
-CREATE INDEX IF NOT EXISTS windows_run ON windows(run);
-CREATE TABLE IF NOT EXISTS progress (
-    run INTEGER NOT NULL,
-    t REAL NOT NULL,
-    done REAL NOT NULL,
-    total REAL,
-    energy_j REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS progress_run ON progress(run, t);
-CREATE TABLE IF NOT EXISTS predictions (
-    run INTEGER NOT NULL,
-    t REAL NOT NULL,
-    data TEXT NOT NULL        -- JSON of a Prediction
-);
-CREATE INDEX IF NOT EXISTS predictions_run ON predictions(run, t);
-"""
-
-# Upgrades from version N to N+1, in order. Never edit a released step; add one.
-_MIGRATIONS: list[str] = []
 
 # Tables holding rows of one run (column ``run``), besides ``runs`` itself.
 _RUN_TABLES = ("domains", "samples", "windows", "progress", "predictions")
 _SAMPLE_CHUNK = 10000
+
+
+class _Unshared(Exception):
+    """A read-only connection that must not be shared (an empty or lock-free view)."""
+
+    def __init__(self, db):
+        super().__init__("unshared")
+        self.db = db
 
 
 def _json_fields(fields: dict) -> list:
@@ -109,102 +41,154 @@ def _json_fields(fields: dict) -> list:
 
 
 class SQLiteStore(Store):
-    """One connection to a store file (or ``:memory:``)."""
+    """A store file (or ``:memory:``), through this process's shared connection to it.
 
-    def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True):
+    ``readonly=True`` never writes, not even a schema: a file without one reads as an empty
+    store. Writers refuse network filesystems (``fs.check_local``)."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True,
+                 readonly: bool = False):
         self.path = str(path or default_path())
+        self.readonly = readonly
         if self.path != ":memory:":
-            if not create and not os.path.exists(self.path):
-                raise UsageError(f"no run store at {self.path}: run 'wattprint run -- CMD' first, "
-                                 "or point --store / WATTPRINT_STORE at an existing store")
-            if os.path.isdir(self.path):
-                raise UsageError(f"store path {self.path} is a directory: give a file path, "
-                                 "e.g. {}/runs.sqlite".format(self.path))
+            self._check_path(create and not readonly)
+        self._h = self._acquire()
+        self._release = weakref.finalize(self, connections.drop, self._h)
+
+    def _check_path(self, create: bool) -> None:
+        fs.check_not_url(self.path)
+        if os.path.isdir(self.path):
+            raise UsageError(f"store path {self.path} is a directory: give a file path, "
+                             "e.g. {}/runs.sqlite".format(self.path))
+        if not create and not os.path.exists(self.path):
+            raise UsageError(f"no run store at {self.path}: run 'wattprint run -- CMD' first, "
+                             "or point --store / WATTPRINT_STORE at an existing store")
+        if self.readonly:
+            return
+        fs.check_local(self.path)
+        why = fs.writable(self.path)
+        if why is None:
             try:
                 os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-                os.close(fd)
             except OSError as e:
-                raise UsageError(f"cannot write the run store {self.path}: {e.strerror}; "
-                                 "choose another path with --store or WATTPRINT_STORE") from None
-        self._lock = threading.RLock()
-        try:
-            self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False,
-                                       isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout=30000")
-            if self.path != ":memory:":
-                self._set_wal()
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._init_schema()
-        except sqlite3.DatabaseError as e:
-            raise UsageError(f"{self.path} is not a wattprint store ({e}); "
-                             "point --store / WATTPRINT_STORE at another file") from None
+                why = e.strerror
+        if why:
+            raise UsageError(f"cannot write the run store {self.path}: {why}; choose another "
+                             "path with --store or WATTPRINT_STORE (reading it needs no write "
+                             "access)")
 
-    def _set_wal(self) -> None:
+    # -- the connection -------------------------------------------------------------------
+    def _acquire(self) -> connections.Handle:
+        if self.path == ":memory:":
+            return connections.acquire((), lambda: self._connect(":memory:"), shared=False)
+        real = os.path.realpath(self.path)
+        if not self.readonly:
+            return connections.acquire((real, "rw"), lambda: self._connect(real))
+        try:
+            return connections.acquire((real, "ro"), lambda: self._connect(real, "ro"))
+        except _Unshared as e:  # empty, or only readable without locks: this store's own
+            return connections.acquire((), lambda: e.db, shared=False)
+
+    def _connect(self, real: str, mode: str = "rwc", immutable: bool = False):
+        uri = real if real == ":memory:" else \
+            "file:" + urllib.parse.quote(real) + f"?mode={mode}" + ("&immutable=1" * immutable)
+        try:
+            db = sqlite3.connect(uri, uri=real != ":memory:", timeout=30.0,
+                                 check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as e:
+            raise self._usage(e) from None
+        try:
+            db.execute("PRAGMA busy_timeout=30000")
+            if mode == "ro":
+                return self._ready_to_read(db, real, immutable)
+            if real != ":memory:":
+                self._set_wal(db)
+            db.execute("PRAGMA synchronous=NORMAL")
+            if schema.version(db) != schema.SCHEMA_VERSION:  # else no need to take the lock
+                with connections.Tx(db, threading.RLock(), self.path):
+                    schema.create_or_upgrade(db, self.path)
+            return db
+        except _Unshared:
+            raise
+        except BaseException as e:
+            db.close()
+            if isinstance(e, sqlite3.Error):
+                raise self._usage(e) from None
+            raise
+
+    def _ready_to_read(self, db, real: str, immutable: bool):
+        db.execute("PRAGMA query_only=1")
+        try:
+            v = schema.version(db)
+        except sqlite3.OperationalError as e:
+            # A WAL store in a read-only directory whose -shm file is gone: SQLite cannot set
+            # up its shared memory, but nobody can be writing there either.
+            if immutable or "unable to open" not in str(e) or fs.writable(real) is None:
+                raise
+            db.close()
+            return self._connect(real, "ro", immutable=True)  # raises _Unshared
+        schema.check(v, self.path, readonly=True)
+        if v is None or immutable:
+            if v is None:  # nothing stored yet: an empty store, without writing to the file
+                db.close()
+                db = self._connect(":memory:")
+            raise _Unshared(db)
+        return db
+
+    def _usage(self, e: sqlite3.Error) -> UsageError:
+        msg = str(e)
+        if "readonly" in msg or "read-only" in msg or "unable to open" in msg:
+            return UsageError(f"cannot {'read' if self.readonly else 'write'} the run store "
+                              f"{self.path} ({msg}); choose another path with --store or "
+                              "WATTPRINT_STORE")
+        return UsageError(f"{self.path} is not a wattprint store ({msg}); "
+                          "point --store / WATTPRINT_STORE at another file")
+
+    @staticmethod
+    def _set_wal(db) -> None:
         # Switching a new file to WAL needs a moment alone with it; several processes opening a
         # fresh store at once (ranks of one job) can find it locked despite the busy timeout.
         for attempt in range(50):
             try:
-                self._db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA journal_mode=WAL")
                 return
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e) and "busy" not in str(e):
                     raise
                 time.sleep(0.02 * (1 + attempt % 5))
-        self._db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA journal_mode=WAL")
 
-    # -- schema and transactions ----------------------------------------------------------
-    def _init_schema(self) -> None:
-        with self._tx():
-            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise UsageError(f"{self.path} was written by a newer wattprint (schema "
-                                 f"{version} > {SCHEMA_VERSION}): upgrade wattprint")
-            if version == 0:
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        self._db.execute(stmt)
-                version = SCHEMA_VERSION
-            while version < SCHEMA_VERSION:
-                self._db.execute(_MIGRATIONS[version - 1])
-                version += 1
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                             (str(version),))
+    def _handle(self) -> connections.Handle:
+        h = self._h
+        if h is None:
+            raise sqlite3.ProgrammingError(f"the store {self.path} is closed")
+        if h.pid != os.getpid():  # a forked child: its own connection, never the parent's
+            self._release.detach()
+            self._h = h = self._acquire()
+            self._release = weakref.finalize(self, connections.drop, h)
+        return h
 
-    class _Tx:
-        def __init__(self, store):
-            self.store = store
-
-        def __enter__(self):
-            self.store._lock.acquire()
-            try:
-                self.store._db.execute("BEGIN IMMEDIATE")
-            except BaseException:
-                self.store._lock.release()
-                raise
-            return self.store._db
-
-        def __exit__(self, exc_type, exc, tb):
-            try:
-                self.store._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-            finally:
-                self.store._lock.release()
-            return False
+    def _read(self):
+        """The connection, locked: ``with self._read() as db: ...`` (one statement's snapshot)."""
+        h = self._handle()
+        return connections.Tx(h.db, h.lock, self.path, begin=None)
 
     def _tx(self):
         """One write transaction, yielding the connection: ``with self._tx() as db: ...``."""
-        return SQLiteStore._Tx(self)
+        if self.readonly:
+            raise UsageError(f"the run store {self.path} was opened read-only")
+        h = self._handle()
+        return connections.Tx(h.db, h.lock, self.path)
 
     def close(self) -> None:
-        with self._lock:
-            try:
-                self._db.close()
-            except Exception:
-                pass
+        h, self._h = self._h, None
+        if h is not None and self._release.detach():
+            connections.release(h)
 
     # -- writing --------------------------------------------------------------------------
+    def transient(self, error: BaseException) -> bool:
+        return connections.transient(error)
+
     def create_run(self, rec: RunRecord) -> int:
         with self._tx() as db:
             rec.key = self._insert_run(db, rec)
@@ -269,7 +253,7 @@ class SQLiteStore(Store):
         return self.get_run(rec.id)
 
     # -- reading runs ---------------------------------------------------------------------
-    def _record(self, row) -> RunRecord:
+    def _record(self, db, row) -> RunRecord:
         d = dict(zip(("key",) + RUN_FIELDS, row))
         for c, typ in JSON_FIELDS.items():
             try:
@@ -278,7 +262,7 @@ class SQLiteStore(Store):
                 d[c] = typ()
         d["degraded"] = bool(d["degraded"])
         rec = RunRecord(**d)
-        rows = self._db.execute(
+        rows = db.execute(
             "SELECT idx, name, kind, source, label, method, device, node, energy_j, in_total "
             "FROM domains WHERE run=? ORDER BY idx", (rec.key,)).fetchall()
         dur = rec.duration_s or 0.0
@@ -310,14 +294,14 @@ class SQLiteStore(Store):
             params.append(job_id)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         cols = ", ".join(("key",) + RUN_FIELDS)
-        with self._lock:
-            rows = self._db.execute(f"SELECT {cols} FROM runs {where} ORDER BY started_at, key",
+        with self._read() as db:
+            rows = db.execute(f"SELECT {cols} FROM runs {where} ORDER BY started_at, key",
                                     params).fetchall()
-            return [self._record(r) for r in rows]
+            return [self._record(db, r) for r in rows]
 
     def _count_runs(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT count(*) FROM runs").fetchone()[0]
+        with self._read() as db:
+            return db.execute("SELECT count(*) FROM runs").fetchone()[0]
 
     # -- reading a run's rows -------------------------------------------------------------
     def samples(self, key: int, *, domain: int | None = None):
@@ -326,8 +310,8 @@ class SQLiteStore(Store):
         if domain is not None:
             q += " AND domain=?"
             params = (key, domain)
-        with self._lock:
-            return self._db.execute(q + " ORDER BY t, domain", params).fetchall()
+        with self._read() as db:
+            return db.execute(q + " ORDER BY t, domain", params).fetchall()
 
     def iter_samples(self, key: int):
         # Pages of whole t values through the (run, t) index; no read stays open between pages,
@@ -335,8 +319,8 @@ class SQLiteStore(Store):
         cols = "SELECT t, domain, energy_j, power_w FROM samples WHERE run=? AND "
         t_from, op = float("-inf"), ">="
         while True:
-            with self._lock:
-                page = self._db.execute(cols + f"t{op}? ORDER BY t, domain LIMIT ?",
+            with self._read() as db:
+                page = db.execute(cols + f"t{op}? ORDER BY t, domain LIMIT ?",
                                         (key, t_from, _SAMPLE_CHUNK)).fetchall()
             if len(page) < _SAMPLE_CHUNK:
                 yield from page
@@ -349,39 +333,39 @@ class SQLiteStore(Store):
                 yield from page[:cut]
                 t_from, op = last, ">="
             else:  # one t fills the page: read all of that t, then go past it
-                with self._lock:
-                    rows = self._db.execute(cols + "t=? ORDER BY domain", (key, last)).fetchall()
+                with self._read() as db:
+                    rows = db.execute(cols + "t=? ORDER BY domain", (key, last)).fetchall()
                 yield from rows
                 t_from, op = last, ">"
 
     def sample_span(self, key: int):
-        with self._lock:
-            row = self._db.execute("SELECT min(t), max(t) FROM samples WHERE run=?",
+        with self._read() as db:
+            row = db.execute("SELECT min(t), max(t) FROM samples WHERE run=?",
                                    (key,)).fetchone()
         return None if row is None or row[0] is None else (row[0], row[1])
 
     def energy_at(self, key: int, domain_idx: int, times) -> list:
         q = "SELECT t, energy_j FROM samples WHERE run=? AND domain=? AND t>=? ORDER BY t LIMIT 1"
-        with self._lock:
-            return [self._db.execute(q, (key, domain_idx, t)).fetchone() for t in times]
+        with self._read() as db:
+            return [db.execute(q, (key, domain_idx, t)).fetchone() for t in times]
 
     def count_samples(self, key: int) -> int:
-        with self._lock:
-            return self._db.execute("SELECT count(*) FROM samples WHERE run=?", (key,)).fetchone()[0]
+        with self._read() as db:
+            return db.execute("SELECT count(*) FROM samples WHERE run=?", (key,)).fetchone()[0]
 
     def windows(self, key: int) -> list[tuple[str, float, float, dict]]:
-        with self._lock:
-            rows = self._db.execute("SELECT name, start_s, end_s, energy FROM windows WHERE run=? "
+        with self._read() as db:
+            rows = db.execute("SELECT name, start_s, end_s, energy FROM windows WHERE run=? "
                                     "ORDER BY start_s", (key,)).fetchall()
         return [(n, a, b, json.loads(e)) for n, a, b, e in rows]
 
     def progress(self, key: int) -> list[tuple[float, float, float | None, float]]:
-        with self._lock:
-            return self._db.execute("SELECT t, done, total, energy_j FROM progress WHERE run=? "
+        with self._read() as db:
+            return db.execute("SELECT t, done, total, energy_j FROM progress WHERE run=? "
                                     "ORDER BY t", (key,)).fetchall()
 
     def predictions(self, key: int) -> list[tuple[float, dict]]:
-        with self._lock:
-            rows = self._db.execute("SELECT t, data FROM predictions WHERE run=? ORDER BY t",
+        with self._read() as db:
+            rows = db.execute("SELECT t, data FROM predictions WHERE run=? ORDER BY t",
                                     (key,)).fetchall()
         return [(t, json.loads(d)) for t, d in rows]
