@@ -1,9 +1,6 @@
 """Options and helpers shared by several commands."""
 from __future__ import annotations
 
-import json
-import sys
-
 
 def add_store(p) -> None:
     p.add_argument("--store", metavar="PATH",
@@ -21,8 +18,3 @@ def open_store(args, *, create: bool = False, write: bool | None = None):
 
     write = create if write is None else write
     return open_(getattr(args, "store", None), create=create, readonly=not write)
-
-
-def print_json(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2, default=str, allow_nan=False)
-    sys.stdout.write("\n")

@@ -4,7 +4,8 @@ from __future__ import annotations
 import platform
 import sys
 
-from ._common import add_json, print_json
+from ._common import add_json
+from ._output import print_json, printable
 
 
 def add_arguments(p, name) -> None:
@@ -49,7 +50,8 @@ def run(args) -> int:
     modelled = [d for d in domains if d.label == "modelled"]
     if modelled:
         print(f"\n{len(modelled)} domain(s) are modelled, not measured: their energy is an estimate.")
-    print(f"\nStore: {store_path} ({'writable' if store.writable else 'NOT writable'}: "
-          f"{store.message})")
+    print()
+    print(printable(f"Store: {store_path} ({'writable' if store.writable else 'NOT writable'}: "
+                    f"{store.message})"))  # the path is the user's: no raw control characters
     return 0
 
