@@ -129,6 +129,13 @@ def build_cases(w):
     c += [(["estimate", "--hours", v, "--power-w", "1e6"], ERR) for v in ("1e306", "1e12")]
     c += [(pw + ["--count", "1e9"], ERR), (hw + ["--count", "1e9"], ERR), (pw + ["--runs", "1e308"], ERR)]
     c += [(["estimate"], ERR), (["estimate", "--hours", "1"], ERR), (pw + ["--days", "1"], ERR)]
+    # every bound at once: the largest accepted inputs still give a finite answer
+    top = ["estimate", "--json", "--hours", "1e8", "--hardware", "V100", "--count", "1e7", "--runs", "1e6",
+           "--pue", "10", "--intensity", "1e6", "--net-intensity", "1e6", "--tariff", "1000", "--price-low", "1e5",
+           "--price-high", "1e5", "--embodied-kg-per-device", "1e6", "--host-embodied-kg", "1e6",
+           "--devices-per-host", "1", "--lifetime-years", "0.1", "--usage", "0.001"]
+    c += [(top, OK), (["estimate", "--hours", "1e8", "--power-w", "10GW", "--runs", "1e6", "--intensity", "1e6"], OK),
+          (["estimate", "--json", "--days", "1e-99", "--device-power-w", "1e-99", "--count", "1"], OK)]
 
     # readers: runs, show, predict, campaign, report, export (the shared store)
     c += _free("--project", ["runs"]) + _free("--tag", ["runs"]) + _free("--project", ["runs", "--json"])
@@ -280,8 +287,8 @@ def check(argv, expect, rc, out, err):
 
 def _known(argv) -> str | None:
     """Defects in commands this file's owner does not own, named for their owner."""
-    if argv[:1] == ["doctor"] and any("\x1b" in a for a in argv):
-        return "doctor (worker S) prints the --store/--sysfs-root path raw: needs units.printable"
+    if argv[:3] == ["doctor", "--sysfs-root", ESC]:
+        return "doctor (worker S) prints the --sysfs-root path raw in 'Not available': needs units.printable"
     return None
 
 
@@ -316,3 +323,109 @@ def test_bad_run_input(argv, expect, world, capsys, monkeypatch, tmp_path):
 def test_matrix_is_broad():
     assert len(CASES) + len(RUN_CASES) > 600
     assert {a[0] if a else "" for a, _ in CASES + RUN_CASES} >= set(COMMANDS)
+
+
+# -- the helpers the matrix relies on -----------------------------------------------------------
+def test_printable_escapes_controls_and_keeps_text():
+    from wattprint.units import printable
+
+    assert printable("a\x1b[2Jb\x07c") == "a\\x1b[2Jb\\x07c"
+    assert printable("tab\tstays, ünïcödé 日本 stays") == "tab\tstays, ünïcödé 日本 stays"
+    assert printable("line\nbreak\r\x00\x7f\x9b") == "line\\x0abreak\\x0d\\x00\\x7f\\x9b"
+    assert printable("right\u202eleft") == "right\\u202eleft"  # a bidi override cannot reorder a line
+    assert printable(None) == ""
+
+
+@pytest.mark.parametrize("value", ["20260101-120000-abcdef", "ok-id_1.2", "A", "9", "x" * 128, "_a"])
+def test_run_id_accepted(value):
+    from wattprint.units import check_run_id
+
+    assert check_run_id(value) == value
+
+
+@pytest.mark.parametrize("value, words", [
+    ("", "empty"), ("a/b", "'/'"), ("a\nb", "'\\n'"), (".hidden", "start with '.'"), ("-x", "start with '-'"),
+    ("x" * 129, "at most 128"), ("a b", "' '"), ("日本", "'日'"), ("..", "start with '.'"), (None, "expected text"),
+    (42, "expected text"), ("a\x00b", "'\\x00'"),
+])
+def test_run_id_refused(value, words):
+    from wattprint.errors import UsageError
+    from wattprint.units import check_run_id
+
+    with pytest.raises(UsageError) as e:
+        check_run_id(value, "--run-id")
+    assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_range_and_url_checks():
+    from wattprint.errors import UsageError
+    from wattprint.units import check_range, check_url
+
+    assert check_range("3", "--x", 10) == 3.0
+    for bad, words in (("11", "more than 10"), ("nan", "finite"), ("1e-200", "too small"), ("2.5", "whole"),
+                       ("-1", "more than zero"), ("abc", "expected a number")):
+        with pytest.raises(UsageError, match=words):
+            check_range(bad, "--x", 10, whole=True)
+    assert check_url("pg:9091") == "http://pg:9091"
+    for bad in ("not a url", "ftp://x", "http://", "http://a b", "http://h:99999", "http://[::1"):
+        with pytest.raises(UsageError):
+            check_url(bad, "--push-gateway")
+
+
+def test_json_is_printed_whole_or_not_at_all(capsys):
+    from wattprint.cli._output import print_json
+    from wattprint.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"result.levels\[1\].co2e_kg is not a finite number"):
+        print_json({"energy_kwh": 1.0, "levels": [{"co2e_kg": 1.0}, {"co2e_kg": float("inf")}]})
+    assert capsys.readouterr().out == ""
+
+
+def test_hostile_strings_reach_the_terminal_escaped(world, capsys, monkeypatch):
+    monkeypatch.setenv("WATTPRINT_STORE", world["store"])
+    for argv in (["show", "evil"], ["runs"], ["campaign"], ["predict", "evil"], ["report", "evil"]):
+        rc, out, err = call(argv, capsys)
+        assert rc == 0, (argv, err)
+        assert "\x1b" not in out + err and "\x07" not in out + err
+    rc, out, _ = call(["show", "evil"], capsys)
+    assert "evil\\x1b[2J\\x07id" in out and "\\x1b[31mred\\x07" in out and "rm -rf ~ \\x1b[2J" in out
+    rc, out, _ = call(["show", "evil", "--json"], capsys)
+    assert json.loads(out)["project"] == "\x1b[31mred\x07"  # JSON stays exact
+
+
+def test_regions_query_matching_nothing_says_so(capsys):
+    rc, out, err = call(["regions", "日本"], capsys)
+    assert rc == 2 and out == "" and "no region matches '日本'" in err
+    rc, out, err = call(["regions", "germny"], capsys)
+    assert rc == 2 and "Germany" in err
+    rc, out, err = call(["regions", "japan"], capsys)
+    assert rc == 0 and "JP" in out
+
+
+def test_absurd_magnitudes_name_the_bound(capsys):
+    for argv, words in ((["estimate", "--hours", "1e306", "--power-w", "1e6"], "more than 1e+08 h"),
+                        (["estimate", "--hours", "1", "--power-w", "300", "--runs", "1e308"], "more than 1e+06 runs"),
+                        (["estimate", "--hours", "1", "--hardware", "V100", "--count", "1e9"], "ten million"),
+                        (["run", "--interval", "1e20", "--", "true"], "a day")):
+        rc, out, err = call(argv, capsys)
+        assert rc == 2 and out == "" and words in err, (argv, err)
+
+
+# -- a handful through real processes -------------------------------------------------------------
+@pytest.mark.parametrize("argv, words", [
+    (["estimate", "--hours", "10", "--power-w", "300", "--runs", "1e308", "--json"], "--runs"),
+    (["export", "--out", ""], "empty"),
+    (["regions", "日本"], "no region matches"),
+    (["exporter", "--once", "--push-gateway", "not a url"], "not an http(s) URL"),
+    (["run", "--run-id", "a/b", "--", "true"], "--run-id"),
+    (["estimate", "--hours", "1", "--power-w", "1", "--region", ""], "--region: empty value"),
+    (["show", "x" * 5000], "characters, at most 4096"),
+])
+def test_bad_input_through_a_real_process(argv, words, tmp_path):
+    env = dict(os.environ, WATTPRINT_STORE=str(tmp_path / "s" / "runs.sqlite"))
+    r = subprocess.run([sys.executable, "-m", "wattprint", *argv], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 2 and r.stdout == "", (argv, r.stdout[:300])
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wattprint") and words in lines[0], (argv, r.stderr)
+    assert not (tmp_path / "s").exists()

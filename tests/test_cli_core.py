@@ -57,7 +57,7 @@ def test_sigterm_is_forwarded_and_child_code_returned(store_path, tmp_path):
     assert p.wait(timeout=20) == 7
     assert marker.exists()
     (rec,) = Store.open(store_path).list_runs()
-    assert rec.status == "failed" and rec.exit_code == 7
+    assert rec.status == "cancelled" and rec.exit_code == 7  # stopped by the user, not a failure
 
 
 @pytest.mark.parametrize("args, words", [

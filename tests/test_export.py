@@ -3,6 +3,8 @@ import csv
 import io
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -90,3 +92,156 @@ def test_export_empty_store(store_path, tmp_path):
     Store.open(store_path).close()
     r = wp("export", "--out", str(tmp_path / "x.csv"))
     assert r.returncode == 2 and "store is empty" in r.stderr
+
+
+# -- spreadsheet formulas ----------------------------------------------------------------------
+HOSTILE = {"project": "=HYPERLINK(\"http://evil/\",\"click\")", "tags": ("+1+1", "@SUM(A1:A9)", "-2+3", "-1.5"),
+           "command": "\tcmd"}
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised_and_raw_opts_out(store_path):
+    make_run(store_path, "r1", n=5, project=HOSTILE["project"], tags=HOSTILE["tags"], command=HOSTILE["command"])
+    row = next(csv.DictReader(io.StringIO(wp("export", "--out", "-").stdout)))
+    assert row["project"] == "'" + HOSTILE["project"]
+    assert row["tags"] == "'+1+1;@SUM(A1:A9);-2+3;-1.5"  # one cell: neutralised once, as a whole
+    assert row["command"] == "'" + HOSTILE["command"]
+    assert float(row["energy_j"]) > 0  # numbers stay numbers
+    cc = next(csv.DictReader(io.StringIO(wp("export", "--format", "codecarbon", "--out", "-").stdout)))
+    assert cc["project_name"] == "'" + HOSTILE["project"]
+    raw = next(csv.DictReader(io.StringIO(wp("export", "--raw", "--out", "-").stdout)))
+    assert raw["project"] == HOSTILE["project"] and raw["command"] == HOSTILE["command"]
+    # JSON Lines are data for programs: exact
+    first = json.loads(wp("export", "--format", "jsonl", "--out", "-").stdout.splitlines()[0])
+    assert first["project"] == HOSTILE["project"] and first["tags"] == list(HOSTILE["tags"])
+    assert "formula" in wp("export", "--help").stdout
+
+
+@pytest.mark.parametrize("cell, safe", [
+    ("=1+1", "'=1+1"), ("+1", "+1"), ("-1.5", "-1.5"), ("-1e5", "-1e5"), ("+A1", "'+A1"), ("@x", "'@x"),
+    ("-", "'-"), ("\t1", "'\t1"), ("\r=x", "'\r=x"), ("a=b", "a=b"), ("", ""), (" =x", " =x"), (3.5, 3.5),
+    (-2, -2), ("- 1", "'- 1"),
+])
+def test_safe_cell(cell, safe):
+    assert export.safe_cell(cell) == safe
+
+
+def test_export_doc_states_the_formula_rule():
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "export.md")).read()
+    assert "--raw" in doc and "formula" in doc and "OWASP" in doc
+
+
+# -- output files: regular files replaced whole, special files written into ----------------------
+def _main(capsys, *argv):
+    from wattprint.cli import main
+
+    try:
+        rc = main(list(argv))
+    except SystemExit as e:
+        rc = e.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture
+def nodes(tmp_path):
+    from test_bad_inputs import device_nodes
+
+    return device_nodes(tmp_path)
+
+
+def test_fifo_is_written_into_not_replaced(store_path, tmp_path, capsys):
+    import stat
+    import threading
+
+    make_run(store_path, "r1", n=5)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo).read()), daemon=True)
+    reader.start()
+    rc, _, err = _main(capsys, "export", "--out", str(fifo))
+    reader.join(10)
+    assert rc == 0, err
+    assert got and got[0].startswith("run_id,") and "r1" in got[0]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_character_devices_are_written_into_and_a_full_one_is_one_line(store_path, nodes, capsys):
+    import stat
+
+    null, full = nodes  # the machine's null and full devices (private nodes of them as root)
+    make_run(store_path, "r1", n=5)
+    rc, _, err = _main(capsys, "export", "--out", null)
+    assert rc == 0 and "wrote" in err
+    rc, _, err = _main(capsys, "report", "r1", "--html", full)
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "no space left" in err and "Traceback" not in err
+    for node in nodes:
+        assert stat.S_ISCHR(os.stat(node).st_mode)
+    assert not [p for p in os.listdir(os.path.dirname(null)) if p.endswith(".tmp")]
+
+
+def test_symlink_to_a_file_keeps_the_link_and_replaces_the_file(store_path, tmp_path, capsys):
+    make_run(store_path, "r1", n=5)
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "out.csv"
+    target.write_text("old\n")
+    os.chmod(target, 0o600)
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    dangling = tmp_path / "dangling.csv"
+    dangling.symlink_to(tmp_path / "real" / "new.csv")
+    for path in (link, dangling):
+        rc, _, err = _main(capsys, "export", "--out", str(path))
+        assert rc == 0, err
+        assert os.path.islink(path)
+    assert target.read_text().startswith("run_id,") and (tmp_path / "real" / "new.csv").exists()
+    assert os.stat(target).st_mode & 0o777 == 0o600  # the file keeps its permissions
+    assert sorted(os.listdir(tmp_path / "real")) == ["new.csv", "out.csv"]
+
+
+def test_symlink_to_stdout_is_written_through(store_path, tmp_path):
+    make_run(store_path, "r1", n=5)
+    link = tmp_path / "to-stdout"
+    link.symlink_to("/proc/self/fd/1")
+    outfile = tmp_path / "captured.csv"
+    with open(outfile, "w") as f:
+        r = subprocess.run([sys.executable, "-m", "wattprint", "export", "--out", str(link)], stdout=f,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert outfile.read_text().startswith("run_id,")
+    assert os.path.islink(link) and os.readlink(link) == "/proc/self/fd/1"
+    r = subprocess.run([sys.executable, "-m", "wattprint", "export", "--out", str(link)], capture_output=True,
+                       text=True, timeout=60)  # a pipe this time
+    assert r.returncode == 0 and r.stdout.startswith("run_id,") and os.path.islink(link)
+
+
+@pytest.mark.parametrize("path, words", [
+    ("", "empty"), ("{tmp}/no/such/dir/x.csv", "does not exist"), ("{tmp}", "is a directory"),
+    ("/proc/x", "/proc"), ("/proc/self/status", "/proc"), ("{tmp}/" + "a" * 300, "too long"),
+])
+def test_unwritable_paths_are_one_line_and_leave_nothing(store_path, tmp_path, capsys, path, words):
+    make_run(store_path, "r1", n=5)
+    before = sorted(os.listdir(tmp_path))
+    rc, out, err = _main(capsys, "export", "--out", path.format(tmp=tmp_path))
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and words in err, err
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("errno_, words", [(28, "no space left"), (13, "permission denied"),
+                                           (30, "read-only file system"), (122, "quota")])
+def test_write_errors_remove_the_temporary_file(tmp_path, monkeypatch, errno_, words):
+    from wattprint.errors import UsageError
+    from wattprint.report import files
+
+    (tmp_path / "w").mkdir()
+    target = tmp_path / "w" / "out.csv"
+    target.write_text("old")
+
+    def failing_fsync(fd):
+        raise OSError(errno_, os.strerror(errno_))
+
+    monkeypatch.setattr(files.os, "fsync", failing_fsync)
+    with pytest.raises(UsageError, match=words):
+        files.write_output(str(target), lambda f: f.write("new"))
+    assert target.read_text() == "old" and os.listdir(tmp_path / "w") == ["out.csv"]

@@ -23,13 +23,13 @@ _MASS_G = {"g": 1.0, "kg": 1e3, "t": 1e6, "tonne": 1e6, "lb": LB_KG * 1e3, "lbs"
 _ENERGY_KWH = {"kwh": 1.0, "mwh": 1e3, "wh": 1e-3, "gwh": 1e6}
 _HOURS = {"s": 1 / 3600, "sec": 1 / 3600, "m": 1 / 60, "min": 1 / 60, "h": 1.0, "hr": 1.0, "hours": 1.0,
           "d": 24.0, "day": 24.0, "days": 24.0, "w": 168.0, "wk": 168.0, "y": 8760.0, "yr": 8760.0}
-_WATTS = {"w": 1.0, "kw": 1e3, "mw": 1e6}
+_WATTS = {"w": 1.0, "kw": 1e3, "mw": 1e6, "gw": 1e9}
 
 # The largest values wattprint accepts: far above any real training, far below float overflow,
 # so that every product of them (hours x watts x devices x runs x PUE x intensity) stays finite.
-MAX_HOURS = 1e6            # 114 years per run
+MAX_HOURS = 1e8            # 11,000 years: device-hours of the largest trainings, given as hours
 MAX_POWER_W = 1e10         # 10 GW, ten of the largest data centres
-MAX_INTENSITY = 1e4        # g CO2e/kWh; the dirtiest grids are near 1,100
+MAX_INTENSITY = 1e6        # g CO2e/kWh: a tonne, a thousand times the dirtiest grids
 MAX_COUNT = 1e7            # devices in one job
 MAX_RUNS = 1e6             # trainings in one estimate
 MAX_PUE = 10.0             # the worst data centres measured are near 3
@@ -134,7 +134,7 @@ def parse_intensity(text, what: str = "intensity") -> float:
             raise UsageError(f"{what}: unknown unit {shown(unit)}; use g/kWh, kg/kWh, t/kWh, lb/kWh or lb/MWh")
         value = value * _MASS_G[mass] / _ENERGY_KWH[energy]
     return check_range(value, what, MAX_INTENSITY, "g/kWh", allow_zero=True,
-                       why="the dirtiest grids are near 1,100 g/kWh")
+                       why="a thousand times the dirtiest grids")
 
 
 def parse_duration(text, what: str = "duration") -> float:
@@ -145,7 +145,7 @@ def parse_duration(text, what: str = "duration") -> float:
         if factor is None:
             raise UsageError(f"{what}: unknown unit {shown(unit)}; use s, m, h, d, w or y")
         value *= factor
-    return check_range(value, what, MAX_HOURS, "h", why="114 years")
+    return check_range(value, what, MAX_HOURS, "h", why="11,000 years")
 
 
 def parse_power(text, what: str = "power") -> float:
@@ -154,7 +154,7 @@ def parse_power(text, what: str = "power") -> float:
     if unit:
         factor = _WATTS.get(unit.lower())
         if factor is None:
-            raise UsageError(f"{what}: unknown unit {shown(unit)}; use W, kW or MW")
+            raise UsageError(f"{what}: unknown unit {shown(unit)}; use W, kW, MW or GW")
         value *= factor
     return check_range(value, what, MAX_POWER_W, "W", why="10 GW, ten of the largest data centres")
 

@@ -48,7 +48,7 @@ def add_arguments(parser, name):
 _BOUNDS = {
     "count": (MAX_COUNT, "devices", "ten million", None, False, True),
     "runs": (MAX_RUNS, "runs", "a million trainings", None, False, True),
-    "days": (MAX_HOURS / 24, "d", "114 years", None, False, False),
+    "days": (MAX_HOURS / 24, "d", "11,000 years", None, False, False),
     "price_low": (1e5, "USD/h", "per device-hour", None, True, False),
     "price_high": (1e5, "USD/h", "per device-hour", None, True, False),
     "tariff": (1e3, "USD/kWh", "electricity costs well under 1 USD/kWh", None, True, False),
@@ -128,8 +128,8 @@ def _print(fp, comparisons) -> None:
     say(fp)
     for lv in fp.levels:
         co2 = f", CO2e {fmt_mass(lv['co2e_kg'])}" if "co2e_kg" in lv else ""
-        cost = f", cost ${lv['cost_usd_high']:,.0f}" if "cost_usd_high" in lv else ""
-        say(f"  {lv['runs']:>6} run{'s' if lv['runs'] > 1 else ' '}: {lv['energy_kwh']:,.1f} kWh{co2}{cost}")
+        cost = f", cost ${fmt_number(lv['cost_usd_high'])}" if "cost_usd_high" in lv else ""
+        say(f"  {lv['runs']:>6} run{'s' if lv['runs'] > 1 else ' '}: {fmt_number(lv['energy_kwh'])} kWh{co2}{cost}")
     if fp.equivalents:
         say("as much CO2e as:")
         for e in fp.equivalents:

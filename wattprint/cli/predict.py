@@ -1,7 +1,8 @@
 """``wattprint predict RUN [--total N]``: a stored or running run's predicted totals."""
 from __future__ import annotations
 
-from ..units import MAX_WORK, check_range
+from ..errors import UsageError
+from ..units import MAX_WORK, positive_or_none
 from ._common import add_json, add_store, open_store
 from ._output import print_json, say
 
@@ -15,8 +16,10 @@ def add_arguments(p, name) -> None:
 
 
 def run(args) -> int:
-    total = None if args.total is None else check_range(args.total, "--total", MAX_WORK,
-                                                         why="a billion billion units of work")
+    total = positive_or_none("--total", args.total)
+    if total is not None and total > MAX_WORK:
+        raise UsageError(f"--total: {total:g} is more than {MAX_WORK:g}, the most wattprint accepts (a billion "
+                         "billion units of work); check the value")
     store = open_store(args)
     rec = store.get_run(args.run_id)
     from ..predict import predict_stored

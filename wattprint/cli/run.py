@@ -7,12 +7,13 @@ Output is passed through unchanged, chunk by chunk, as it arrives.
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import shutil
 import sys
 
 from ..errors import UsageError
-from ..units import MAX_WORK, check_range, check_run_id, shown
+from ..units import MAX_WORK, check_run_id, printable, shown
 from ._common import add_json, add_store
 from ._output import print_json
 
@@ -64,15 +65,16 @@ def add_arguments(p, name) -> None:
                    help="the command to run and measure")
 
 
-# option -> (lowest, highest, unit, what the highest stands for); zero is allowed where lowest is 0
+# option -> (lowest, highest, unit, what the highest stands for); --predict-every also takes 0
+# (never), and its "a fraction" rule is the run options' own
 _BOUNDS = {
     "--interval": (0.01, 86400, "s", "a day"),
     "--flush-interval": (0.01, 86400, "s", "a day"),
-    "--total": (None, MAX_WORK, "", "a billion billion units of work"),
-    "--predict-every": (0, 1, "", "the whole of the total"),
-    "--budget-kwh": (None, 1e12, "kWh", "a year of a large country's electricity"),
-    "--budget-co2e-kg": (None, 1e12, "kg", "a billion tonnes"),
-    "--budget-usd": (None, 1e15, "USD", ""),
+    "--total": (1e-9, MAX_WORK, "", "a billion billion units of work"),
+    "--predict-every": (0.001, MAX_WORK, "", ""),
+    "--budget-kwh": (1e-9, 1e12, "kWh", "a year of a large country's electricity"),
+    "--budget-co2e-kg": (1e-9, 1e12, "kg", "a billion tonnes"),
+    "--budget-usd": (1e-9, 1e15, "USD", "a thousand trillion dollars"),
 }
 
 
@@ -82,7 +84,15 @@ def _number(name: str, value: str) -> float:
     except ValueError:
         raise UsageError(f"{name} must be a number, got {shown(value)}") from None
     low, high, unit, why = _BOUNDS[name]
-    return check_range(v, name, high, unit, lowest=low or None, allow_zero=low == 0, why=why)
+    u = f" {unit}" if unit else ""
+    if not math.isfinite(v):
+        raise UsageError(f"{name} must be a finite number, got {shown(value)}")
+    if v < low and not (v == 0 and name == "--predict-every"):
+        raise UsageError(f"{name} must be at least {low:g}{u}, got {shown(value)}")
+    if v > high:
+        raise UsageError(f"{name}: {v:g}{u} is more than {high:g}{u}, the most wattprint accepts ({why}); "
+                         "check the value")
+    return v
 
 
 def run(args) -> int:
@@ -124,7 +134,7 @@ def run(args) -> int:
         try:
             fp = run_.result
         except UsageError as e:
-            print(f"wattprint: footprint not computed: {e}", file=sys.stderr)
+            print(printable(f"wattprint: footprint not computed: {e}"), file=sys.stderr)
             fp = None
         if fp is not None:
             out["footprint"] = fp.as_dict()
