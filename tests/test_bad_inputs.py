@@ -33,6 +33,7 @@ NAME_BAD = ["", "abc-no-such", "日本", ESC, LONG, "../../etc/passwd", "nan"]
 # free text (project, tag, job): empty is refused; the rest is data, shown escaped
 FREE = ["", ESC, LONG, "日本", "=HYPERLINK(\"http://x\")", "a\nb", "-"]
 RUN_ID_BAD = ["", "no-such-run", ESC, "../r1", "r1/x", LONG, "a\nb"]
+SURR = "\udcff\udcfe"  # the bytes ff fe, not UTF-8, as they reach sys.argv
 
 
 @pytest.fixture(scope="module")
@@ -198,8 +199,17 @@ def build_cases(w):
     for p in ("", w["missing"], "/proc/x", w["text"], ESC, w["dir"]):
         c += [(["doctor", "--sysfs-root", p], ERR if p == "" else ANY), (["doctor", "--store", p], ERR if p == "" else ANY)]
 
+    # bytes that are not UTF-8 (Python hands them over as lone surrogates), '--opt=' forms, odd names
+    for argv in (["runs", "--project", SURR], ["show", SURR], ["export", "--out", SURR], ["regions", SURR],
+                 ["campaign", "--tag", SURR], ["estimate", "--hours", "1", "--power-w", "1", "--region", SURR],
+                 ["report", "r1", "--md", SURR], ["hardware", SURR], ["merge", "--dry-run", SURR],
+                 ["export", "--out=", "-"], ["estimate", "--hours=", "--power-w", "1"], ["runs", "--tag="],
+                 ["runs", "--\x1b[2J"], ["estimate", "-\x07"], ["runs", "--project", "a", "--project", ""]):
+        c.append((argv, ERR))
+    c += [(["show", "--json", "r1"], OK), (["runs", "-p", "bert", "--json"], OK)]
+
     # unknown commands and options
-    c += [([v], ERR) for v in ("", "frobnicate", ESC, "日本", "--bogus", "-x")]
+    c += [([v], ERR) for v in ("", "frobnicate", ESC, "日本", "--bogus", "-x", SURR)]
     c += [([cmd, "--no-such-option"], ERR) for cmd in COMMANDS]
     c += [([cmd, "--help"], OK) for cmd in COMMANDS]
     return c
@@ -224,6 +234,8 @@ def build_run_cases(w):
           for v in ("", "a/b", "a\nb", ".hidden", "x" * 129, ESC, "a b", "日本", "..", "a\x00b")]
     c += [(base + ["--progress-regex", v] + tail, ERR) for v in ("", "(", "[", "abc", "(?P<done>a)(?P<done>b)")]
     c += [(base + ["--scope", "x"] + tail, ERR), (base + ["--on-exceed", ""] + tail, ERR)]
+    c += [(base + ["--project", SURR] + tail, ERR), (base + ["--run-id=", "--"] + tail, ERR),
+          (base + ["--", "true", SURR, ESC], OK)]  # the command itself is passed as given
     c += [(["run", "--store", p] + tail, ERR) for p in ("", w["dir"], "/proc/x", w["text"], w["null"])]
     c += [(["run"], ERR), (["run", "--"], ERR), (["run", "--", ""], ERR), (["run", "--", "no-such-cmd-xyz"], ERR)]
     # valid after all: a real run of 'true'
@@ -420,6 +432,7 @@ def test_absurd_magnitudes_name_the_bound(capsys):
     (["run", "--run-id", "a/b", "--", "true"], "--run-id"),
     (["estimate", "--hours", "1", "--power-w", "1", "--region", ""], "--region: empty value"),
     (["show", "x" * 5000], "characters, at most 4096"),
+    (["runs", "--project", b"\xff\xfe"], "not UTF-8"),
 ])
 def test_bad_input_through_a_real_process(argv, words, tmp_path):
     env = dict(os.environ, WATTPRINT_STORE=str(tmp_path / "s" / "runs.sqlite"))
@@ -429,3 +442,10 @@ def test_bad_input_through_a_real_process(argv, words, tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("wattprint") and words in lines[0], (argv, r.stderr)
     assert not (tmp_path / "s").exists()
+
+
+def test_a_command_with_bytes_that_are_not_utf8_is_stored_readably(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("WATTPRINT_STORE", str(tmp_path / "runs.sqlite"))
+    rc, out, err = call(["run", "--json", "--interval", "0.05", "--", "true", SURR, "a b"], capsys)
+    assert rc == 0, err
+    assert json.loads(out)["command"] == "true '\\xff\\xfe' 'a b'"

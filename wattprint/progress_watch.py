@@ -156,6 +156,8 @@ def read_file(path: str):
         return None
     if not math.isfinite(done):
         return None
+    if total is not None and not (math.isfinite(total) and total > 0):
+        total = None  # a broken total must not reach the prediction
     return done, total
 
 
@@ -174,7 +176,10 @@ def write_progress(done: float, total: float | None = None, path: str | None = N
             f.write(json.dumps(data) + "\n")
         os.replace(tmp, path)  # readers never see half a line
     except OSError:
-        pass
+        try:
+            os.unlink(tmp)  # a full disk leaves no litter
+        except OSError:
+            pass
 
 
 class FileWatcher(threading.Thread):

@@ -209,12 +209,13 @@ def fmt_duration(seconds: float) -> str:
 
 # ------------------------------------------------------------------ user strings
 
-_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def printable(text) -> str:
-    """``text`` safe for a terminal: C0/C1 control characters (ESC, BEL, newline, ...) and
-    bidirectional overrides become visible escapes such as ``\\x1b``; tab and all else stay."""
+    """``text`` safe for a terminal: C0/C1 control characters (ESC, BEL, newline, ...),
+    bidirectional overrides and undecodable bytes (lone surrogates) become visible escapes such
+    as ``\\x1b``; tab and all else stay."""
     s = "" if text is None else str(text)
     return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
                          else f"\\u{ord(m.group()):04x}", s)

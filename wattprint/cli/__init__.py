@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..units import printable
 
 ARG_MAX = 4096  # PATH_MAX: no option value of wattprint's needs more
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # name -> (module, one-line help). Order is the order of ``wattprint --help``.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -53,29 +54,43 @@ def one_line(message: str) -> str:
 
 
 def _check_values(args, rest: list[str]) -> None:
-    """Empty and overlong values are refused for every option and argument (the command that
-    ``wattprint run`` measures is passed through as given)."""
+    """Empty, overlong and non-UTF-8 values are refused for every option and argument (the
+    command that ``wattprint run`` measures is passed through as given)."""
     for dest, value in vars(args).items():
         if dest == "cmd":
             continue
         for v in value if isinstance(value, list) else [value]:
-            if isinstance(v, str) and (v == "" or len(v) > ARG_MAX):
-                name = _option_of(v, rest) or f"argument {dest.upper()}"
-                if v == "":
-                    raise UsageError(f"{name}: empty value; give a value or leave the option out")
+            if not isinstance(v, str):
+                continue
+            option = _option_of(v, dest, rest)
+            name = option or f"argument {dest.upper()}"
+            if v == "":
+                raise UsageError(f"{name}: empty value; " + ("give a value or leave the option out" if option
+                                                           else "give a value"))
+            if len(v) > ARG_MAX:
                 raise UsageError(f"{name}: {len(v):,} characters, at most {ARG_MAX}; check the value")
+            if _SURROGATE.search(v):  # bytes that are not UTF-8, as Python hands them over
+                raise UsageError(f"{name}: {v!r} is not UTF-8 text; give names and values in UTF-8")
 
 
-def _option_of(value: str, rest: list[str]) -> str | None:
-    """The option (as typed) that ``value`` was given to, if it was given to one."""
+def _option_of(value: str, dest: str, rest: list[str]) -> str | None:
+    """The option (as typed) that gave ``dest`` its ``value``, if an option did."""
+    def names(tok: str) -> bool:
+        flag = tok.split("=", 1)[0]
+        key = flag.lstrip("-").replace("-", "_")
+        return len(flag) == 2 or key in (dest, dest[:-1], _DEST_FLAGS.get(dest))
+
     for i, tok in enumerate(rest):
         if tok == "--":
             return None
-        if tok.startswith("-") and "=" in tok and tok.split("=", 1)[1] == value:
+        if tok.startswith("-") and "=" in tok and tok.split("=", 1)[1] == value and names(tok):
             return tok.split("=", 1)[0]
-        if tok.startswith("-") and i + 1 < len(rest) and rest[i + 1] == value:
+        if tok.startswith("-") and i + 1 < len(rest) and rest[i + 1] == value and names(tok):
             return tok
     return None
+
+
+_DEST_FLAGS = {"fmt": "format", "sources": "from", "run_ids": "run"}
 
 
 def _help() -> str:

@@ -120,7 +120,7 @@ def run(args) -> int:
     run_ = Run(project=args.project, tags=args.tags, interval=interval, flush_interval=flush,
                store=args.store, region=args.region, cloud=args.cloud, intensity=args.intensity,
                pue=args.pue, total=total, unit=args.unit or "step", run_id=args.run_id,
-               command=shlex.join(cmd), scope=args.scope, predict_every=every or None,
+               command=printable_command(cmd), scope=args.scope, predict_every=every or None,
                on_exceed=args.on_exceed, quiet=bool(args.quiet or args.json), **budgets)
     _check_location(run_)
     if shutil.which(cmd[0]) is None:
@@ -140,6 +140,11 @@ def run(args) -> int:
             out["footprint"] = fp.as_dict()
         print_json(out)
     return exit_code
+
+
+def printable_command(cmd: list[str]) -> str:
+    """The command line as stored: bytes that are not UTF-8 written as \\xNN (the store holds text)."""
+    return shlex.join(cmd).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _check_location(run_) -> None:
