@@ -62,7 +62,7 @@ def check_positive(value: float, what: str, *, allow_zero: bool = False) -> floa
         raise UsageError(f"{what}: must be {'zero or more' if allow_zero else 'more than zero'}, got {value:g}")
     if 0 < value < TINY:
         raise UsageError(f"{what}: {value:g} is too small to be meant (the least is {TINY:g}); check the value")
-    return value
+    return value + 0.0  # -0.0 becomes 0.0
 
 
 def check_range(value: float, what: str, highest: float, unit: str = "", *, lowest: float | None = None,
