@@ -121,9 +121,10 @@ def _markers(tmp_path):
 @pytest.mark.parametrize("attempt", range(10))
 def test_sweep_of_tracked_runs_with_readers(tmp_path, cli, attempt):
     store = tmp_path / "runs.sqlite"
+    Store.open(store).close()
     ready, stop = _markers(tmp_path)
     reader = _spawn(OPENER, store, ready, stop, "mixed")
-    sweep = _spawn(SWEEP, store, ready, 3)
+    sweep = _spawn(SWEEP, store, ready, 2)
     while sweep.poll() is None:  # `wattprint runs` in another terminal, as in the issue
         r = cli("runs", "--store", str(store))
         assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
@@ -133,7 +134,7 @@ def test_sweep_of_tracked_runs_with_readers(tmp_path, cli, attempt):
     assert _check(store) == [("ok",)]
     st = Store.open(store, readonly=True)
     runs = st.list_runs()
-    assert [r.status for r in runs] == ["finished"] * 3 and all(r.energy_j > 0 for r in runs)
+    assert [r.status for r in runs] == ["finished"] * 2 and all(r.energy_j > 0 for r in runs)
     assert all(st.count_samples(r.key) >= 2 * len(r.domains) for r in runs)
 
 
@@ -142,7 +143,7 @@ def test_two_live_stores_while_another_process_opens_every_50ms(tmp_path, attemp
     store = tmp_path / "runs.sqlite"
     ready, stop = _markers(tmp_path)
     opener = _spawn(OPENER, store, ready, stop, "rw")
-    writer = _spawn(TWO_STORES, store, ready, 1.0)
+    writer = _spawn(TWO_STORES, store, ready, 0.7)
     runs, samples = map(int, _finish(writer).split())
     stop.touch()
     assert int(_finish(opener)) >= 1
@@ -365,15 +366,20 @@ def test_a_read_only_filesystem_is_readable_and_refused_for_writing(tmpfs, cli, 
     assert fs.writable(str(path)) is not None
     out = d.parent / "out"
     out.mkdir()
-    for args in (["runs"], ["runs", "--json"], ["show", "run-1"], ["show", "run-1", "--json"],
-                 ["export", "--out", str(out / "runs.csv")], ["campaign", "--project", "ro"],
-                 ["predict", "run-2"], ["report", "run-0", "--md", str(out / "r.md")],
-                 ["estimate", "--from-run", "run-0", "--runs", "2"]):
+    commands = [["show", "run-1"], ["export", "--out", str(out / "runs.csv")]]
+    if not leftover_wal:  # every reading command (in one variant: each costs a process)
+        commands += [["runs"], ["campaign", "--project", "ro"], ["predict", "run-2"],
+                     ["report", "run-0", "--md", str(out / "r.md")],
+                     ["estimate", "--from-run", "run-0", "--runs", "2"]]
+    for args in commands:
         r = cli(*args, "--store", str(path))
         assert r.returncode == 0 and "Traceback" not in r.stderr, (args, r.stderr)
     assert len(json.loads(cli("runs", "--json", "--store", str(path)).stdout)) == 3
-    r = cli("run", "--quiet", "--store", str(path), "--", sys.executable, "-c", "pass")
-    assert r.returncode == 2 and "read-only" in r.stderr and len(r.stderr.splitlines()) == 1
+    if not leftover_wal:
+        r = cli("run", "--quiet", "--store", str(path), "--", sys.executable, "-c", "pass")
+        assert r.returncode == 2 and "read-only" in r.stderr and len(r.stderr.splitlines()) == 1
+    with pytest.raises(wattprint.UsageError, match="read-only filesystem"):
+        Store.open(path)
     doc = json.loads(cli("doctor", "--json", "--store", str(path)).stdout)["store"]
     assert (doc["state"], doc["writable"], doc["runs"]) == ("read-only", False, 3)
     assert sorted(os.listdir(d)) == files and _check(path) == [("ok",)]

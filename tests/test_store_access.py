@@ -53,7 +53,7 @@ def test_garbage_collected_stores_give_their_connection_back(tmp_path):
     for i in range(30):
         Store.open(tmp_path / f"s{i}.sqlite").list_runs()  # never closed
     gc.collect()
-    assert connections.open_count() == before
+    assert connections.open_count() <= before  # (an earlier test's may go too)
 
 
 def test_a_forked_child_opens_its_own_connection(store_path):
@@ -67,8 +67,13 @@ def test_a_forked_child_opens_its_own_connection(store_path):
             code = 0 if len(st.list_runs()) == 2 else 3
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    end = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < end:
+        time.sleep(0.01)
+    if done[0] == 0:  # never hang the suite: a stuck child is a failure
+        os.kill(pid, 9)
+        done = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(done[1]) == 0
     st.create_run(_rec("parent-after"))
     assert sorted(r.id for r in st.list_runs()) == ["child", "parent", "parent-after"]
     db = sqlite3.connect(store_path)
@@ -210,3 +215,29 @@ def test_doctor_tells_what_a_store_path_holds(tmp_path, store_path, cli):
     assert not (tmp_path / "new").exists() and (tmp_path / "empty.sqlite").stat().st_size == 0
     text = cli("doctor", "--store", str(tmp_path / "adir")).stdout
     assert "NOT writable: a directory" in text
+
+
+def test_transient_errors_are_told_from_refused_rows(store_path):
+    st = Store.open(store_path)
+    key = st.create_run(_rec("r1"))
+    refused = []
+    for rows in ({"progress": [(1.0, None, 2.0, 1.0)]},  # NOT NULL
+                 {"samples": [(1.0, 0, object(), None)]},  # a type SQLite cannot bind
+                 {"samples": [(1.0, 0, 2 ** 70, None)]}):  # an integer too large
+        with pytest.raises(Exception) as e:
+            st.flush(key, **rows)
+        refused.append(e.value)
+    assert not any(st.transient(e) for e in refused)
+    full = sqlite3.connect(":memory:")
+    full.execute("CREATE TABLE t (x)")
+    full.execute("PRAGMA max_page_count=2")
+    with pytest.raises(sqlite3.OperationalError) as e:
+        full.executemany("INSERT INTO t VALUES (?)", [("x" * 4000,)] * 10)
+    busy = sqlite3.connect(store_path, timeout=0, isolation_level=None)
+    holder = sqlite3.connect(store_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError) as locked:
+        busy.execute("BEGIN IMMEDIATE")
+    holder.execute("ROLLBACK")
+    assert st.transient(e.value) and st.transient(locked.value) and st.transient(OSError(28, "x"))
+    assert st.count_samples(key) == 0 and st.progress(key) == []  # nothing half-written
