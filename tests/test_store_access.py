@@ -241,3 +241,16 @@ def test_transient_errors_are_told_from_refused_rows(store_path):
     holder.execute("ROLLBACK")
     assert st.transient(e.value) and st.transient(locked.value) and st.transient(OSError(28, "x"))
     assert st.count_samples(key) == 0 and st.progress(key) == []  # nothing half-written
+
+
+def test_a_store_file_made_anew_is_not_served_by_the_old_connection(store_path):
+    old = Store.open(store_path)  # kept open, as a notebook would
+    old.create_run(_rec("old"))
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(store_path + suffix):
+            os.remove(store_path + suffix)
+    new = Store.open(store_path)
+    assert new.list_runs() == []
+    new.create_run(_rec("new"))
+    assert [r.id for r in Store.open(store_path, readonly=True).list_runs()] == ["new"]
+    assert [r.id for r in old.list_runs()] == ["old"]  # its users keep the file they had

@@ -23,6 +23,16 @@ class Handle:
         self.lock = threading.RLock()
         self.pid = os.getpid()
         self.refs = 1
+        self.ident = _ident(key[0]) if shared else None
+
+
+def _ident(path: str):
+    """Which file is at ``path`` now (a stat, never an open)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 class Tx:
@@ -112,7 +122,8 @@ def acquire(key: tuple, connect, *, shared: bool = True) -> Handle:
     with _guard:
         full = (os.getpid(), *key)
         h = _open.get(full)
-        if h is not None:
+        # a file deleted and made anew at the same path is another store: its own connection
+        if h is not None and h.ident == _ident(key[0]):
             h.refs += 1
             return h
         h = _open[full] = Handle(key, connect(), True)
