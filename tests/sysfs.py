@@ -8,6 +8,7 @@ symlinks to every zone in ``sys/class/powercap/``. Point wattprint at it with
     fake = FakeRapl(tmp_path, {"package-0": 40.0, "dram": 5.0})
     fake.advance(2.0)            # deterministic: +80 J on package-0, +10 J on dram
     fake.start(); ...; fake.stop()   # or a writer thread advancing at the given watts
+                                     # (max_tick_s=: by at most that much time per tick)
     fake.set_power("package-0", 100.0)
 
 Faults, for the plausibility tests: ``reset(key)`` sets a counter back to 0 (or any value) and
@@ -38,11 +39,15 @@ DEFAULT_RANGE_UJ = 262143328850  # a common Intel value (about 262 kJ)
 class FakeRapl:
     def __init__(self, root, domains: dict[str, float] | None = None, *,
                  max_range_uj: int = DEFAULT_RANGE_UJ, mmio: bool = False,
-                 start_uj: int = 0, readable: bool = True, tick_s: float = 0.001):
+                 start_uj: int = 0, readable: bool = True, tick_s: float = 0.001,
+                 max_tick_s: float | None = None):
         self.root = str(root)
         self.max_range_uj = int(max_range_uj)
         self.readable = readable
         self.tick_s = tick_s
+        # A paused process (a loaded machine) stops readers and writer alike; capping each
+        # tick keeps the counters from leaping past whole wraps that no reader could see.
+        self.max_tick_s = max_tick_s
         self._power: dict[str, float] = {}
         self._true_uj: dict[str, float] = {}  # energy used, as of the files' last write
         self._counter_uj: dict[str, float] = {}  # the counter before wrapping (faults move it)
@@ -204,6 +209,8 @@ class FakeRapl:
             with self._lock:
                 now = time.monotonic()
                 dt, last = now - last, now
+                if self.max_tick_s is not None:
+                    dt = min(dt, self.max_tick_s)
                 for key, watts in self._power.items():
                     self._add(key, watts * dt * 1e6)
 
