@@ -49,7 +49,7 @@ class Footprint:
         lines = [f"energy      {fmt_energy(self.energy_kwh)} (IT {fmt_energy(self.energy_kwh_it)} x PUE {self.pue:g})"
                  f" over {fmt_number(self.hours)} h"]
         if self.co2e_kg is not None:
-            lines.append(f"CO2e        {fmt_mass(self.co2e_kg)} ({self.co2e_lbs:,.0f} lb)")
+            lines.append(f"CO2e        {fmt_mass(self.co2e_kg)} ({fmt_number(self.co2e_lbs)} lb)")
         if self.co2e_net_kg is not None:
             lines.append(f"CO2e net    {fmt_mass(self.co2e_net_kg)}")
         if self.embodied_kg is not None:

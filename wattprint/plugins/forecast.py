@@ -19,7 +19,7 @@ import math
 import sys
 
 from ..errors import BudgetExceeded
-from ..units import J_PER_KWH
+from ..units import J_PER_KWH, printable
 
 log = logging.getLogger("wattprint")
 
@@ -96,7 +96,7 @@ class ForecastPlugin:
 
     def _report(self, run, pred) -> None:
         run.record_prediction(pred.t, pred.as_dict())
-        line = "wattprint: " + pred.line()
+        line = "wattprint: " + printable(pred.line())
         if self.quiet:
             log.info(line)
         else:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from ..errors import UsageError
 from ..sampler import MIN_INTERVAL_S
-from ..units import positive_or_none
+from ..units import (MAX_HOURS, MAX_WORK, S_PER_H, check_range, check_run_id, check_url,
+                     positive_or_none)
 
 LOCATION_KEYS = ("region", "cloud", "intensity", "net_intensity", "pue", "prices", "tariff",
                  "hardware")
@@ -95,6 +96,17 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
     if budgets["budget_usd"] and not any(location.get(k) for k in ("prices", "tariff", "hardware", "cloud")):
         raise UsageError("budget_usd needs prices: pass tariff= (electricity) or cloud=/hardware=/prices=")
     total = positive_or_none("total", total)
+    if total is not None:
+        check_range(total, "total", MAX_WORK, why="units of work in one training")
+    if flush_interval > MAX_HOURS * S_PER_H or interval > MAX_HOURS * S_PER_H:
+        raise UsageError("interval and flush_interval must be at most 1e8 hours; check the value")
+    for key, value in budgets.items():
+        if value is not None:
+            check_range(value, key, 1e12, why="a budget beyond anything a training can spend")
+    if run_id is not None:
+        check_run_id(run_id, "run_id")
+    if push_gateway is not None:
+        push_gateway = check_url(push_gateway, "push_gateway")
     if unit is None or not isinstance(unit, str) or not unit.strip():
         raise UsageError(f"unit must be a name such as 'step' or 'epoch', got {unit!r}")
     tags = [tags] if isinstance(tags, str) else list(tags or ())
