@@ -1,21 +1,21 @@
 """The run store: runs, domains, samples, windows, progress and predictions.
 
 ``open_store`` picks the backend from the path; callers use only the ``Store`` interface
-(``base.py``). SQLite is the one backend today.
+(``base.py``). SQLite is the one backend today. Readers open with ``readonly=True``.
 """
 from __future__ import annotations
 
 import os
 
+from . import connections, fs
 from .base import DEFAULT_PATH, Store, default_path, hostname
 from .records import DomainTotal, RunRecord
-from . import connections, fs
 from .fs import check_not_url
 from .sqlite import SQLiteStore
 from .sqlite_schema import SCHEMA_VERSION
 
 __all__ = ["DEFAULT_PATH", "SCHEMA_VERSION", "DomainTotal", "RunRecord", "SQLiteStore", "Store",
-           "default_path", "hostname", "open_store"]
+           "connections", "default_path", "fs", "hostname", "open_store"]
 
 
 def open_store(path: str | os.PathLike | None = None, *, create: bool = True,

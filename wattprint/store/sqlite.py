@@ -87,7 +87,8 @@ class SQLiteStore(Store):
         try:
             return connections.acquire((real, "ro"), lambda: self._connect(real, "ro"))
         except _Unshared as e:  # empty, or only readable without locks: this store's own
-            return connections.acquire((), lambda: e.db, shared=False)
+            db = e.db
+        return connections.acquire((), lambda: db, shared=False)
 
     def _connect(self, real: str, mode: str = "rwc", immutable: bool = False):
         uri = real if real == ":memory:" else \
