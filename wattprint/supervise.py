@@ -192,7 +192,13 @@ class Relay:
         """The command's return code, relaying signals until it exits."""
         child = self.child
         if not self._siginfo:
-            code = child.wait()  # the handler relays, as signals interrupt the wait
+            # Short waits: a signal taken by another thread would not interrupt a long one, and
+            # the handler runs in this thread only.
+            while (code := child.poll()) is None:
+                try:
+                    child.wait(timeout=0.25)
+                except subprocess.TimeoutExpired:
+                    pass
         else:
             while (code := child.poll()) is None:
                 info = signal.sigtimedwait(self._waited, 1.0)  # SIGCHLD wakes it at once
