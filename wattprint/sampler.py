@@ -27,10 +27,10 @@ MAX_CONSECUTIVE_FAILURES = 5
 RETRY_S = 5.0
 MAX_EVENTS = 100  # kept in ``events``; later ones are counted in one "omitted" entry
 _PROBLEMS = {  # event kind -> the one warning for it
-    "reset": "{domain}: energy counter went back ({detail}); later problems are listed in the "
-             "run's events",
-    "jump": "{domain}: energy counter jumped ({detail}); later problems are listed in the "
-            "run's events",
+    "reset": "{domain}: energy counter went back: {detail}. The run is marked degraded; later "
+             "counter problems go only to its events",
+    "jump": "{domain}: energy counter jumped: {detail}. The run is marked degraded; later "
+            "counter problems go only to its events",
     "unreadable": "{domain}: no reading ({detail}); the other domains go on, and its energy "
                   "over the gap counts when it reads again",
 }

@@ -121,7 +121,7 @@ class RaplMeter:
         if step > most_uj:
             z.offset -= step  # the count goes on from the new value
             self._events.append(MeterEvent(name, "jump", (
-                f"+{step * 1e-6:.6g} J in {dt:.3g} s is above {z.max_w:g} W; not counted")))
+                f"+{step * 1e-6:.6g} J in {dt:.3g} s, above {z.max_w:g} W; not counted")))
         elif step < 0:
             z.range_uj = self._range(z)
             wrapped = z.range_uj - z.last + 1 + raw
@@ -131,8 +131,8 @@ class RaplMeter:
             else:
                 z.offset += z.last - raw
                 self._events.append(MeterEvent(name, "reset", (
-                    f"{z.last} -> {raw} uJ in {dt:.3g} s (range {z.range_uj} uJ) is no "
-                    f"wraparound at up to {z.max_w:g} W; counted from the new value")))
+                    f"{z.last} -> {raw} uJ in {dt:.3g} s, no wraparound of a {z.range_uj} uJ "
+                    f"counter at up to {z.max_w:g} W; counted from the new value")))
         z.last, z.last_t = raw, now
 
     @staticmethod
