@@ -1,3 +1,4 @@
+import json
 import logging
 import time
 
@@ -333,3 +334,45 @@ def test_ctrl_c_in_track_is_stored_as_cancelled(analytic, store_path):
                              quiet=True) as run:
             raise KeyboardInterrupt
     assert run.record.status == "cancelled"
+
+
+class _EventClock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_a_reset_is_in_the_record_and_show_json(tmp_path, store_path, cli):
+    from sysfs import FakeRapl
+
+    from wattprint.meters import rapl
+
+    fake = FakeRapl(tmp_path / "sysfs", {"package-0": 40.0, "dram": 5.0}, start_uj=100_000_000_000)
+    clock = _EventClock()
+    meter = rapl.open(sysfs_root=fake.root, clock=clock)
+    with wattprint.track(meters=[meter], interval=3600, clock=clock, quiet=True, store=store_path,
+                         distributed=False, predict_every=None) as run:
+        for i in range(10):
+            if i == 4:
+                fake.reset("package-0")
+            if i == 6:
+                fake.break_file("dram", "missing")
+            if i == 8:
+                fake.break_file("dram", None)
+            clock.t += 1.0
+            fake.advance(1.0)
+            run.energy()
+    rec = run.record
+    assert rec.degraded
+    kinds = [(e["t"], e["domain"], e["kind"]) for e in rec.meta["events"]]
+    assert kinds == [(5.0, "cpu:0", "reset"), (7.0, "dram:0", "unreadable"), (9.0, "dram:0", "recovered")]
+    assert "unavailable" in rec.meta  # the rest of meta kept
+    got = {d.name: d.energy_j for d in rec.domains}
+    assert got["cpu:0"] == pytest.approx(40.0 * 9)  # one interval lost
+    assert got["dram:0"] == pytest.approx(5.0 * 10)  # the gap counted
+    out = cli("show", "--json", rec.id, "--store", store_path)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert [e["kind"] for e in data["meta"]["events"]] == ["reset", "unreadable", "recovered"]

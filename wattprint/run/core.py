@@ -61,6 +61,7 @@ class Run:
         self.store = None
         self._clock = clock
         self._discovery = None
+        self._meta: dict = {}  # the record's meta, written whole: events join what is there
         self._sampler: Sampler | None = None
         self._recorder: Recorder | None = None
         self._key: int | None = None
@@ -109,7 +110,9 @@ class Run:
             self.domains = self._sampler.domains
             self.counted = counted_in_total(self.domains)
             self.started_at = time.time()
-            self._key = self.store.create_run(first_record(self, meta))
+            record = first_record(self, meta)
+            self._meta = dict(record.meta)
+            self._key = self.store.create_run(record)
         except BaseException:
             nested.leave(self)
             if self._discovery is not None:
@@ -301,6 +304,8 @@ class Run:
         except Exception as e:
             log.warning("wattprint: cannot update the run record (%s: %s)", type(e).__name__, e)
             return
+        if "meta" in fields:
+            self._meta = dict(fields["meta"])
         if "id" in fields:
             self.run_id = fields["id"]
         if "id" in fields or "job_id" in fields:  # a job id settled late (distributed)
@@ -382,6 +387,9 @@ class Run:
 
     def _flush(self, final: bool = False) -> None:
         fields = {"degraded": int(self.degraded), "done": self.done, "total": self.total}
+        events = self._sampler.events  # what happened to the meters' domains, and when
+        if events:
+            fields["meta"] = {**self._meta, "events": events}
         if final:
             fields.update(status=self.status, exit_code=self.exit_code, ended_at=time.time())
         self._recorder.flush(fields, final=(self._final.seconds, self._final.energy_j)
