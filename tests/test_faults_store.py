@@ -294,7 +294,10 @@ def _widest_gap(ts):
     return max(b - a for a, b in zip(ts, ts[1:]))
 
 
-def test_disk_full_during_a_run_then_freed(tmpfs, analytic):
+@pytest.mark.parametrize("spare", [0, 48 * 1024], ids=["no-room", "room-for-small-writes"])
+def test_disk_full_during_a_run_then_freed(tmpfs, analytic, spare):
+    """With some room left, small writes (the run's totals) fit while the rows do not: rows
+    must still be kept for later, never set aside as refused."""
     d = tmpfs("16m")
     path = d / "runs.sqlite"
     meter = analytic(lambda t: 100.0, lambda t: 100.0 * t)
@@ -304,6 +307,8 @@ def test_disk_full_during_a_run_then_freed(tmpfs, analytic):
         reader = Store.open(path, readonly=True)
         _until(lambda: reader.count_samples(reader.get_run(run.run_id).key) > 3, "first flushes")
         filler = _fill(d)
+        if spare:
+            os.truncate(filler, max(0, filler.stat().st_size - spare))
 
         def step():
             nonlocal steps
@@ -327,6 +332,8 @@ def test_disk_full_during_a_run_then_freed(tmpfs, analytic):
     # widest between two meter reads (a lost flush would leave one of 25+ steps)
     ts = [t for t, *_ in Store.open(path, readonly=True).samples(rec.key)]
     assert _widest_gap(ts) < _widest_gap(meter.reads) + 0.2
+    # every reading is a stored sample: the start row, one per poll and the final reading
+    assert len(ts) == len(meter.reads)
     assert _check(path) == [("ok",)]
 
 

@@ -56,7 +56,7 @@ class WattprintCallback(Callback):
         self._finish(trainer, "finished")
 
     def on_exception(self, trainer, pl_module, exception):
-        self._finish(trainer, "interrupted" if isinstance(exception, KeyboardInterrupt) else "failed")
+        self._finish(trainer, "cancelled" if isinstance(exception, KeyboardInterrupt) else "failed")
 
     def _finish(self, trainer, status):
         self.footprint = self.adapter.end(status)

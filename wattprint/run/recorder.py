@@ -127,35 +127,53 @@ class Recorder:
         return True
 
     def _after_failure(self, error, rows: dict, domain_energy: dict, fields: dict) -> bool:
-        """A failed flush: is the store down (keep everything, retry later) or did it refuse
-        some rows (set those aside, write the rest)? Writing the totals alone tells which."""
-        try:
-            self.store.flush(self.key, domain_energy=domain_energy, run_fields=fields)
-        except Exception:
-            if not self.failed:
-                log.warning("wattprint: cannot write the run store %s (%s); keeping samples in "
-                            "memory and retrying", getattr(self.store, "path", "?"), error)
-            self.failed = True
-            with self._lock:  # put them back, oldest first
-                for name, kept in rows.items():
-                    getattr(self, "_" + name)[:0] = kept
-            return False
+        """A failed flush: is the store unwritable now (disk full, locked, I/O: keep every row
+        and retry later) or did it refuse some rows (set those aside, write the rest)?"""
+        if not self.store.transient(error):
+            try:  # the totals alone: if they fail too, the store is down after all
+                self.store.flush(self.key, domain_energy=domain_energy, run_fields=fields)
+            except Exception as e:
+                error = e
+            else:
+                return self._write_each(rows)
+        if not self.failed:
+            log.warning("wattprint: cannot write the run store %s (%s); keeping samples in "
+                        "memory and retrying", getattr(self.store, "path", "?"), error)
+        self._keep(rows)
+        return False
+
+    def _write_each(self, rows: dict) -> bool:
+        """Write table by table, then row by row where a table fails; a row refused for what
+        it holds is set aside, and a store that stops working keeps what is left."""
         before = self.set_aside
-        for name, kept in rows.items():  # the store works: find the rows it refuses
+        names = list(rows)
+        for n, name in enumerate(names):
+            kept = rows[name]
             try:
                 self.store.flush(self.key, **{name: kept})
+                continue
             except Exception:
-                for row in kept:
-                    try:
-                        self.store.flush(self.key, **{name: [row]})
-                    except Exception as e:
-                        self._set_aside(name, row, e)
+                pass
+            for i, row in enumerate(kept):
+                try:
+                    self.store.flush(self.key, **{name: [row]})
+                except Exception as e:
+                    if self.store.transient(e):
+                        self._keep({name: kept[i:], **{m: rows[m] for m in names[n + 1:]}})
+                        return False
+                    self._set_aside(name, row, e)
         if self.set_aside > before:
             try:
                 self.store.flush(self.key, run_fields={"degraded": 1})
             except Exception:
                 pass
         return True
+
+    def _keep(self, rows: dict) -> None:
+        self.failed = True
+        with self._lock:  # put them back, oldest first
+            for name, kept in rows.items():
+                getattr(self, "_" + name)[:0] = kept
 
     def _set_aside(self, table: str, row, error) -> None:
         self.set_aside += 1
