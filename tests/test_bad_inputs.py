@@ -297,16 +297,8 @@ def check(argv, expect, rc, out, err):
         assert not _INF_NAN.search(out.replace("information", "")), (shown, out[:500])
 
 
-def _known(argv) -> str | None:
-    """Defects in commands this file's owner does not own, named for their owner."""
-    if argv[:3] == ["doctor", "--sysfs-root", ESC]:
-        return "doctor (worker S) prints the --sysfs-root path raw in 'Not available': needs units.printable"
-    return None
-
-
 def _params(cases):
-    return [pytest.param(argv, expect, id=i, marks=[pytest.mark.xfail(reason=_known(argv), strict=True)]
-                         if _known(argv) else []) for i, (argv, expect) in zip(_ids(cases), cases)]
+    return [pytest.param(argv, expect, id=i) for i, (argv, expect) in zip(_ids(cases), cases)]
 
 
 @pytest.mark.parametrize("argv, expect", _params(CASES))

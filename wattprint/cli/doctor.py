@@ -38,15 +38,15 @@ def run(args) -> int:
     print(f"wattprint {__version__} · Python {out['python']} · {out['platform']}")
     print("\nMeasuring:")
     for d in domains:
-        print(f"  {d.name:<10} {d.label:<8} {d.source:<10} {d.method}")
+        print(printable(f"  {d.name:<10} {d.label:<8} {d.source:<10} {d.method}"))
     if not domains:
         print("  nothing: no meter could be opened")
     if disc.unavailable:
         print("\nNot available:")
         for u in disc.unavailable:
-            print(f"  {u.source:<10} {u.reason}")
+            print(printable(f"  {u.source:<10} {u.reason}"))  # reasons can hold user paths
             if u.fix:
-                print(f"  {'':<10} fix: {u.fix}")
+                print(printable(f"  {'':<10} fix: {u.fix}"))
     modelled = [d for d in domains if d.label == "modelled"]
     if modelled:
         print(f"\n{len(modelled)} domain(s) are modelled, not measured: their energy is an estimate.")
