@@ -1,10 +1,11 @@
 import csv
 import io
+import json
 from importlib import resources
 
 import pytest
 
-from wattprint import datasets
+from wattprint import datasets, datasets_hw
 from wattprint.errors import UsageError
 
 DATA = resources.files("wattprint").joinpath("data")
@@ -112,15 +113,15 @@ def test_pue_presets_and_defaults():
 
 def test_family_name_resolves_to_sxm_and_says_so():
     for fam, form in (("V100", "SXM2"), ("A100", "SXM4"), ("H100", "SXM5"), ("P100", "SXM2")):
-        spec = datasets.hardware(fam)
+        spec = datasets_hw.hardware(fam)
         assert spec["form_factor"] == form and spec["resolved_from"] == fam
-    assert "resolved_from" not in datasets.hardware("A100 PCIe 40GB")
+    assert "resolved_from" not in datasets_hw.hardware("A100 PCIe 40GB")
 
 
 @pytest.mark.parametrize("name", ["K80", "Titan X", "GTX 1080 Ti", "B200", "MI250X", "MI300X", "TPU v2", "TPUv3",
                                   "TPU v4", "TPU v5e", "TPU v5p", "TPU v6e", "Gaudi 2", "Gaudi 3"])
 def test_required_accelerators_are_known(name):
-    spec = datasets.hardware(name)
+    spec = datasets_hw.hardware(name)
     assert spec["memory_gb"] > 0 and 2014 <= spec["release_year"] <= 2025
     assert spec["source"].startswith("http")
     assert spec["tdp_w"] or spec["measured_avg_w"] or "not published" in spec["power_note"]
@@ -128,22 +129,22 @@ def test_required_accelerators_are_known(name):
 
 def test_tpu_published_power_names_its_source():
     for name in ("TPU v2", "TPU v3"):
-        spec = datasets.hardware(name)
+        spec = datasets_hw.hardware(name)
         assert spec["measured_avg_w"] and "Patterson" in spec["power_note"]
 
 
 def test_unknown_hardware_lists_closest():
     with pytest.raises(UsageError, match="V100"):
-        datasets.hardware("V1000")
+        datasets_hw.hardware("V1000")
 
 
 def test_strubell_price_table_and_stale_snapshots():
-    low, high, f = datasets.price("strubell2019", "V100")
+    low, high, f = datasets_hw.price("strubell2019", "V100")
     assert (low, high) == (0.74, 2.48) and f.year == 2019
-    low, high, f = datasets.price("aws-2023-10", "A100")
+    low, high, f = datasets_hw.price("aws-2023-10", "A100")
     assert high > 0 and f.year == 2023 and "stale" in f.note
     with pytest.raises(UsageError):
-        datasets.price("gcp-2031", "V100")
+        datasets_hw.price("gcp-2031", "V100")
 
 
 def test_embodied_rows_point_at_known_accelerators():
@@ -165,3 +166,67 @@ def test_strubell_table2_is_its_own_dated_table():
     mix = datasets.energy_mix("Germany")  # Table 2 row comes first under its own name
     assert mix["renewable_pct"] == "40" and mix["published"] == "2019"
     assert float(datasets.energy_mix("DEU")["share_coal_pct"]) >= 0
+
+
+# -- accelerator names as drivers report them (issue 11, item 1) --------------------------------
+DRIVER_NAMES = [  # (name as NVML / nvidia-smi / amdsmi / rocm-smi / JAX / hl-smi report it, model, exact?)
+    ("NVIDIA H100 80GB HBM3", "H100 SXM5", True), ("NVIDIA H100 PCIe", "H100 PCIe", True),
+    ("NVIDIA H100 NVL", "H100 NVL", True), ("NVIDIA H200", "H200 SXM", True), ("NVIDIA H200 NVL", "H200 NVL", True),
+    ("NVIDIA B200", "B200 (HGX)", True), ("NVIDIA A100 80GB PCIe", "A100 PCIe 80GB", True),
+    ("NVIDIA A100-PCIE-40GB", "A100 PCIe 40GB", True), ("NVIDIA A100-SXM4-40GB", "A100 SXM4 40GB", True),
+    ("NVIDIA A100-SXM4-80GB", "A100 SXM4 80GB", True), ("NVIDIA A100-SXM-80GB", "A100 SXM4 80GB", True),
+    ("Tesla V100-SXM2-16GB", "Tesla V100 SXM2 16GB", True), ("Tesla V100-SXM2-32GB", "Tesla V100 SXM2 32GB", True),
+    ("Tesla V100-PCIE-16GB", "Tesla V100 PCIe 16GB", True), ("Tesla V100-PCIE-32GB", "Tesla V100 PCIe 32GB", True),
+    ("Tesla V100S-PCIE-32GB", "Tesla V100S PCIe 32GB", True), ("Tesla P100-PCIE-16GB", "Tesla P100 PCIe 16GB", True),
+    ("Tesla P100-SXM2-16GB", "Tesla P100 SXM2", True), ("Tesla P4", "Tesla P4", True), ("Tesla P40", "Tesla P40", True),
+    ("Tesla K80", "Tesla K80", True), ("Tesla M60", "Tesla M60", True), ("Tesla T4", "T4", True),
+    ("NVIDIA L4", "L4", True), ("NVIDIA L40", "L40", True), ("NVIDIA L40S", "L40S", True), ("NVIDIA A10G", "A10G", True),
+    ("NVIDIA A10", "A10", True), ("NVIDIA A30", "A30", True), ("NVIDIA A40", "A40", True),
+    ("NVIDIA RTX A6000", "RTX A6000", True), ("NVIDIA RTX 6000 Ada Generation", "RTX 6000 Ada", True),
+    ("NVIDIA GeForce RTX 4090", "GeForce RTX 4090", True), ("NVIDIA GeForce RTX 3090", "GeForce RTX 3090", True),
+    ("NVIDIA GeForce RTX 2080 Ti", "GeForce RTX 2080 Ti", True), ("NVIDIA GeForce GTX 1080 Ti", "GeForce GTX 1080 Ti", True),
+    ("NVIDIA TITAN X (Pascal)", "TITAN X (Pascal)", True), ("NVIDIA GeForce GTX TITAN X", "GeForce GTX TITAN X", True),
+    ("AMD Instinct MI250X", "Instinct MI250X", True), ("AMD Instinct MI250", "Instinct MI250", True),
+    ("AMD Instinct MI210", "Instinct MI210", True), ("AMD Instinct MI100", "Instinct MI100", True),
+    ("AMD Instinct MI300X", "Instinct MI300X", True), ("AMD Instinct MI300X OAM", "Instinct MI300X", True),
+    ("AMD Instinct MI300A", "Instinct MI300A", True), ("AMD Instinct MI325X", "Instinct MI325X", True),
+    ("AMD Radeon Instinct MI50 32GB", "Instinct MI50 32GB", True), ("gfx908", "Instinct MI100", True),
+    ("TPU v2", "TPU v2", True), ("TPU v3", "TPU v3", True), ("TPU v4", "TPU v4", True),
+    ("TPU v5 lite", "TPU v5e", True), ("TPU v5", "TPU v5p", True), ("TPU v6 lite", "TPU v6e (Trillium)", True),
+    ("HL-225", "Gaudi 2", True), ("NVIDIA A100-SXM4-40GB MIG 1g.5gb", "A100 SXM4 40GB", True),
+    # only the family is certain: resolved, and said so
+    ("NVIDIA H100", "H100 SXM5", False), ("NVIDIA A100 80GB", "A100 SXM4 80GB", False),
+    ("Tesla V100-DGXS-32GB", "Tesla V100 SXM2 32GB", False), ("Tesla P100-PCIE-12GB", "Tesla P100 PCIe 16GB", False),
+    ("NVIDIA GH200 480GB", "GH200", False), ("AMD Instinct MI250X / MI250", "Instinct MI250X", False),
+]
+
+
+@pytest.mark.parametrize("name,model,exact", DRIVER_NAMES)
+def test_driver_names_resolve_to_their_exact_variant(name, model, exact):
+    spec = datasets_hw.hardware(name)
+    assert spec["model"] == model
+    if name == model:
+        assert "resolved_from" not in spec
+        return
+    assert spec["resolved_from"] == name and model in spec["resolution_note"]
+    assert spec["resolution"] == ("exact" if exact else "family")
+    assert ("only the family" in spec["resolution_note"]) == (not exact)
+
+
+@pytest.mark.parametrize("name,listed", [
+    ("NVIDIA H800 80GB HBM3", "H100"), ("NVIDIA GeForce RTX 4090 Laptop GPU", "RTX 4090"),
+    ("Quadro RTX 8000", "RTX"), ("gfx90a", "MI250X"), ("gfx942", "MI300X"), ("V1000", "V100"),
+])
+def test_unknown_or_ambiguous_driver_names_are_refused_with_closest(name, listed):
+    with pytest.raises(UsageError, match=listed) as e:
+        datasets_hw.hardware(name)
+    assert "\n" not in str(e.value)
+
+
+def test_estimate_json_keeps_the_canonical_model(capsys):
+    from wattprint.cli import main
+
+    assert main(["estimate", "--hardware", "NVIDIA A100 80GB PCIe", "--hours", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["inputs"]["hardware"] == "A100 PCIe 80GB"
+    assert any("resolved to A100 PCIe 80GB" in n for n in out["notes"])

@@ -289,55 +289,7 @@ def energy_mix(name: str) -> dict:
     raise unknown("country", name, [r["name"] for r in table("energy_mix_country_owid.csv")], "energy mix")
 
 
-# ---------------------------------------------------------------- hardware
-
-def _num(text: str) -> float | None:
-    return float(text) if text not in (None, "") else None
-
-
-def _strip_brand(text: str) -> str:
-    k = norm(text)
-    for prefix in ("nvidia", "amd", "google", "intel", "habana", "tesla", "geforce", "instinct", "radeon"):
-        if k.startswith(prefix):  # brand, then product line
-            k = k[len(prefix):]
-    return k
-
-
-def _spec(row: dict, resolved_from: str | None = None) -> dict:
-    spec = {"model": row["model"], "vendor": row["vendor"], "family": row["family"],
-            "form_factor": row["form_factor"], "tdp_w": _num(row["tdp_w"]),
-            "measured_avg_w": _num(row["measured_avg_w"]), "memory_gb": _num(row["memory_gb"]),
-            "release_year": _year(row["release_year"]), "source": row["source"],
-            "confidence": row["confidence"], "power_note": row["power_note"]}
-    if resolved_from:
-        spec["resolved_from"] = resolved_from
-    return spec
-
-
-def hardware(name: str) -> dict:
-    """Spec of an accelerator by model or family name; a family resolves to its first (SXM) row."""
-    rows = table("accelerators.csv")
-    k = _strip_brand(name)
-    if not k:
-        raise UsageError(f"hardware {shown(name)}: no such accelerator; see 'wattprint hardware'")
-    for r in rows:
-        if _strip_brand(r["model"]) == k:
-            return _spec(r)
-    for r in rows:  # first row of a family is its data-centre SXM variant
-        if _strip_brand(r["family"]) == k:
-            return _spec(r, resolved_from=str(name))
-    hits = [r for r in rows if k in _strip_brand(r["model"])]
-    if hits and len({r["family"] for r in hits}) == 1:
-        return _spec(hits[0], resolved_from=str(name))
-    raise unknown("hardware", name, [r["model"] for r in rows] + [r["family"] for r in rows],
-                   "see 'wattprint hardware'")
-
-
-def hardware_list(query: str | None = None) -> list[dict]:
-    k = _strip_brand(query) if query else ""
-    return [] if query and not norm(query) else [_spec(r) for r in table("accelerators.csv")
-            if not k or k in _strip_brand(r["model"]) or k in _strip_brand(r["family"]) or k == norm(r["vendor"])]
-
+# ---------------------------------------------------------------- embodied (accelerators and prices: datasets_hw.py)
 
 def embodied_for(model: str | None) -> tuple[Factor, float] | None:
     """(kg CO2e per card, lifetime years) for an accelerators.csv model; None when not in the table."""
@@ -359,34 +311,7 @@ def _embodied_factor(r: dict) -> Factor:
                   note=f"{r['item']}; {r['note']}".strip("; "), name=r["item"])
 
 
-# ---------------------------------------------------------------- prices, equivalents
-
-def price_tables() -> list[str]:
-    return sorted({r["table"] for r in table("prices.csv")})
-
-
-def price(table_name: str, hardware_name: str) -> tuple[float | None, float, Factor]:
-    """(low, high) USD per unit-hour for hardware in a price table; low is pre-emptible/spot (may be None).
-
-    Snapshot tables hold several instances per accelerator: the largest instance is used, as its
-    price per accelerator carries the least host overhead.
-    """
-    if table_name not in price_tables():
-        raise unknown("price table", table_name, price_tables(), "or pass --price-low/--price-high")
-    rows = [r for r in table("prices.csv") if r["table"] == table_name]
-    fam = hardware(hardware_name)["family"] if hardware_name else ""
-    hits = [r for r in rows if norm(r["hardware"]) in (norm(fam), norm(hardware_name or ""))]
-    if not hits:
-        raise unknown(f"hardware in price table {table_name}", hardware_name or "(none)",
-                       [r["hardware"] for r in rows], "pass --hardware or --price-low/--price-high")
-    r = max(hits, key=lambda r: int(r["units_per_instance"] or 1))
-    low = _num(r["preemptible_usd_per_unit_hour"])
-    high = float(r["on_demand_usd_per_unit_hour"])
-    f = Factor(high, "USD/unit-hour", r["source"], "", _year(r["date"]), None,
-               note=(f"{r['instance']} " if r["instance"] else "") + f"priced {r['date']}; {r['note']}".strip("; "),
-               name=f"{table_name}:{r['hardware']}")
-    return low, high, f
-
+# ---------------------------------------------------------------- equivalents
 
 def equivalents(which: str | None = None) -> list[dict]:
     return [dict(r, value=float(r["value"]), year=_year(r["year"]))

@@ -11,7 +11,7 @@ def add_arguments(parser, name):
 
 
 def run(args) -> int:
-    from ..datasets import hardware, hardware_list
+    from ..datasets_hw import hardware, hardware_list
     from ..errors import UsageError
 
     found = hardware_list(args.query)

@@ -5,7 +5,7 @@ prices); every figure goes through ``wattprint.estimate`` so the check covers th
 """
 from __future__ import annotations
 
-from .. import datasets
+from .. import datasets, datasets_hw
 from ..footprint import estimate
 from ..units import LB_KG
 from . import Check
@@ -62,7 +62,7 @@ def _table3() -> list[Check]:
             out.append(Check("3", item, "energy kWh (PUE incl.)", fp.energy_kwh, pub["kwh"], 0.5, note=note))
             out.append(Check("3", item, "CO2e lb", fp.co2e_lbs, pub["lbs"], 0.5))
         else:
-            spec = datasets.hardware(hw)
+            spec = datasets_hw.hardware(hw)
             fp = estimate(hardware=hw, count=units, hours=hours, device_power_w=spec["measured_avg_w"],
                           prices=PRICES, **_common())
             src = "Patterson et al. 2021 Table 4 (measured average per chip)"

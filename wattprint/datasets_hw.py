@@ -1,0 +1,177 @@
+"""Accelerators and cloud prices: names as drivers report them resolved to one row of
+accelerators.csv, and price rows matched to that exact variant (data/prices.csv).
+
+A driver name (NVML, nvidia-smi, amdsmi, rocm-smi, JAX device_kind, hl-smi) resolves to its exact
+variant when its words pin one down (memory, SXM/PCIe/NVL, HBM type); when only the family is
+certain the spec says so in ``resolution_note``. Unknown names are a ``UsageError`` with the
+closest known names.
+"""
+from __future__ import annotations
+
+import re
+
+from .datasets import Factor, _year, closest, norm, table, unknown
+from .errors import UsageError
+from .units import shown
+
+_BRANDS = ("nvidia", "amd", "google", "intel", "habana", "tesla", "geforce", "instinct", "radeon")
+_FORM_WORDS = {"sxm": "SXM", "sxm2": "SXM", "sxm3": "SXM", "sxm4": "SXM", "sxm5": "SXM", "sxm6": "SXM",
+               "pcie": "PCIe", "oam": "OAM"}
+_MEMTYPES = {"hbm2", "hbm2e", "hbm3", "hbm3e", "gddr5", "gddr5x", "gddr6", "gddr6x"}
+_DISTINCT = ("nvl",)  # a word that names its own variant: absent from the name, not that row
+# names drivers report that share no word with the table: norm(name) -> models it may be
+_ALIASES = {
+    "tpuv5lite": ["TPU v5e"], "tpuv5litepod": ["TPU v5e"], "tpuv5": ["TPU v5p"], "tpuv6lite": ["TPU v6e (Trillium)"],
+    "hl205": ["Gaudi 2"], "hl225": ["Gaudi 2"], "hl225b": ["Gaudi 2"], "hl325": ["Gaudi 3"], "hl325l": ["Gaudi 3"],
+    "gfx906": ["Instinct MI50 32GB"], "gfx908": ["Instinct MI100"],
+    "gfx90a": ["Instinct MI250X", "Instinct MI250", "Instinct MI210"],
+    "gfx942": ["Instinct MI300X", "Instinct MI300A", "Instinct MI325X"],
+    "vega20": ["Instinct MI50 32GB"], "arcturus": ["Instinct MI100"],
+}
+_NOT_IN_TABLE = ("laptop", "mobile", "maxq")
+
+
+def _num(text: str) -> float | None:
+    return float(text) if text not in (None, "") else None
+
+
+def _strip_brand(text: str) -> str:
+    k = norm(text)
+    for prefix in _BRANDS:
+        if k.startswith(prefix):  # brand, then product line
+            k = k[len(prefix):]
+    return k
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in re.split(r"[^a-z0-9]+", str(text).lower()) if t]
+
+
+def _spans(tokens: list[str]) -> set[str]:
+    return {"".join(tokens[i:j]) for i in range(len(tokens)) for j in range(i + 1, min(len(tokens), i + 4) + 1)}
+
+
+def _where(family: str, tokens: list[str]) -> int:
+    """Index of the first word where ``family`` starts in the name (families are ordered as named)."""
+    f = norm(family)
+    return next((i for i in range(len(tokens)) for j in range(i + 1, len(tokens) + 1)
+                 if "".join(tokens[i:j]) == f), len(tokens))
+
+
+def _spec(row: dict, resolved_from: str | None = None, note: str = "", family: bool = False) -> dict:
+    spec = {"model": row["model"], "vendor": row["vendor"], "family": row["family"],
+            "form_factor": row["form_factor"], "tdp_w": _num(row["tdp_w"]),
+            "measured_avg_w": _num(row["measured_avg_w"]), "memory_gb": _num(row["memory_gb"]),
+            "memory_type": row["memory_type"], "release_year": _year(row["release_year"]),
+            "source": row["source"], "confidence": row["confidence"], "power_note": row["power_note"]}
+    if resolved_from:
+        spec["resolved_from"] = resolved_from
+        spec["resolution"] = "family" if family else "exact"
+        spec["resolution_note"] = note or f"hardware {resolved_from!r} resolved to {row['model']}"
+    return spec
+
+
+def _variant(rows: list[dict], tokens: list[str]) -> tuple[list[dict], list[str]]:
+    """Rows of one family the name's words allow, and the words no row had (then ignored)."""
+    words = set(tokens)
+    mem = next((float(m.group(1)) for t in tokens if (m := re.fullmatch(r"(\d+)gb?", t))), None)
+    forms = {_FORM_WORDS[t] for t in tokens if t in _FORM_WORDS}
+    memtypes = words & _MEMTYPES
+    tests = [(f"{mem:g} GB", lambda r: _num(r["memory_gb"]) == mem) if mem is not None else None,
+             (" ".join(sorted(forms)), lambda r: any(r["form_factor"].startswith(f) for f in forms)) if forms else None,
+             (" ".join(sorted(memtypes)).upper(), lambda r: norm(r["memory_type"]) in memtypes) if memtypes else None]
+    tests += [(w.upper(), lambda r, w=w: (w in _tokens(r["model"])) == (w in words)) for w in _DISTINCT]
+    unmatched = []
+    for test in filter(None, tests):
+        kept = [r for r in rows if test[1](r)]
+        if kept:
+            rows = kept
+        elif test[0] not in (w.upper() for w in _DISTINCT):
+            unmatched.append(test[0])
+    return rows, unmatched
+
+
+def hardware(name: str) -> dict:
+    """Spec of an accelerator by model, family or driver-reported name (see the module docstring)."""
+    rows = table("accelerators.csv")
+    text = str(name).split(" MIG ")[0] if " MIG " in str(name) else str(name)  # a MIG slice: its parent GPU
+    k = _strip_brand(text)
+    if not k:
+        raise UsageError(f"hardware {shown(name)}: no such accelerator; see 'wattprint hardware'")
+    known = [r["model"] for r in rows] + [r["family"] for r in rows]
+    mig = f"; a MIG slice of it ({shown(str(name).split(' MIG ', 1)[1])}): the whole GPU's spec" if text != str(name) else ""
+    for r in rows:
+        if _strip_brand(r["model"]) == k:
+            if text == r["model"] and not mig:
+                return _spec(r)
+            return _spec(r, str(name), f"hardware {str(name)!r} resolved to {r['model']}{mig}")
+    tokens = _tokens(text)
+    if any(t in _NOT_IN_TABLE for t in tokens):
+        raise unknown("hardware (laptop/mobile variants are not in the table)", name, known, "pass --device-power-w")
+    if k in _ALIASES:
+        models = _ALIASES[k]
+        if len(models) > 1:
+            raise UsageError(f"hardware {shown(name)} may be any of {', '.join(models)}; pass --hardware with one")
+        return _spec(next(r for r in rows if r["model"] == models[0]), str(name), "")
+    spans = _spans(tokens)
+    fams = sorted({r["family"] for r in rows if norm(r["family"]) in spans}, key=lambda f: _where(f, tokens))
+    if not fams:
+        near = closest(k, known) + [n for t in tokens for n in closest(t, known)]
+        listed = ", ".join(list(dict.fromkeys(near))[:5])
+        raise UsageError(f"unknown hardware {shown(name)}; closest: {listed or 'none close'} (see 'wattprint hardware')")
+    if len(fams) > 1:
+        specs = {(r["tdp_w"], r["memory_gb"]) for r in rows if r["family"] in fams}
+        if len(specs) > 1:
+            raise UsageError(f"hardware {shown(name)} names {' and '.join(fams)}; pass --hardware with one")
+    family = [r for r in rows if r["family"] == fams[0]]
+    kept, unmatched = _variant(family, tokens)
+    row = kept[0]  # a family's first row is its data-centre (SXM) variant
+    note = []
+    if len(fams) > 1:
+        note.append(f"names {' and '.join(fams)} (same power and memory)")
+    if unmatched:
+        note.append(f"no {fams[0]} row with {', '.join(unmatched)}")
+    if len(kept) > 1:
+        note.append(f"could be {' or '.join(r['model'] for r in kept)}")
+    if note:
+        text = (f"hardware {str(name)!r} resolved to {row['model']}, but only the family ({fams[0]}) is certain: "
+                + "; ".join(note))
+        return _spec(row, str(name), text + mig, family=True)
+    if mig:
+        return _spec(row, str(name), f"hardware {str(name)!r} resolved to {row['model']}{mig}")
+    return _spec(row, str(name))
+
+
+def hardware_list(query: str | None = None) -> list[dict]:
+    k = _strip_brand(query) if query else ""
+    return [] if query and not norm(query) else [_spec(r) for r in table("accelerators.csv")
+            if not k or k in _strip_brand(r["model"]) or k in _strip_brand(r["family"]) or k == norm(r["vendor"])]
+
+
+# ---------------------------------------------------------------- prices
+
+def price_tables() -> list[str]:
+    return sorted({r["table"] for r in table("prices.csv")})
+
+
+def price(table_name: str, hardware_name: str) -> tuple[float | None, float, Factor]:
+    """(low, high) USD per unit-hour for hardware in a price table; low is pre-emptible/spot (may be None).
+
+    Snapshot tables hold several instances per accelerator: the largest instance is used, as its
+    price per accelerator carries the least host overhead.
+    """
+    if table_name not in price_tables():
+        raise unknown("price table", table_name, price_tables(), "or pass --price-low/--price-high")
+    rows = [r for r in table("prices.csv") if r["table"] == table_name]
+    fam = hardware(hardware_name)["family"] if hardware_name else ""
+    hits = [r for r in rows if norm(r["hardware"]) in (norm(fam), norm(hardware_name or ""))]
+    if not hits:
+        raise unknown(f"hardware in price table {table_name}", hardware_name or "(none)",
+                      [r["hardware"] for r in rows], "pass --hardware or --price-low/--price-high")
+    r = max(hits, key=lambda r: int(r["units_per_instance"] or 1))
+    low = _num(r["preemptible_usd_per_unit_hour"])
+    high = float(r["on_demand_usd_per_unit_hour"])
+    f = Factor(high, "USD/unit-hour", r["source"], "", _year(r["date"]), None,
+               note=(f"{r['instance']} " if r["instance"] else "") + f"priced {r['date']}; {r['note']}".strip("; "),
+               name=f"{table_name}:{r['hardware']}")
+    return low, high, f
