@@ -3,7 +3,7 @@ import json
 import pytest
 
 import wattprint
-from wattprint import datasets, datasets_hw
+from wattprint import datasets
 from wattprint.errors import UsageError
 from wattprint.footprint import Footprint, estimate, for_energy
 
@@ -53,7 +53,7 @@ def test_cloud_sets_provider_pue_and_intensity_with_sources():
 
 
 def test_tdp_times_utilization_times_count():
-    tdp = datasets_hw.hardware("A100 SXM4 80GB")["tdp_w"]
+    tdp = datasets.hardware("A100 SXM4 80GB")["tdp_w"]
     fp = estimate(hardware="A100 SXM4 80GB", count=2, hours=10, utilization=0.5, pue=1.0)
     assert fp.energy_kwh_it == pytest.approx(tdp * 0.5 * 2 * 10 / 1000)
     assert any(s["factor"] == "device_tdp" and s["value"] == tdp for s in fp.sources)
@@ -162,3 +162,61 @@ def test_provider_must_match_the_cloud():
     with pytest.raises(UsageError):
         estimate(power_w=1000, hours=1, cloud="gcp:us-central1", provider="aws")
     assert estimate(power_w=1000, hours=1, cloud="gcp:us-central1", provider="google").pue > 1.0
+
+
+# -- equivalents that fit the magnitude (issue 11, item 11) -------------------------------------
+def _no_sci(text):
+    import re
+
+    assert not re.search(r"\d[eE][-+]?\d", text), text
+    assert "0.0 " not in text and not text.startswith("0 "), text
+
+
+def test_a_tiny_run_shows_at_most_three_plain_equivalents():
+    fp = estimate(power_w=1e-3, hours=1, region="US", pue=1.0)  # 1e-6 kWh
+    assert fp.energy_kwh == pytest.approx(1e-6)
+    texts = [e["text"] for e in fp.equivalents]
+    assert 1 <= len(texts) <= 3
+    for t in texts:
+        _no_sci(t)
+    # 1e-6 kWh at 384 g/kWh is 0.38 mg: 1.5 mm by car (0.2485 kg/km), 0.0047 % of a phone charge
+    car = next(e for e in fp.equivalents if e["key"] == "car_km")
+    assert car["text"] == "1.54 mm by car"
+    phone = next(e for e in fp.equivalents if e["key"] == "smartphone_charge")
+    assert phone["text"] == "0.0047 % of a smartphone charge"
+    assert {s["factor"] for s in fp.sources if s["factor"] == "equivalent"} and \
+        sum(s["factor"] == "equivalent" for s in fp.sources) == len(fp.equivalents)
+
+
+@pytest.mark.parametrize("kwh", [1e-9, 1e-6, 1e-3, 0.05, 1, 30, 1000, 1e5, 1e7, 1e9])
+def test_equivalents_fit_every_magnitude(kwh):
+    fp = estimate(power_w=kwh, hours=1000, region="US", pue=1.0)
+    assert fp.energy_kwh == pytest.approx(kwh) and 1 <= len(fp.equivalents) <= 3
+    for e in fp.equivalents:
+        _no_sci(e["text"])
+        assert e["source"] and e["url"] and e["year"]
+    if kwh >= 1:  # something fits at least once: counts of 1 or more, largest items first
+        assert all(e["value"] >= 1 for e in fp.equivalents)
+
+
+def test_large_footprints_use_the_papers_table1_items():
+    # NAS (Table 1): 626,155 lb -> about 5 car lifetimes (126,000 lb each)
+    fp = estimate(power_w=1e6, hours=1, intensity=f"{626155 * LB}g/kWh", pue=1.0)
+    keys = [e["key"] for e in fp.equivalents]
+    assert keys[0] == "car_lifetime" and fp.equivalents[0]["text"] == "4.97 car lifetimes, fuel included"
+    assert "american_life_year" in keys
+
+
+def test_kettle_and_car_km_factors_are_what_their_sources_give():
+    from wattprint import datasets
+
+    assert datasets.equivalent("car_km")["value"] == pytest.approx(0.400 / 1.609344, rel=1e-3)
+    assert datasets.equivalent("kettle_boil")["value"] == pytest.approx(4.184 * 85 / 3600, rel=1e-3)
+    fp = estimate(power_w=1000, hours=1, intensity="0.001g/kWh", pue=1.0)  # 1 kWh, almost no CO2e
+    kettle = next(e for e in fp.equivalents if e["key"] == "kettle_boil")
+    assert kettle["text"] == "10.1 kettle boils (1 litre)"
+
+
+def test_text_output_of_a_tiny_footprint_has_no_exponent():
+    text = str(estimate(power_w=0.001, hours=1, region="US", pue=1.0))
+    assert "(0.00000085 lb)" in text and "e-0" not in text

@@ -285,3 +285,27 @@ def test_report_of_a_real_tracked_run_over_fake_rapl(tmp_path, store_path):
     page = (tmp_path / "r.html").read_text()
     assert "&lt;b&gt;real&lt;/b&gt;" in page and 'class="plot power"' in page
     assert "package" in page.lower() or "cpu" in page
+
+
+def test_a_tiny_run_reads_in_plain_numbers_in_terminal_markdown_and_html(store_path):
+    """Issue 11: 'e-05 x typical US passenger vehicle' and '(0.0 lb)' are gone; at most three items."""
+    from wattprint.footprint import for_record as footprint_of
+    from wattprint.report import data, html, markdown
+    from wattprint.report.terminal import summary
+
+    make_run(store_path, n=2, location={"region": "US"}, predictions=False)
+    s = Store.open(store_path)
+    rec = s.get_run("r1")
+    fp = footprint_of(rec)
+    assert fp.co2e_kg < 1e-3
+    text = summary(rec, fp, store=s)
+    eq_lines = [ln for ln in text.splitlines() if ln.strip().startswith("≈")]
+    assert 1 <= len(eq_lines) <= 3 and not re.search(r"\de-\d", text), text
+    assert any("by car" in ln for ln in eq_lines)
+    runs = data.load(s, ["r1"])
+    md = markdown.markdown(runs)
+    assert "(0.0 lb)" not in md and not re.search(r"\de-\d", md), md
+    assert re.search(r"\(0\.0+[1-9]\d* lb\)", md), md
+    assert "That is about" in md and md.count(" by car") == 1
+    page = html.html(runs) if hasattr(html, "html") else html.render(runs)
+    assert 'class="equivalents"' in page and not re.search(r"<td class=n>\d[.\d]*e-\d", page)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from . import datasets, datasets_hw
+from . import datasets
 from .datasets import Factor
 from .errors import UsageError
 from .units import (J_PER_KWH, LB_KG, S_PER_H, check_positive, fmt_energy, fmt_mass, fmt_number, parse_duration,
@@ -49,7 +49,7 @@ class Footprint:
         lines = [f"energy      {fmt_energy(self.energy_kwh)} (IT {fmt_energy(self.energy_kwh_it)} x PUE {self.pue:g})"
                  f" over {fmt_number(self.hours)} h"]
         if self.co2e_kg is not None:
-            lines.append(f"CO2e        {fmt_mass(self.co2e_kg)} ({fmt_number(self.co2e_lbs)} lb)")
+            lines.append(f"CO2e        {fmt_mass(self.co2e_kg)} ({_plain(self.co2e_lbs)} lb)")
         if self.co2e_net_kg is not None:
             lines.append(f"CO2e net    {fmt_mass(self.co2e_net_kg)}")
         if self.embodied_kg is not None:
@@ -62,6 +62,12 @@ class Footprint:
         for n in self.notes:
             lines.append(f"note: {n}")
         return "\n".join(lines)
+
+
+def _plain(x: float) -> str:
+    from .equivalents import plain
+
+    return plain(x) if x == 0 or x >= 1e-8 else "under 0.00000001"
 
 
 def _given(v) -> bool:
@@ -151,12 +157,12 @@ def estimate(*, hardware=None, count=1, hours=None, days=None, power_w=None, dev
     """Footprint of a training from its hardware, duration and location, without running anything."""
     h = _hours(hours, days)
     n = _count(count)
-    hw = datasets_hw.hardware(hardware) if _given(hardware) else None
+    hw = datasets.hardware(hardware) if _given(hardware) else None
     sources: list[dict] = []
     notes: list[str] = []
     inputs: dict = {"hardware": hw["model"] if hw else None, "count": n}
     if hw and "resolved_from" in hw:
-        notes.append(hw["resolution_note"])
+        notes.append(f"hardware {hw['resolved_from']!r} resolved to {hw['model']}")
     watts = _power(hw, n, power_w, device_power_w, utilization, sources, inputs, notes)
     inputs["power_w"] = watts
     return _compute(watts * h / 1000.0, h, hw=hw, count=n, pue=pue, provider=provider, region=region,
@@ -176,7 +182,7 @@ def for_energy(energy_kwh_it: float, hours: float, *, pue=None, region=None, clo
     """
     e = check_positive(energy_kwh_it, "energy_kwh_it", allow_zero=True)
     h = check_positive(hours, "hours", allow_zero=True)
-    hw = datasets_hw.hardware(hardware) if _given(hardware) else None
+    hw = datasets.hardware(hardware) if _given(hardware) else None
     n = _count(count)
     inputs = {"hardware": hw["model"] if hw else None, "count": n, "power_basis": "measured energy",
               "power_w": e * 1000.0 / h if h else None}
@@ -277,7 +283,7 @@ def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net
                    inputs=inputs, sources=sources, notes=notes)
     if fp.co2e_kg is not None:
         fp.co2e_lbs = fp.co2e_kg / LB_KG
-        fp.equivalents = equivalents_for(fp.co2e_kg)
+        fp.equivalents = equivalents_for(fp.co2e_kg, fp.energy_kwh)
         sources.extend({"factor": "equivalent", "value": e["per_item"], "unit": e["per_item_unit"],
                         "source": e["source"], "url": e["url"], "year": e["year"], "name": e["name"], "note": ""}
                        for e in fp.equivalents)
@@ -293,7 +299,7 @@ def _cost(out, h, hw, count, price_low, price_high, prices, sources, inputs, not
     if _given(prices):
         if hw is None:
             raise UsageError(f"price table {prices!r} needs --hardware to pick a row")
-        low, high, f = datasets_hw.price(str(prices), hw["model"])
+        low, high, f = datasets.price(str(prices), hw["model"])
         sources.append(f.as_source("price_per_unit_hour"))
         if low is not None:
             sources.append(dict(f.as_source("price_low_per_unit_hour"), value=low))
@@ -354,12 +360,9 @@ def _embodied(h, hw, count, per_device, host_kg, per_host, lifetime, usage, sour
     return total_kg * share
 
 
-def equivalents_for(co2e_kg: float) -> list[dict]:
-    """How many of each everyday item the CO2e equals (Table 1 in lb, current items in kg)."""
-    out = []
-    for e in datasets.equivalents():
-        per_kg = e["value"] * (LB_KG if e["unit"].startswith("lb") else 1.0)
-        out.append({"name": e["name"], "value": co2e_kg / per_kg, "unit": "x",
-                    "per_item": e["value"], "per_item_unit": e["unit"], "source": e["source"],
-                    "url": e["url"], "year": e["year"]})
-    return out
+def equivalents_for(co2e_kg: float, energy_kwh: float | None = None) -> list[dict]:
+    """At most three everyday items that fit the magnitude, each with a plain-number ``text``
+    (Table 1 in lb, current items in kg CO2 or kWh; see wattprint/equivalents.py)."""
+    from .equivalents import pick
+
+    return pick(co2e_kg, energy_kwh)

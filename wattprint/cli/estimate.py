@@ -133,7 +133,7 @@ def _print(fp, comparisons) -> None:
     if fp.equivalents:
         say("as much CO2e as:")
         for e in fp.equivalents:
-            say(f"  {fmt_number(e['value']):>12} x {e['name']} ({e['source']}, {e['year']})")
+            say(f"  {e['text']} ({e['source']}, {e['year']})")
     if comparisons:
         say("the same energy elsewhere:")
         for c in comparisons:

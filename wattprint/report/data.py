@@ -144,13 +144,14 @@ def regions(energy_kwh: float, n: int = 8) -> list[dict]:
             for name, f in found]
 
 
-def equivalents(co2e_kg: float | None) -> list[dict]:
+def equivalents(co2e_kg: float | None, energy_kwh: float | None = None) -> list[dict]:
+    """At most three everyday items that fit the magnitude, each with a plain-number ``text``."""
     if co2e_kg is None:
         return []
     try:
         from ..footprint import equivalents_for
 
-        return equivalents_for(co2e_kg)
+        return equivalents_for(co2e_kg, energy_kwh)
     except Exception:
         return []
 

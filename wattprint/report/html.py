@@ -222,14 +222,14 @@ def _regions(tot) -> list[str]:
 
 
 def _equivalents(tot) -> list[str]:
-    eq = D.equivalents(tot.co2e_kg)
+    eq = D.equivalents(tot.co2e_kg, tot.energy_kwh)
     if not eq:
         return []
     h = ["<h2>Equivalents</h2>", f"<p>{_kg(tot.co2e_kg)} CO2e is about:</p>",
          '<table class="equivalents"><tr><th class="n">times</th><th>item</th><th>per item</th>'
          "<th>source</th></tr>"]
     for e in eq:
-        h.append(f"<tr><td class=n>{e['value']:,.3g}</td><td>{esc(e['name'])}</td>"
+        h.append(f"<tr><td class=n>{esc(e['text'])}</td><td>{esc(e['name'])}</td>"
                  f"<td>{e['per_item']:,g} {esc(e['per_item_unit'])}</td>"
                  f"<td>{esc(e['source'])}{' (' + esc(e['year']) + ')' if e.get('year') else ''}</td></tr>")
     h.append("</table>")

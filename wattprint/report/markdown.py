@@ -26,6 +26,14 @@ def _fm(kg):
     return "n/a" if kg is None else fmt_mass(kg)
 
 
+def _lb(kg):
+    from ..equivalents import plain
+    from ..units import LB_KG
+
+    lb = kg / LB_KG
+    return f"{plain(lb)} lb" if lb == 0 or lb >= 1e-8 else "under 0.00000001 lb"
+
+
 def _fd(s):
     from ..units import fmt_duration
 
@@ -88,17 +96,15 @@ def statement(runs: list) -> tuple[list[str], list[tuple[str, str]], list[str]]:
         loc_text = "; ".join(locs)
         part = "" if tot.co2e_runs == tot.runs else f" for the {tot.co2e_runs} of {tot.runs} runs with a location"
         s.append(f"At a grid carbon intensity of {loc_text}, this emitted an estimated "
-                 f"{_fm(tot.co2e_kg)} CO2e ({tot.co2e_kg / 0.45359237:,.1f} lb){part}.")
+                 f"{_fm(tot.co2e_kg)} CO2e ({_lb(tot.co2e_kg)}){part}.")
     else:
         s.append("No location was given, so no CO2e is stated.")
     cost = _cost_text(tot.cost_usd_low, tot.cost_usd_high, tot.electricity_cost_usd)
     if cost:
         s.append(f"It had {cost}.")
-    eq = D.equivalents(tot.co2e_kg)
-    picks = [e for e in eq if e.get("value", 0) >= 0.01][:2] or eq[:1]
+    picks = D.equivalents(tot.co2e_kg, tot.energy_kwh)
     if picks:
-        s.append("That is about " + " or ".join(f"{e['value']:,.3g} x {e['name']} ({e['source']})"
-                                                 for e in picks) + ".")
+        s.append("That is about " + ", or ".join(f"{e['text']} ({D.source_text(e)})" for e in picks) + ".")
     s.append(f"Energy was measured with wattprint {__version__} and converted following Strubell et al. (2019).")
 
     rows = [("runs", str(tot.runs)), ("duration", _fd(tot.duration_s)),

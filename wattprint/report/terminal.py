@@ -62,11 +62,10 @@ def _footprint_lines(fp) -> list[str]:
         lines.append(f"  cloud cost: {rng}")
     if fp.electricity_cost_usd is not None:
         lines.append(f"  electricity cost: ${fp.electricity_cost_usd:,.2f}")
-    # The two most tangible equivalents (at least 1 % of an item), else the largest.
-    eq = sorted(fp.equivalents or [], key=lambda e: -e["value"])
-    picks = [e for e in eq if e["value"] >= 0.01][:2] or eq[:1]
-    for e in picks:
-        lines.append(f"  ≈ {e['value']:,.3g} × {e['name']}  ({e['source']})")
+    # At most three equivalents that fit the magnitude, as plain numbers (footprint picks them).
+    for e in (fp.equivalents or [])[:3]:
+        if e.get("text"):
+            lines.append(f"  ≈ {e['text']}  ({_source(e)})")
     for n in fp.notes:
         lines.append(f"  note: {n}")
     return lines
