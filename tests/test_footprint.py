@@ -3,7 +3,7 @@ import json
 import pytest
 
 import wattprint
-from wattprint import datasets
+from wattprint import datasets, datasets_hw
 from wattprint.errors import UsageError
 from wattprint.footprint import Footprint, estimate, for_energy
 
@@ -53,7 +53,7 @@ def test_cloud_sets_provider_pue_and_intensity_with_sources():
 
 
 def test_tdp_times_utilization_times_count():
-    tdp = datasets.hardware("A100 SXM4 80GB")["tdp_w"]
+    tdp = datasets_hw.hardware("A100 SXM4 80GB")["tdp_w"]
     fp = estimate(hardware="A100 SXM4 80GB", count=2, hours=10, utilization=0.5, pue=1.0)
     assert fp.energy_kwh_it == pytest.approx(tdp * 0.5 * 2 * 10 / 1000)
     assert any(s["factor"] == "device_tdp" and s["value"] == tdp for s in fp.sources)

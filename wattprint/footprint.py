@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from . import datasets
+from . import datasets, datasets_hw
 from .datasets import Factor
 from .errors import UsageError
 from .units import (J_PER_KWH, LB_KG, S_PER_H, check_positive, fmt_energy, fmt_mass, fmt_number, parse_duration,
@@ -157,12 +157,12 @@ def estimate(*, hardware=None, count=1, hours=None, days=None, power_w=None, dev
     """Footprint of a training from its hardware, duration and location, without running anything."""
     h = _hours(hours, days)
     n = _count(count)
-    hw = datasets.hardware(hardware) if _given(hardware) else None
+    hw = datasets_hw.hardware(hardware) if _given(hardware) else None
     sources: list[dict] = []
     notes: list[str] = []
     inputs: dict = {"hardware": hw["model"] if hw else None, "count": n}
     if hw and "resolved_from" in hw:
-        notes.append(f"hardware {hw['resolved_from']!r} resolved to {hw['model']}")
+        notes.append(hw["resolution_note"])
     watts = _power(hw, n, power_w, device_power_w, utilization, sources, inputs, notes)
     inputs["power_w"] = watts
     return _compute(watts * h / 1000.0, h, hw=hw, count=n, pue=pue, provider=provider, region=region,
@@ -182,7 +182,7 @@ def for_energy(energy_kwh_it: float, hours: float, *, pue=None, region=None, clo
     """
     e = check_positive(energy_kwh_it, "energy_kwh_it", allow_zero=True)
     h = check_positive(hours, "hours", allow_zero=True)
-    hw = datasets.hardware(hardware) if _given(hardware) else None
+    hw = datasets_hw.hardware(hardware) if _given(hardware) else None
     n = _count(count)
     inputs = {"hardware": hw["model"] if hw else None, "count": n, "power_basis": "measured energy",
               "power_w": e * 1000.0 / h if h else None}
@@ -299,7 +299,7 @@ def _cost(out, h, hw, count, price_low, price_high, prices, sources, inputs, not
     if _given(prices):
         if hw is None:
             raise UsageError(f"price table {prices!r} needs --hardware to pick a row")
-        low, high, f = datasets.price(str(prices), hw["model"])
+        low, high, f = datasets_hw.price(str(prices), hw["model"])
         sources.append(f.as_source("price_per_unit_hour"))
         if low is not None:
             sources.append(dict(f.as_source("price_low_per_unit_hour"), value=low))
