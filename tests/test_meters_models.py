@@ -8,7 +8,7 @@ import time
 import psutil
 import pytest
 
-from wattprint.meters import cpu_model, dram_model
+from wattprint.meters import cpu_model, cpu_names, dram_model
 
 BUSY = "import time\nt = time.monotonic() + {s}\nwhile time.monotonic() < t: pass\n"
 
@@ -24,18 +24,20 @@ def power_over(meter, seconds, name):
 
 
 # -- CPU model ------------------------------------------------------------------------------
-def test_unknown_cpu_uses_documented_default():
+def test_unknown_cpu_uses_documented_default(monkeypatch):
+    monkeypatch.setattr(cpu_model, "smt_ratio", lambda ps: 2.0)
     m = cpu_model.open(model="AMD EPYC")
     (d,) = m.domains()
     assert d.label == "modelled" and d.counter is False and d.kind == "cpu"
     assert d.method.startswith("unknown CPU 'AMD EPYC': 12 W/core default (Green Algorithms v3)")
-    assert m.per_core_w == 12.0 and d.meta["match"] == "none"
+    assert "--cpu" in d.method
+    assert m.per_thread_w == 6.0 and d.meta["match"] == "none"  # 12 W per 2-thread core
 
 
 def test_known_cpu_matches_the_table():
-    per_core, method, meta = cpu_model.per_core_power(
+    per_thread, method, meta = cpu_model.per_thread_power(
         "Intel(R) Xeon(R) CPU E5-2690 v3 @ 2.60GHz", psutil)
-    assert per_core == pytest.approx(135 / 12, abs=0.01)
+    assert per_thread == pytest.approx(135 / 24, abs=0.01)  # 12 cores, 24 threads
     assert meta["match"] == "exact" and meta["matched"] == "Xeon E5-2690 v3"
     assert "Xeon E5-2690 v3" in method and "greenalgorithms-v3" in method
 
@@ -62,22 +64,34 @@ def test_token_match_tolerates_extra_words():
     assert how == "tokens" and row["model"] == "AMD Ryzen 7 5800X"
 
 
-def test_table_without_core_count_in_a_vm_falls_back_to_default(monkeypatch):
+def test_tdp_without_thread_count_in_a_vm_falls_back_to_default(monkeypatch):
     monkeypatch.setattr(cpu_model, "_in_vm", lambda: True)
-    w, method, meta = cpu_model.per_core_power("AMD Ryzen 9 7950X 16-Core Processor", psutil)
-    assert w == 12.0 and "core count unknown" in method and meta["tdp_w"] == 170
+    monkeypatch.setattr(cpu_model, "smt_ratio", lambda ps: 1.0)
+    # CodeCarbon's row has a TDP and no cores; the name states none either.
+    w, method, meta = cpu_model.per_thread_power("Intel(R) Core(TM) i7-8550U CPU @ 1.80GHz",
+                                                 psutil)
+    assert w == 12.0 and "thread count unknown in a VM" in method and meta["tdp_w"] == 15
+    assert "--cpu-tdp-w" in method
 
 
-def test_table_without_core_count_on_bare_metal_divides_by_physical_cores(monkeypatch):
+def test_core_count_in_the_name_is_used_in_a_vm(monkeypatch):
+    monkeypatch.setattr(cpu_model, "_in_vm", lambda: True)
+    monkeypatch.setattr(cpu_model, "smt_ratio", lambda ps: 2.0)
+    # GCP's EPYC 7B12 has a TDP row (240 W) but no cores row: the name's "64-Core" counts.
+    w, method, _ = cpu_model.per_thread_power("AMD EPYC 7B12 64-Core Processor", psutil)
+    assert w == pytest.approx(240 / 128) and "64 cores (CPU name)" in method
+
+
+def test_tdp_without_thread_count_on_bare_metal_divides_by_the_os_threads(monkeypatch):
     monkeypatch.setattr(cpu_model, "_in_vm", lambda: False)
     monkeypatch.setattr(cpu_model, "_sockets", lambda: 1)
 
     class P:
         @staticmethod
         def cpu_count(logical=True):
-            return 32 if logical else 16
-    w, method, _ = cpu_model.per_core_power("AMD Ryzen 9 7950X 16-Core Processor", P)
-    assert w == pytest.approx(170 / 16)
+            return 8 if logical else 4
+    w, method, _ = cpu_model.per_thread_power("Intel(R) Core(TM) i7-8550U CPU @ 1.80GHz", P)
+    assert w == pytest.approx(15 / 8) and "8 threads seen by the OS" in method
 
 
 def test_model_name_from_cpuinfo_with_fallbacks(tmp_path):
@@ -100,8 +114,8 @@ def test_cores_are_the_allowed_cpus(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     monkeypatch.setattr(cpu_model, "smt_ratio", lambda ps: 1.0)
     m = cpu_model.open(model="AMD EPYC")
-    assert m.cores == 1
-    # Idle floor for one allowed core, not the host's TDP.
+    assert m.threads == 1
+    # Idle floor for one allowed thread, not the host's TDP.
     assert m.read()["cpu:0"] == pytest.approx(12.0 * cpu_model.IDLE_FRACTION)
 
 
@@ -115,8 +129,8 @@ def test_smt_siblings_count_as_one_core():
 
 def test_machine_wide_busy_loop_raises_power():
     m = cpu_model.open(model="AMD EPYC")
-    idle_floor = m.per_core_w * m.idle_fraction * m.cores
-    full = m.per_core_w * m.cores
+    idle_floor = m.per_thread_w * m.idle_fraction * m.threads
+    full = m.per_thread_w * m.threads
     child = busy_child(1.5)
     try:
         time.sleep(0.2)
@@ -124,15 +138,15 @@ def test_machine_wide_busy_loop_raises_power():
     finally:
         child.wait()
     # One fully busy core out of m.cores: at least ~90 % of one core's dynamic power on top.
-    one_core = m.per_core_w * (1 - m.idle_fraction) / cpu_model.smt_ratio(psutil)
+    one_core = m.per_thread_w * (1 - m.idle_fraction)
     assert busy >= idle_floor + 0.8 * min(one_core, full - idle_floor)
     assert busy <= full + 1e-9
 
 
 def test_process_tree_counts_a_childs_cpu():
     m = cpu_model.open(pid=os.getpid(), model="AMD EPYC")
-    idle_floor = m.per_core_w * m.idle_fraction * m.cores
-    one_core = m.per_core_w * (1 - m.idle_fraction) / cpu_model.smt_ratio(psutil)
+    idle_floor = m.per_thread_w * m.idle_fraction * m.threads
+    one_core = m.per_thread_w * (1 - m.idle_fraction)
     quiet = power_over(m, 0.5, "cpu:0")
     child = busy_child(1.5)
     try:
@@ -153,8 +167,8 @@ def test_process_tree_counts_a_childs_cpu():
 
 def test_process_tree_keeps_cpu_of_a_child_that_was_reaped_between_reads():
     m = cpu_model.open(pid=os.getpid(), model="AMD EPYC")
-    idle_floor = m.per_core_w * m.idle_fraction * m.cores
-    one_core = m.per_core_w * (1 - m.idle_fraction) / cpu_model.smt_ratio(psutil)
+    idle_floor = m.per_thread_w * m.idle_fraction * m.threads
+    one_core = m.per_thread_w * (1 - m.idle_fraction)
     m.read()
     t0 = time.monotonic()
     child = busy_child(0.5)  # starts and is reaped between two reads
@@ -192,7 +206,7 @@ def test_fast_polls_are_cheap_and_stable():
 
 
 def test_shipped_tdp_table_is_clean():
-    with open(cpu_model.TABLE, newline="", encoding="utf-8") as f:
+    with open(cpu_names.TABLE, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) > 4000
     keys = [r["key"] for r in rows]
@@ -200,7 +214,8 @@ def test_shipped_tdp_table_is_clean():
     for r in rows:
         assert 0 < float(r["tdp_w"]) <= 600, r
         assert r["source"] in ("greenalgorithms-v3", "codecarbon-3.3.2",
-                               "greenalgorithms-v3; tdp_w from codecarbon-3.3.2"), r
+                               "greenalgorithms-v3; tdp_w from codecarbon-3.3.2",
+                               "codecarbon-3.3.2; tdp_w corrected to base power (Intel ARK)"), r
         assert r["key"] == cpu_model.normalise(r["model"]) and "," not in r["key"]
         if r["n_cores"]:
             assert float(r["tdp_per_core_w"]) == pytest.approx(

@@ -1,11 +1,11 @@
 """Modelled CPU power, for machines without readable RAPL (VMs, containers, macOS).
 
-    power = per_core_W × (IDLE_FRACTION × cores + (1 − IDLE_FRACTION) × busy_cores)
+    power = per_thread_W × (IDLE_FRACTION × threads + (1 − IDLE_FRACTION) × busy_threads)
 
-``per_core_W`` is the CPU's TDP per core from ``wattprint/data/cpu_tdp.csv`` (Green Algorithms v3
-and CodeCarbon tables), or ``DEFAULT_PER_CORE_W`` for CPUs not in the table. ``cores`` are the
-cores this process may run on (its CPU affinity, with SMT siblings counted as one core), so a
-2-vCPU VM on a 64-core host is priced as 2 cores, not as the host's TDP. ``busy_cores`` is
+``per_thread_W`` is the CPU's TDP (base power, ``data/cpu_tdp.md``) divided by its hardware
+threads, both from the tables (``cpu_names``), or ``DEFAULT_PER_CORE_W`` per core for CPUs not in
+them. ``threads`` are the logical CPUs this process may run on (its CPU affinity), so a 2-vCPU
+VM on a 96-core host is charged 2 of the host's 192 threads, not its TDP. ``busy_threads`` is
 machine-wide use of those CPUs from /proc/stat (via psutil), or, with ``pid``, the CPU time of
 that process and its descendants.
 
@@ -14,19 +14,17 @@ Barroso & Hölzle ("The Case for Energy-Proportional Computing", IEEE Computer 4
 doi:10.1109/MC.2007.443) report servers idling at about half their peak power, with the CPU the
 most energy-proportional part (a dynamic range of more than 70 % of its peak, so an idle draw
 below about 30 %); we take that bound. Deep C-states can idle lower, so this errs high. The idle
-floor is charged for all allowed cores in both scopes: they are reserved for the job either way.
+floor is charged for all allowed threads in both scopes: they are reserved for the job either way.
 """
 from __future__ import annotations
 
 import builtins
-import csv
-import functools
 import os
-import re
 import sys
 import time
 
 from .base import MODELLED, Domain, MeterUnavailable
+from .cpu_names import cores_in_name, lookup, normalise  # noqa: F401  (normalise: re-exported)
 from .procfs import ProcFile
 
 SOURCE = "cpu-model"
@@ -35,87 +33,6 @@ IDLE_FRACTION = 0.3
 DEFAULT_PER_CORE_W = 12.0
 DEFAULT_SOURCE = "Green Algorithms v3"
 MIN_WINDOW_S = 0.1
-TABLE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "cpu_tdp.csv")
-
-_DROP = re.compile(
-    r"\(r\)|\(tm\)|®|™|@\s*[\d.]+\s*[gm]hz|\b\d+-core\b|\bprocessor\b|\bcpu\b|\bwith\b.*$|"
-    r"\bintel\b|\bamd\b|\bapple\b|\bqualcomm\b|\bcorporation\b")
-
-
-def normalise(name: str) -> str:
-    """A CPU name reduced to the tokens that identify the model ("xeon gold 6148")."""
-    s = _DROP.sub(" ", name.lower())
-    s = re.sub(r"[^a-z0-9+\-. ]", " ", s)
-    return " ".join(s.split())
-
-
-# -- the TDP table --------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _table() -> tuple[dict, list]:
-    """(rows by key, [(number tokens, all tokens, row)]) from the shipped CSV."""
-    with builtins.open(TABLE, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    by_key = {r["key"]: r for r in rows}
-    indexed = []
-    for r in rows:
-        toks = frozenset(r["key"].split())
-        indexed.append((frozenset(t for t in toks if _has_digit(t)), toks, r))
-    return by_key, indexed
-
-
-@functools.lru_cache(maxsize=1)
-def _text() -> str:
-    with builtins.open(TABLE, encoding="utf-8") as f:
-        return f.read()
-
-
-def _exact(key: str) -> dict | None:
-    """The row whose key column is ``key``, found by text search (keys hold no commas)."""
-    text = _text()
-    header = text[:text.index("\n")]
-    pos = text.find("," + key + ",")
-    while pos >= 0:
-        start = text.rfind("\n", 0, pos) + 1
-        end = text.find("\n", pos)
-        line = text[start:end if end >= 0 else len(text)]
-        row = next(csv.DictReader([header, line]))
-        if row["key"] == key:
-            return row
-        pos = text.find("," + key + ",", pos + 1)
-    return None
-
-
-def _has_digit(tok: str) -> bool:
-    return any(c.isdigit() for c in tok)
-
-
-# Words that name a different chip of the same number ("M1" vs "M1 Pro"): these must agree.
-_TIERS = frozenset({"pro", "max", "ultra", "plus", "extreme", "mobile", "embedded", "xt", "x3d"})
-
-
-@functools.lru_cache(maxsize=16)
-def lookup(model_name: str) -> tuple[dict | None, str]:
-    """(table row or None, how it matched: 'exact', 'tokens' or 'none')."""
-    key = normalise(model_name)
-    if not key:
-        return None, "none"
-    q = frozenset(key.split())
-    q_numbers = frozenset(t for t in q if _has_digit(t))
-    if not q_numbers:  # "epyc", "xeon": a family, not a model; any match would be a guess
-        return None, "none"
-    row = _exact(key)
-    if row is not None:
-        return row, "exact"
-    _, indexed = _table()  # parsing all rows costs ~20 ms: only when the fast path misses
-    best, best_score = None, 0.0
-    for numbers, toks, r in indexed:
-        # The model number must agree exactly, and so must tier words like "pro".
-        if numbers != q_numbers or (q ^ toks) & _TIERS:
-            continue
-        score = len(q & toks) / len(q | toks)
-        if score > best_score:
-            best, best_score = r, score
-    return (best, "tokens") if best is not None else (None, "none")
 
 
 # -- this machine ---------------------------------------------------------------------------
@@ -169,35 +86,56 @@ def _in_vm() -> bool:
     return False
 
 
-def per_core_power(model: str | None, psutil) -> tuple[float, str, dict]:
-    """(W per core, one-line method, meta) for this CPU model."""
+def package_threads(row: dict | None, model: str | None, psutil) -> tuple[float | None, str]:
+    """(hardware threads per package, where the figure comes from) or (None, why not)."""
+    if row is not None and row.get("threads"):
+        return float(row["threads"]), f"{row['n_cores']} cores/{row['threads']} threads (vendor spec)"
+    cores = int(row["n_cores"]) if row is not None and row.get("n_cores") else None
+    where = "table"
+    if cores is None and model:
+        cores, where = cores_in_name(model), "CPU name"
+    tpc = smt_ratio(psutil)
+    if cores:
+        return cores * tpc, f"{cores} cores ({where}) × {tpc:g} threads/core"
+    logical = psutil.cpu_count(logical=True)
+    if _in_vm() or not logical:
+        return None, "thread count unknown in a VM"
+    sockets = _sockets()
+    return logical / sockets, f"{logical // sockets} threads seen by the OS"
+
+
+def per_thread_power(model: str | None, psutil, tdp_w: float | None = None
+                     ) -> tuple[float | None, str, dict]:
+    """(W per hardware thread, one-line method, meta) for this CPU model.
+
+    ``tdp_w``: the package power the user gave. W per thread is ``None`` when that power is
+    known but not the package's thread count: the caller charges it to the allowed threads.
+    """
     row, how = lookup(model) if model else (None, "none")
     shown = model or "unknown"
-    default = (DEFAULT_PER_CORE_W,
-               f"unknown CPU '{shown}': {DEFAULT_PER_CORE_W:g} W/core default ({DEFAULT_SOURCE})",
-               {"cpu": model, "match": "none"})
+    meta = {"cpu": model, "match": how}
+    if row is not None:
+        meta.update(matched=row["model"], table_source=row["source"])
+    tdp = tdp_w if tdp_w is not None else (float(row["tdp_w"]) if row and row["tdp_w"] else None)
+    threads, note = package_threads(row, model, psutil)
+    matched = f"CPU '{shown}'" + (f" matched {row['model']} ({how})" if row is not None else "")
+    given = "given by the user" if tdp_w is not None else row["source"] if row else ""
+    if tdp is not None:
+        meta.update(tdp_w=tdp)
+    if tdp is not None and threads:
+        per = tdp / threads
+        meta.update(package_threads=threads, per_thread_w=per)
+        return per, (f"{matched}: TDP {tdp:g} W ({given}) / {note} = {per:.2f} W/thread"), meta
+    if tdp_w is not None:
+        return None, f"{matched}: {tdp_w:g} W given by the user ({note})", meta
+    per = DEFAULT_PER_CORE_W / smt_ratio(psutil)
     if row is None:
-        return default
-    tdp = float(row["tdp_w"])
-    meta = {"cpu": model, "match": how, "matched": row["model"], "tdp_w": tdp,
-            "table_source": row["source"]}
-    if row["tdp_per_core_w"]:
-        per_core = float(row["tdp_per_core_w"])
-        cores_note = f"{row['n_cores']} cores"
-    else:
-        # The table lacks the core count: on bare metal the OS knows it; in a VM it does not.
-        physical = psutil.cpu_count(logical=False)
-        sockets = _sockets()
-        if _in_vm() or not physical:
-            w, _, m = default
-            m.update(meta, match=how + " (core count unknown in a VM)")
-            return w, (f"CPU '{shown}' matched {row['model']} (TDP {tdp:g} W, core count unknown "
-                       f"in a VM): {w:g} W/core default ({DEFAULT_SOURCE})"), m
-        per_core = tdp * sockets / physical
-        cores_note = f"{physical // sockets} cores seen by the OS"
-    meta["tdp_per_core_w"] = per_core
-    return per_core, (f"CPU '{shown}' matched {row['model']} ({how}): TDP {tdp:g} W / "
-                      f"{cores_note} = {per_core:.1f} W/core ({row['source']})"), meta
+        return per, (f"unknown CPU '{shown}': {DEFAULT_PER_CORE_W:g} W/core default "
+                     f"({DEFAULT_SOURCE}); name it with --cpu or give --cpu-tdp-w"), meta
+    meta["match"] = how + (" (core count unknown in a VM)" if tdp is not None else " (no TDP)")
+    what = f"TDP {tdp:g} W, {note}" if tdp is not None else "no published TDP"
+    return per, (f"{matched} ({what}): {DEFAULT_PER_CORE_W:g} W/core default "
+                 f"({DEFAULT_SOURCE}); give --cpu-tdp-w"), meta
 
 
 def _sockets() -> int:
@@ -332,18 +270,17 @@ class _TreeBusy:
 class CpuModelMeter:
     source = SOURCE
 
-    def __init__(self, domain: Domain, busy, cores: float, per_core_w: float,
+    def __init__(self, domain: Domain, busy, threads: float, per_thread_w: float,
                  idle_fraction: float, clock=time.monotonic):
         self._domain = domain
         self._busy = busy
-        self.cores = cores
-        self.per_core_w = per_core_w
+        self.threads = threads
+        self.per_thread_w = per_thread_w
         self.idle_fraction = idle_fraction
         self._clock = clock
-        self._threads_per_core = domain.meta.get("threads_per_core", 1.0)
         self._last_busy = busy()
         self._last_t = clock()
-        self._last_w = per_core_w * idle_fraction * cores
+        self._last_w = per_thread_w * idle_fraction * threads
 
     def domains(self) -> list[Domain]:
         return [self._domain]
@@ -355,11 +292,9 @@ class CpuModelMeter:
         # walk is the costly part, so fast polls reuse the last estimate.
         if dt >= MIN_WINDOW_S:
             busy = self._busy()
-            # CPU-seconds are per hardware thread; busy threads → busy cores.
-            busy_cores = (busy - self._last_busy) / dt / self._threads_per_core
-            busy_cores = min(max(busy_cores, 0.0), self.cores)
-            self._last_w = self.per_core_w * (self.idle_fraction * self.cores +
-                                              (1.0 - self.idle_fraction) * busy_cores)
+            busy_threads = min(max((busy - self._last_busy) / dt, 0.0), self.threads)
+            self._last_w = self.per_thread_w * (self.idle_fraction * self.threads +
+                                                (1.0 - self.idle_fraction) * busy_threads)
             self._last_busy, self._last_t = busy, t
         return {self._domain.name: self._last_w}
 
@@ -367,33 +302,36 @@ class CpuModelMeter:
         getattr(self._busy, "close", lambda: None)()  # the process-tree count holds no file
 
 
-def open(pid: int | None = None, *, per_core_w: float | None = None,  # noqa: A001
-         idle_fraction: float = IDLE_FRACTION, model: str | None = None) -> CpuModelMeter:
+def open(pid: int | None = None, *, per_thread_w: float | None = None,  # noqa: A001
+         idle_fraction: float = IDLE_FRACTION, model: str | None = None,
+         tdp_w: float | None = None) -> CpuModelMeter:
     """Model this machine's CPU power. ``pid``: count only that process tree's CPU use.
 
-    ``per_core_w`` overrides the table; ``model`` overrides the detected CPU name.
+    ``model`` overrides the detected CPU name (``--cpu``), ``tdp_w`` the table's package power
+    (``--cpu-tdp-w``), ``per_thread_w`` both.
     """
     try:
         import psutil
     except ImportError:
         raise MeterUnavailable(SOURCE, "psutil is not installed", "pip install psutil") from None
     name = model or cpu_model_name()
-    if per_core_w is not None:
-        method, meta = f"CPU '{name or 'unknown'}': {per_core_w:g} W/core given by the user", {}
+    threads = len(allowed_cpus())
+    if per_thread_w is not None:
+        method, meta = f"CPU '{name or 'unknown'}': {per_thread_w:g} W/thread given", {}
     else:
-        per_core_w, method, meta = per_core_power(name, psutil)
-    cpus = allowed_cpus()
-    tpc = smt_ratio(psutil)
-    cores = len(cpus) / tpc
+        per_thread_w, method, meta = per_thread_power(name, psutil, tdp_w)
+        if per_thread_w is None:  # the user's power, for a package of unknown size
+            per_thread_w = tdp_w / threads
+            method += f", charged to the {threads} allowed threads"
     scope = "machine" if pid is None else f"process tree of pid {pid}"
     try:
-        busy = _MachineBusy(psutil, cpus) if pid is None else _TreeBusy(psutil, pid)
+        busy = _MachineBusy(psutil, allowed_cpus()) if pid is None else _TreeBusy(psutil, pid)
     except psutil.NoSuchProcess:
         raise MeterUnavailable(SOURCE, f"no process with pid {pid}", None) from None
-    meta.update(cores=cores, cpus=len(cpus), threads_per_core=tpc, per_core_w=per_core_w,
+    meta.update(threads=threads, cpus=threads, per_thread_w=per_thread_w,
                 idle_fraction=idle_fraction, scope=scope)
-    method = (f"{method} × utilisation with a {idle_fraction:.0%} idle floor; {cores:g} cores; "
+    method = (f"{method} × utilisation with a {idle_fraction:.0%} idle floor; {threads} threads; "
               f"{scope}")
     dom = Domain(name="cpu:0", kind="cpu", source=SOURCE, label=MODELLED, method=method,
                  counter=False, device=name, meta=meta)
-    return CpuModelMeter(dom, busy, cores, per_core_w, idle_fraction)
+    return CpuModelMeter(dom, busy, threads, per_thread_w, idle_fraction)

@@ -1,0 +1,134 @@
+"""CPU names as /proc/cpuinfo, lscpu and sysctl print them, resolved to one model or refused."""
+import csv
+
+import psutil
+import pytest
+
+from wattprint.errors import UsageError
+from wattprint.meters import cpu_model, cpu_names
+
+# (string as a machine prints it, model row, cores, threads, TDP W); None: no figure published.
+REAL = [
+    ("13th Gen Intel(R) Core(TM) i9-13900K", "Intel Core i9-13900K", 24, 32, 125),
+    ("13th Gen Intel(R) Core(TM) i7-13700K", "Intel Core i7-13700K", 16, 24, 125),
+    ("12th Gen Intel(R) Core(TM) i7-12700K", "Intel Core i7-12700K", 12, 20, 125),
+    ("12th Gen Intel(R) Core(TM) i9-12900K", "Core i9-12900K", 16, 24, 125),
+    ("14th Gen Intel(R) Core(TM) i9-14900K", "Intel Core i9-14900K", 24, 32, 125),
+    ("Intel(R) Core(TM) i7-10700K CPU @ 3.80GHz", "Core i7-10700K", 8, 16, 125),
+    ("Intel(R) Core(TM) i9-9900K CPU @ 3.60GHz", "Core i9-9900K", 8, 16, 95),
+    ("Intel(R) Xeon(R) Platinum 8380 CPU @ 2.30GHz", "Intel Xeon Platinum 8380", 40, 80, 270),
+    ("Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz", "Intel Xeon Gold 6248R", 24, 48, 205),
+    ("Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz", "Xeon Gold 6148", 20, 40, 150),
+    ("Intel(R) Xeon(R) Platinum 8480+", "Intel Xeon Platinum 8480+", 56, 112, 350),
+    ("Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", "Intel Xeon Platinum 8259CL", 24, 48, 210),
+    ("Intel(R) Xeon(R) Platinum 8275CL CPU @ 3.00GHz", "Intel Xeon Platinum 8275CL", 24, 48, 240),
+    ("Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz", "Intel Xeon E5-2686 v4", 18, 36, 145),
+    ("Intel(R) Xeon(R) CPU E5-2690 v3 @ 2.60GHz", "Xeon E5-2690 v3", 12, 24, 135),
+    ("AMD EPYC 9654 96-Core Processor", "AMD EPYC 9654", 96, 192, 360),
+    ("AMD EPYC 9554 64-Core Processor", "AMD EPYC 9554", 64, 128, 360),
+    ("AMD EPYC 7763 64-Core Processor", "AMD EPYC 7763", 64, 128, 280),
+    ("AMD EPYC 7742 64-Core Processor", "AMD EPYC 7742", 64, 128, 225),
+    ("AMD EPYC 7R13 Processor", "AMD EPYC 7R13", 48, 96, 225),
+    ("AMD Ryzen 9 7950X 16-Core Processor", "AMD Ryzen 9 7950X", 16, 32, 170),
+    ("AMD Ryzen 9 5950X 16-Core Processor", "AMD Ryzen 9 5950X", 16, 32, 105),
+    ("AMD Ryzen 7 5800X 8-Core Processor", "AMD Ryzen 7 5800X", 8, 16, 105),
+    ("AMD Ryzen Threadripper PRO 5995WX 64-Cores", "AMD Ryzen Threadripper PRO 5995WX", 64, 128,
+     280),
+    ("AMD Ryzen Threadripper 3990X 64-Core Processor", "Ryzen Threadripper 3990X", 64, 128,
+     280),
+    ("Apple M1", "Apple M1", 8, 8, 10),
+    ("Apple M2 Max", "Apple M2 Max", 12, 12, 50),
+    ("Apple M2 Pro", "Apple M2 Pro", None, None, 35),  # 10- and 12-core parts: the OS counts
+    ("Ampere(R) Altra(R) Processor Q80-30 CPU @ 3.0GHz", "Ampere Altra Q80-30", 80, 80, 210),
+    ("AWS Graviton2", "AWS Graviton2", 64, 64, None),  # AWS publishes no power
+    ("Graviton 3", "AWS Graviton3", 64, 64, None),
+    ("AWS Graviton", "AWS Graviton", 16, 16, None),
+]
+
+
+@pytest.mark.parametrize("name, model, cores, threads, tdp", REAL)
+def test_real_names_resolve_to_their_exact_model(name, model, cores, threads, tdp):
+    row, how = cpu_names.lookup(name)
+    assert row is not None, cpu_names.closest(name)
+    assert row["model"] == model and how == "exact"
+    assert (int(row["n_cores"]) if row["n_cores"] else None) == cores
+    assert (int(row["threads"]) if row["threads"] else None) == threads
+    assert (float(row["tdp_w"]) if row["tdp_w"] else None) == tdp
+
+
+# Names that name a family or a core design, not a chip: refused, with the chips to choose from.
+REFUSED = [
+    ("AMD EPYC", "AMD EPYC"),
+    ("Intel(R) Xeon(R) CPU @ 2.20GHz", "Xeon"),  # GCP hides the model
+    ("Neoverse-N1", "AWS Graviton2"),  # lscpu on Graviton2 and on Ampere Altra alike
+    ("Neoverse-V1", "AWS Graviton3"),
+    ("Ampere Altra", "Ampere Altra Q80-30"),
+    ("Apple M1 Pro", "Apple M2 Pro"),  # not the 10 W M1; the Pro parts are offered
+    ("AMD EPYC 9R14 96-Core Processor", "AMD EPYC 9"),  # AWS-only part, no published TDP
+]
+
+
+@pytest.mark.parametrize("name, near", REFUSED)
+def test_families_are_refused_with_the_closest_models(name, near):
+    assert cpu_names.lookup(name) == (None, "none")
+    closest = cpu_names.closest(name)
+    assert closest and any(near in c for c in closest), closest
+    with pytest.raises(UsageError) as e:
+        cpu_names.resolve(name)
+    msg = str(e.value)
+    assert "\n" not in msg and "closest: " in msg and "--cpu-tdp-w" in msg
+    assert closest[0] in msg
+
+
+def test_tiers_and_suffixes_never_borrow_another_chip():
+    assert cpu_names.lookup("AMD Ryzen 9 7950X3D 16-Core Processor")[0]["tdp_w"] == "120"
+    assert cpu_names.lookup("AMD EPYC 9654P 96-Core Processor")[0]["model"] == "AMD EPYC 9654P"
+    assert cpu_names.lookup("Intel(R) Xeon(R) Platinum 8380H CPU")[0]["tdp_w"] == "250"
+    assert cpu_names.lookup("AMD Ryzen 7 7840U w/ Radeon 780M Graphics")[0]["model"] == \
+        "AMD Ryzen 7 7840U"
+
+
+def test_core_count_is_read_from_the_name():
+    assert cpu_names.cores_in_name("AMD EPYC 9654 96-Core Processor") == 96
+    assert cpu_names.cores_in_name("AMD Ryzen Threadripper PRO 5995WX 64-Cores") == 64
+    assert cpu_names.cores_in_name("Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz") is None
+
+
+def test_busy_thread_on_an_epyc_9654_vm_is_charged_a_few_watts(monkeypatch):
+    monkeypatch.setattr(cpu_model, "_in_vm", lambda: True)
+    w, method, meta = cpu_model.per_thread_power("AMD EPYC 9654 96-Core Processor", psutil)
+    assert w == pytest.approx(360 / 192)  # 1.875 W per thread, not 12 W per core
+    assert meta["matched"] == "AMD EPYC 9654" and "96 cores/192 threads" in method
+
+
+@pytest.mark.parametrize("name, per_thread", [
+    ("13th Gen Intel(R) Core(TM) i9-13900K", 125 / 32),
+    ("Intel(R) Xeon(R) Platinum 8380 CPU @ 2.30GHz", 270 / 80),
+    ("AMD Ryzen Threadripper PRO 5995WX 64-Cores", 280 / 128),
+])
+def test_per_thread_power_uses_the_vendor_thread_count(monkeypatch, name, per_thread):
+    monkeypatch.setattr(cpu_model, "_in_vm", lambda: True)
+    assert cpu_model.per_thread_power(name, psutil)[0] == pytest.approx(per_thread)
+
+
+def test_cores_table_is_clean_and_every_row_resolves_to_itself():
+    with open(cpu_names.CORES_TABLE, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) >= 100
+    for r in rows:
+        cores, threads = int(r["cores"]), int(r["threads"])
+        assert 1 <= cores <= threads <= 2 * cores, r
+        assert r["url"].startswith("https://"), r
+        row, how = cpu_names.lookup(r["model"])
+        assert how == "exact" and row["model"].endswith(r["model"].split(" ", 1)[1]), r
+        assert row["threads"] == r["threads"]
+        if r["max_turbo_w"]:
+            assert float(r["max_turbo_w"]) > float(row["tdp_w"]), r
+    no_tdp = sorted(r["model"] for r in rows if not cpu_names.lookup(r["model"])[0]["tdp_w"])
+    assert no_tdp == ["AWS Graviton", "AWS Graviton2", "AWS Graviton3", "AWS Graviton4",
+                      "Apple M1 Max", "Apple M1 Ultra"]
+
+
+def test_i9_13900k_row_holds_base_power_and_its_max_turbo_is_recorded():
+    row, _ = cpu_names.lookup("13th Gen Intel(R) Core(TM) i9-13900K")
+    assert row["tdp_w"] == "125" and row["max_turbo_w"] == "253"

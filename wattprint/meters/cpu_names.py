@@ -1,0 +1,136 @@
+"""CPU names as /proc/cpuinfo, lscpu and sysctl print them, matched to the shipped tables.
+
+``data/cpu_tdp.csv`` holds the TDP (base power, see ``cpu_tdp.md``); ``data/cpu_cores.csv`` the
+cores and hardware threads of the CPUs wattprint meets most (vendor spec pages, a URL per row).
+``lookup(name)`` returns one merged row or ``None``: a name matches only when its model number
+and its tier words ("Pro", "Max", "X3D") agree exactly, so a family ("AMD EPYC", "Neoverse-N1")
+is never guessed. ``closest(name)`` gives the nearest table names for a refusal.
+"""
+from __future__ import annotations
+
+import builtins
+import csv
+import difflib
+import functools
+import os
+import re
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
+TABLE = os.path.join(DATA, "cpu_tdp.csv")
+CORES_TABLE = os.path.join(DATA, "cpu_cores.csv")
+
+_DROP = re.compile(
+    r"\(r\)|\(tm\)|®|™|@\s*[\d.]+\s*[gm]hz|\b\d+(st|nd|rd|th)\s+gen(eration)?\b|"
+    r"\b\d+-cores?\b|\bprocessor\b|\bcpu\b|\b(with|w/)\s.*$|"
+    r"\bintel\b|\bamd\b|\bapple\b|\bqualcomm\b|\bcorporation\b|\baws\b(?!-)|\bampere\b(?!-)")
+# Names that say which core a chip uses, not which chip: Graviton2 and Ampere Altra are both
+# Neoverse-N1 (lscpu's "Model name" on both), so these are refused with the chips to choose from.
+CORE_ONLY = {"neoverse-n1": ("AWS Graviton2", "Ampere Altra Q80-30"),
+             "neoverse-v1": ("AWS Graviton3",), "neoverse-v2": ("AWS Graviton4",),
+             "cortex-a72": ("AWS Graviton",)}
+# Words that name a different chip of the same number ("M1" vs "M1 Pro"): these must agree.
+_TIERS = frozenset({"pro", "max", "ultra", "plus", "extreme", "mobile", "embedded", "xt", "x3d"})
+
+
+def normalise(name: str) -> str:
+    """A CPU name reduced to the tokens that identify the model ("xeon gold 6148")."""
+    s = _DROP.sub(" ", name.lower().replace("\u00a0", " "))
+    s = re.sub(r"[^a-z0-9+\-. ]", " ", s)
+    s = " ".join(s.split())
+    return re.sub(r"\bgraviton (\d)\b", r"graviton\1", s)  # "Graviton 2" is "Graviton2"
+
+
+def cores_in_name(name: str) -> int | None:
+    """The core count a name states ("AMD EPYC 9654 96-Core Processor", "64-Cores")."""
+    m = re.search(r"\b(\d+)-cores?\b", name.lower())
+    return int(m.group(1)) if m and 0 < int(m.group(1)) <= 1024 else None
+
+
+def _has_digit(tok: str) -> bool:
+    return any(c.isdigit() for c in tok)
+
+
+def _read(path: str) -> list[dict]:
+    with builtins.open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@functools.lru_cache(maxsize=1)
+def _rows() -> tuple[dict, list]:
+    """(merged rows by key, [(number tokens, all tokens, row)])."""
+    by_key: dict[str, dict] = {}
+    for r in _read(TABLE):
+        by_key[r["key"]] = dict(r, threads="", max_turbo_w="", cores_url="")
+    for c in _read(CORES_TABLE):
+        key = normalise(c["model"])
+        row = by_key.get(key)
+        if row is None:  # a chip the TDP table lacks: its TDP (if published) is in this table
+            row = by_key[key] = {"model": c["model"], "key": key, "tdp_w": c["base_tdp_w"],
+                                 "n_cores": "", "tdp_per_core_w": "",
+                                 "source": "cpu_cores.csv" if c["base_tdp_w"] else "", "ref": ""}
+        row.update(n_cores=c["cores"], threads=c["threads"], max_turbo_w=c["max_turbo_w"],
+                   cores_url=c["url"])
+    indexed = []
+    for r in by_key.values():
+        toks = frozenset(r["key"].split())
+        indexed.append((frozenset(t for t in toks if _has_digit(t)), toks, r))
+    return by_key, indexed
+
+
+@functools.lru_cache(maxsize=64)
+def lookup(model_name: str) -> tuple[dict | None, str]:
+    """(merged row or None, how it matched: 'exact', 'tokens' or 'none')."""
+    key = normalise(model_name or "")
+    q = frozenset(key.split())
+    q_numbers = frozenset(t for t in q if _has_digit(t))
+    by_key, indexed = _rows()
+    if key in by_key:  # no key is a bare family ("epyc"): first-generation "AWS Graviton" is one
+        return by_key[key], "exact"
+    if not q_numbers or key in CORE_ONLY:  # a family or a core design, not a model
+        return None, "none"
+    best, best_score = None, 0.0
+    for numbers, toks, r in indexed:
+        # The model number must agree exactly, and so must tier words like "pro".
+        if numbers != q_numbers or (q ^ toks) & _TIERS:
+            continue
+        score = len(q & toks) / len(q | toks)
+        if score > best_score:
+            best, best_score = r, score
+    return (best, "tokens") if best is not None else (None, "none")
+
+
+def closest(model_name: str, n: int = 5) -> list[str]:
+    """The table names nearest to ``model_name``, for a refusal."""
+    key = normalise(model_name or "")
+    if key in CORE_ONLY:
+        return list(CORE_ONLY[key])
+    by_key, _ = _rows()
+    words = key.split()  # "epyc": names that hold every word asked for, then similar spellings
+    near = [k for k in by_key if words and all(w in k.split() for w in words)][:n]
+    near += [k for k in difflib.get_close_matches(key, list(by_key), n=n, cutoff=0.6)
+             if k not in near]
+    return [by_key[k]["model"] for k in near[:n]]
+
+
+def search(query: str | None) -> list[dict]:
+    """Rows whose name holds every word of ``query`` (all rows without one), in table order."""
+    by_key, _ = _rows()
+    words = normalise(query or "").split() or [w for w in (query or "").lower().split()]
+    return [r for k, r in by_key.items()
+            if all(w in k or w in r["model"].lower() for w in words)]
+
+
+def resolve(name: str) -> dict:
+    """The row for a CPU a user named (``--cpu``); ``UsageError`` with the closest names if none."""
+    from ..errors import UsageError
+
+    if not isinstance(name, str) or not name.strip():
+        raise UsageError(f"cpu must be a CPU model name such as 'AMD EPYC 9654', got {name!r}")
+    row, _ = lookup(name)
+    if row is None:
+        near = closest(name)
+        hint = f"; closest: {', '.join(near)}" if near else ""
+        raise UsageError(f"unknown CPU {name!r}: give its model with a number, e.g. 'AMD EPYC "
+                         f"9654' (wattprint hardware CPU lists them){hint}; or give its power "
+                         f"with cpu_tdp_w= / --cpu-tdp-w")
+    return row
