@@ -230,3 +230,59 @@ def test_estimate_json_keeps_the_canonical_model(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["inputs"]["hardware"] == "A100 PCIe 80GB"
     assert any("resolved to A100 PCIe 80GB" in n for n in out["notes"])
+
+
+# -- price variants and units (issue 11, items 2, 4, 5) -----------------------------------------
+@pytest.mark.parametrize("table,name,instance,high", [
+    ("aws-2023-10", "NVIDIA A100-SXM4-80GB", "p4de.24xlarge", 5.1207),
+    ("aws-2023-10", "A100", "p4de.24xlarge", 5.1207),  # the family's first row is the 80 GB SXM4
+    ("aws-2023-10", "NVIDIA A100-SXM4-40GB", "p4d.24xlarge", 4.0966),
+    ("aws-2023-10", "NVIDIA A100 80GB PCIe", "p4de.24xlarge", 5.1207),  # no PCIe instance: same memory
+    ("azure-2024-03", "NVIDIA A100-SXM4-80GB", "ND96amsr A100 v4", 4.0963),
+    ("azure-2024-03", "NVIDIA A100-SXM4-40GB", "ND96asr A100 v4", 3.3996),
+    ("azure-2024-03", "NVIDIA A100 80GB PCIe", "NC96ads A100 v4", 3.6730),
+    ("aws-2023-10", "Tesla V100-SXM2-32GB", "p3dn.24xlarge", 3.9015),
+    ("aws-2023-10", "Tesla V100-PCIE-32GB", "p3dn.24xlarge", 3.9015),
+    ("aws-2023-10", "Tesla V100-SXM2-16GB", "p3.16xlarge", 3.06),
+    ("azure-2024-03", "Tesla V100-SXM2-32GB", "ND40rs v2", 2.754),
+    ("azure-2024-03", "Tesla V100-PCIE-16GB", "NC24s v3", 3.06),
+    ("aws-2023-10", "NVIDIA H100 80GB HBM3", "p5.48xlarge", 12.29),
+])
+def test_price_rows_match_the_exact_variant(table, name, instance, high):
+    _, got, f = datasets_hw.price(table, name)
+    assert got == pytest.approx(high) and f.note.startswith(instance + " ")
+    exact = datasets_hw.hardware(name)["model"] == datasets_hw.price_row(table, datasets_hw.hardware(name))[0]["model"]
+    assert ("no " in f.note and "price in" in f.note) == (not exact)
+
+
+def test_every_price_row_says_what_one_unit_is():
+    models = {r["model"]: r for r in datasets.table("accelerators.csv")}
+    per = {"gpu": 1, "gpu-chip": 1, "board": 2, "tpu-device": 4, "chip": 1}
+    for r in datasets.table("prices.csv"):
+        assert r["unit"] in per and int(r["counted_per_unit"]) == per[r["unit"]], r
+        if r["model"]:
+            assert models[r["model"]]["family"] == r["hardware"], r
+    units = {(r["instance"] or r["hardware"]): r["unit"] for r in datasets.table("prices.csv")}
+    assert units["p2.xlarge"] == "gpu-chip" and units["p2.16xlarge"] == "board" and units["NC6"] == "gpu-chip"
+    assert units["TPUv2"] == units["TPUv3"] == "tpu-device" and units["g3.16xlarge"] == "gpu-chip"
+
+
+@pytest.mark.parametrize("table", ["aws-2023-10", "azure-2024-03"])
+def test_dual_gpu_boards_cost_the_same_per_counted_gpu_whatever_the_row_unit(table):
+    # NVML counts a K80 board as two GPUs; p2.16xlarge is priced per board, p2.xlarge and Azure NC per GK210
+    low, high, f = datasets_hw.price(table, "Tesla K80")
+    assert high == pytest.approx(0.90) and f.unit == "USD/GPU-hour"
+    assert datasets_hw.price(table, "Tesla M60")[1] == pytest.approx(1.14)
+
+
+def test_tpu_2019_prices_are_per_device_of_four_chips():
+    for name, (lo, hi) in (("TPU v2", (1.35, 4.50)), ("TPU v3", (2.40, 8.00))):
+        low, high, f = datasets_hw.price("strubell2019", name)
+        assert (low * 4, high * 4) == (pytest.approx(lo), pytest.approx(hi)) and f.unit == "USD/chip-hour"
+        assert "Cloud TPU device (4 chips)" in f.note
+
+
+def test_latest_table_per_provider():
+    assert datasets_hw.latest_table("aws") == "aws-2023-10"
+    assert datasets_hw.latest_table("azure") == "azure-2024-03"
+    assert datasets_hw.latest_table("gcp") == "strubell2019"

@@ -124,3 +124,46 @@ def test_regions_and_hardware_commands(capsys):
     assert {"TPU v2", "TPU v6e (Trillium)"} <= {r["model"] for r in rows}
     assert main(["hardware", "V1000"]) == 2
     assert main(["regions", "zzzz"]) == 2
+
+
+# -- prices chosen by the cloud, per counted device (issue 11, items 2-5) ------------------------
+def test_a100_80gb_on_aws_is_priced_as_p4de_without_prices(capsys):
+    d = _json(capsys, "--hardware", "NVIDIA A100-SXM4-80GB", "--count", "8", "--hours", "1", "--cloud", "aws:us-east-1")
+    assert d["inputs"]["hardware"] == "A100 SXM4 80GB"
+    assert d["cost_usd_high"] == pytest.approx(8 * 5.1207)
+    price = next(s for s in d["sources"] if s["factor"] == "price_per_unit_hour")
+    assert price["note"].startswith("p4de.24xlarge") and price["name"] == "aws-2023-10:A100 SXM4 80GB"
+    assert any("latest aws table" in n for n in d["notes"])
+
+
+def test_a100_40gb_on_azure_is_nd96asr_and_80gb_nd96amsr(capsys):
+    d40 = _json(capsys, "--hardware", "NVIDIA A100-SXM4-40GB", "--hours", "1", "--cloud", "azure:eastus")
+    d80 = _json(capsys, "--hardware", "NVIDIA A100-SXM4-80GB", "--hours", "1", "--cloud", "azure:eastus")
+    assert d40["cost_usd_high"] == pytest.approx(3.3996) and d80["cost_usd_high"] == pytest.approx(4.0963)
+
+
+def test_four_tpuv2_chips_for_an_hour_at_2019_prices(capsys):
+    d = _json(capsys, "--hardware", "TPUv2", "--count", "4", "--hours", "1", "--prices", "strubell2019")
+    assert (d["cost_usd_low"], d["cost_usd_high"]) == (pytest.approx(1.35), pytest.approx(4.50))
+
+
+def test_cloud_without_a_price_for_the_hardware_says_so(capsys):
+    d = _json(capsys, "--hardware", "NVIDIA H100 80GB HBM3", "--hours", "1", "--cloud", "gcp:us-central1")
+    assert d["cost_usd_high"] is None
+    assert any("no price for H100 SXM5 in strubell2019" in n for n in d["notes"])
+    d = _json(capsys, "--power-w", "300", "--hours", "1", "--cloud", "aws:us-east-1")
+    assert d["cost_usd_high"] is None and any("pass --hardware" in n for n in d["notes"])
+
+
+def test_a_gcp_region_with_aws_prices_warns(capsys):
+    d = _json(capsys, "--hardware", "A100", "--hours", "1", "--cloud", "gcp:us-central1", "--prices", "aws-2023-10")
+    assert d["cost_usd_high"] == pytest.approx(5.1207)
+    assert any(n.startswith("warning: price table aws-2023-10 holds aws prices") for n in d["notes"])
+    d = _json(capsys, "--hardware", "A100", "--hours", "1", "--cloud", "aws:eu-west-1")
+    assert any("are for us-east-1; eu-west-1 may differ" in n for n in d["notes"])
+
+
+def test_k80_count_is_gpus_as_nvml_counts_them(capsys):
+    aws = _json(capsys, "--hardware", "Tesla K80", "--count", "2", "--hours", "1", "--cloud", "aws:us-east-1")
+    azure = _json(capsys, "--hardware", "Tesla K80", "--count", "2", "--hours", "1", "--cloud", "azure:eastus")
+    assert aws["cost_usd_high"] == pytest.approx(1.80) == azure["cost_usd_high"]  # one board, two GK210s

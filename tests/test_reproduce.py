@@ -56,3 +56,17 @@ def test_published_figures_match_the_reference_yaml():
         mine = {"kwh_pue": ours[5].get("kwh"), "co2e_lbs": ours[5].get("lbs"),
                 "cost_usd_low": ours[5]["low"], "cost_usd_high": ours[5]["high"]}
         assert {k: v for k, v in mine.items() if v is not None} == published
+
+
+def test_tpu_rows_keep_the_papers_figures_and_note_the_per_device_cost():
+    from wattprint.reproduce import strubell2019
+
+    checks = strubell2019.checks()
+    for item, chips in (("BERT_base TPUv2x16", 16), ("GPT-2 TPUv3x32", 32)):
+        for figure in ("low", "high"):
+            paper = next(c for c in checks if c.item == item and c.figure == f"cloud cost USD {figure}")
+            dev = next(c for c in checks if c.item == item and c.figure == f"cloud cost USD {figure}, priced per device")
+            assert paper.ok and paper.kind == "check"
+            assert dev.kind == "ours" and dev.ours == pytest.approx(paper.ours / 4)
+    bert = next(c for c in checks if c.item == "BERT_base TPUv2x16" and c.figure.endswith("low, priced per device"))
+    assert "4 Cloud TPUs" in bert.note and "16 TPU chips" in bert.note and bert.ours == pytest.approx(518.4)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .datasets import Factor, _year, closest, norm, table, unknown
+from .datasets import Factor, _year, closest, norm, split_cloud, table, unknown
 from .errors import UsageError
 from .units import shown
 
@@ -154,24 +154,91 @@ def price_tables() -> list[str]:
     return sorted({r["table"] for r in table("prices.csv")})
 
 
-def price(table_name: str, hardware_name: str) -> tuple[float | None, float, Factor]:
-    """(low, high) USD per unit-hour for hardware in a price table; low is pre-emptible/spot (may be None).
+_UNIT_WORD = {"gpu": "GPU", "gpu-chip": "GPU chip (half a dual-GPU board)", "board": "dual-GPU board",
+              "tpu-device": "Cloud TPU device", "chip": "chip"}
 
-    Snapshot tables hold several instances per accelerator: the largest instance is used, as its
-    price per accelerator carries the least host overhead.
+
+def latest_table(provider: str) -> str | None:
+    """The newest price table of a provider ('aws', 'azure', 'gcp'), or None."""
+    dated = sorted((r["date"], r["table"]) for r in table("prices.csv") if r["provider"] == provider)
+    return dated[-1][1] if dated else None
+
+
+def price_row(table_name: str, spec: dict) -> tuple[dict, str]:
+    """The price row of a table for an accelerator spec, and a note when it is not the exact variant.
+
+    Rows naming the exact model come first; then rows for the whole family (no model); then the
+    family's other variants, same memory first, then same form factor. Among those, the largest
+    instance (in counted devices) is used: its price per device carries the least host overhead.
     """
     if table_name not in price_tables():
         raise unknown("price table", table_name, price_tables(), "or pass --price-low/--price-high")
     rows = [r for r in table("prices.csv") if r["table"] == table_name]
-    fam = hardware(hardware_name)["family"] if hardware_name else ""
-    hits = [r for r in rows if norm(r["hardware"]) in (norm(fam), norm(hardware_name or ""))]
+    hits = [r for r in rows if norm(r["hardware"]) == norm(spec["family"])]
     if not hits:
-        raise unknown(f"hardware in price table {table_name}", hardware_name or "(none)",
-                      [r["hardware"] for r in rows], "pass --hardware or --price-low/--price-high")
-    r = max(hits, key=lambda r: int(r["units_per_instance"] or 1))
+        raise unknown(f"hardware in price table {table_name}", spec["model"], [r["hardware"] for r in rows],
+                      "pass --price-low/--price-high")
+    note = ""
+    exact = [r for r in hits if r["model"] == spec["model"]] or [r for r in hits if not r["model"]]
+    if not exact:
+        by_model = {r["model"]: hardware(r["model"]) for r in hits}
+        same = [r for r in hits if by_model[r["model"]]["memory_gb"] == spec["memory_gb"]] or \
+            [r for r in hits if by_model[r["model"]]["form_factor"][:3] == spec["form_factor"][:3]] or hits
+        exact = same
+        note = (f"no {spec['model']} price in {table_name}: priced as {exact[0]['model']} "
+                f"({', '.join(sorted({r['instance'] for r in exact}))})")
+    best = max(exact, key=lambda r: int(r["units_per_instance"] or 1) * int(r["counted_per_unit"] or 1))
+    return best, note
+
+
+def price(table_name: str, hardware_name: str) -> tuple[float | None, float, Factor]:
+    """(low, high) USD per counted device-hour (a GPU as NVML counts it; for TPUs, a chip) for
+    hardware in a price table; low is pre-emptible/spot (may be None). Rows priced per board or per
+    Cloud TPU device are divided by the devices they hold (``counted_per_unit``)."""
+    spec = hardware(hardware_name)
+    r, note = price_row(table_name, spec)
+    per = int(r["counted_per_unit"] or 1)
     low = _num(r["preemptible_usd_per_unit_hour"])
     high = float(r["on_demand_usd_per_unit_hour"])
-    f = Factor(high, "USD/unit-hour", r["source"], "", _year(r["date"]), None,
-               note=(f"{r['instance']} " if r["instance"] else "") + f"priced {r['date']}; {r['note']}".strip("; "),
-               name=f"{table_name}:{r['hardware']}")
+    counted = "chip" if r["unit"] in ("tpu-device", "chip") else "GPU"
+    unit_note = f"priced per {_UNIT_WORD.get(r['unit'], r['unit'])}"
+    if per != 1:
+        unit_note += f" ({per} {counted}s): {high:g} / {per} = {high / per:g} USD per {counted}-hour"
+        low, high = (low / per if low is not None else None), high / per
+    f = Factor(high, f"USD/{counted}-hour", r["source"], "", _year(r["date"]), None,
+               note="; ".join(x for x in ((f"{r['instance']} " if r["instance"] else "") + f"priced {r['date']}",
+                                          unit_note, note, r["note"]) if x),
+               name=f"{table_name}:{r['model'] or r['hardware']}")
     return low, high, f
+
+
+def cloud_price(prices, cloud, spec: dict | None) -> tuple[tuple | None, list[str]]:
+    """((low, high, Factor) or None, notes) for a price table named by ``prices`` or, when none is,
+    the latest table of ``cloud``'s provider. A provider with no price for the hardware is a note,
+    not an error; prices of another provider or region than ``cloud`` are priced and warned about."""
+    given = prices not in (None, "")
+    provider, region = split_cloud(cloud) if cloud not in (None, "") else (None, None)
+    name = str(prices) if given else latest_table(provider) if provider else None
+    if name is None:
+        return None, ([f"no price table for {provider}: cloud cost not computed; pass --price-low/--price-high"]
+                      if provider else [])
+    if spec is None:
+        if given:
+            raise UsageError(f"price table {prices!r} needs --hardware to pick a row")
+        return None, [f"cloud cost not computed: pass --hardware to price it from {name} ({provider}'s latest table)"]
+    try:
+        found = price(name, spec["model"])
+    except UsageError:
+        if given:
+            raise
+        return None, [f"no price for {spec['model']} in {name} ({provider}'s latest table): cloud cost not "
+                      "computed; pass --price-low/--price-high"]
+    notes = [] if given else [f"prices from {name}, the latest {provider} table (no --prices given)"]
+    if provider:
+        t = next(r for r in table("prices.csv") if r["table"] == name)
+        if t["provider"] != provider:
+            notes.append(f"warning: price table {name} holds {t['provider']} prices ({t['region']}) but the cloud "
+                         f"is {provider}:{region}: the cost is what {t['provider']} charged, not {provider}")
+        elif norm(t["region"]) != norm(region):
+            notes.append(f"prices in {name} are for {t['region']}; {region} may differ")
+    return found, notes

@@ -264,7 +264,7 @@ def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net
         inputs["net_intensity_g_per_kwh"] = net
         per_run["co2e_net_kg"] = per_run["energy_kwh"] * net / 1000.0
 
-    _cost(per_run, h, hw, count, price_low, price_high, prices, sources, inputs, notes)
+    _cost(per_run, h, hw, count, price_low, price_high, prices, cloud, sources, inputs, notes)
     if _given(tariff):
         t = check_positive(tariff, "tariff", allow_zero=True)
         sources.append(_given_source("tariff", t, "USD/kWh"))
@@ -293,20 +293,22 @@ def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net
     return fp
 
 
-def _cost(out, h, hw, count, price_low, price_high, prices, sources, inputs, notes) -> None:
+def _cost(out, h, hw, count, price_low, price_high, prices, cloud, sources, inputs, notes) -> None:
     if _given(prices) and (_given(price_low) or _given(price_high)):
         raise UsageError("give a price table (--prices) or --price-low/--price-high, not both")
-    if _given(prices):
-        if hw is None:
-            raise UsageError(f"price table {prices!r} needs --hardware to pick a row")
-        low, high, f = datasets_hw.price(str(prices), hw["model"])
+    if not (_given(price_low) or _given(price_high)) and (_given(prices) or _given(cloud)):
+        found, more = datasets_hw.cloud_price(prices, cloud, hw)
+        notes.extend(more)
+        if found is None:
+            return
+        low, high, f = found
         sources.append(f.as_source("price_per_unit_hour"))
         if low is not None:
             sources.append(dict(f.as_source("price_low_per_unit_hour"), value=low))
         if f.year and f.year < 2024:
-            notes.append(f"prices from table {prices} are dated {f.year}: today's prices may differ")
+            notes.append(f"prices from table {f.name.split(':')[0]} are dated {f.year}: today's prices may differ")
         if low is None:
-            notes.append(f"no pre-emptible/spot price in {prices} for {hw['model']}")
+            notes.append(f"no pre-emptible/spot price in {f.name.split(':')[0]} for {hw['model']}")
     elif _given(price_low) or _given(price_high):
         low = check_positive(price_low, "price_low", allow_zero=True) if _given(price_low) else None
         high = check_positive(price_high, "price_high", allow_zero=True) if _given(price_high) else None

@@ -130,16 +130,57 @@ PRICE_FAMILY = [("Inferentia2", "Inferentia2"), ("Inferentia", "Inferentia"), ("
                 ("K520", "K520"), ("V520", "Radeon Pro V520")]
 
 
+_AZ = {  # Azure size -> model (exact names; the NC/NV letters alone do not tell the GPU)
+    "NC6s v2": "Tesla P100 PCIe 16GB", "NC12s v2": "Tesla P100 PCIe 16GB", "NC24s v2": "Tesla P100 PCIe 16GB",
+    "NC24rs v2": "Tesla P100 PCIe 16GB", "NC6s v3": "Tesla V100 PCIe 16GB", "NC12s v3": "Tesla V100 PCIe 16GB",
+    "NC24s v3": "Tesla V100 PCIe 16GB", "NC24rs v3": "Tesla V100 PCIe 16GB", "ND40rs v2": "Tesla V100 SXM2 32GB",
+    "ND6s": "Tesla P40", "ND12s": "Tesla P40", "ND24s": "Tesla P40", "ND24rs": "Tesla P40",
+    "ND96asr A100 v4": "A100 SXM4 40GB", "ND96amsr A100 v4": "A100 SXM4 80GB", "ND96isr H100 v5": "H100 SXM5",
+    "NC4as T4 v3": "T4", "NC8as T4 v3": "T4", "NC16as T4 v3": "T4", "NC64as T4 v3": "T4",
+    "NV36ads A10 v5": "A10", "NV36adms A10 v5": "A10", "NV72ads A10 v5": "A10",
+    "NC24ads A100 v4": "A100 PCIe 80GB", "NC48ads A100 v4": "A100 PCIe 80GB", "NC96ads A100 v4": "A100 PCIe 80GB",
+}
+_AZ_HALF_BOARD = {"NC6": "Tesla K80", "NC12": "Tesla K80", "NC24": "Tesla K80", "NC24r": "Tesla K80",
+                  "NV6": "Tesla M60", "NV12": "Tesla M60", "NV24": "Tesla M60", "NV12s v3": "Tesla M60",
+                  "NV24s v3": "Tesla M60", "NV48s v3": "Tesla M60"}  # one GPU = half a K80/M60 card
+_AWS = {"p2.xlarge": ("Tesla K80", "gpu-chip", 1),  # 1 GPU of 12 GB: one GK210, half a K80 board
+        "p2.8xlarge": ("Tesla K80", "board", 2), "p2.16xlarge": ("Tesla K80", "board", 2),  # units of 24 GB: boards
+        "p3dn.24xlarge": ("Tesla V100 SXM2 32GB", "gpu", 1), "p4de.24xlarge": ("A100 SXM4 80GB", "gpu", 1),
+        "p4d.24xlarge": ("A100 SXM4 40GB", "gpu", 1), "p5.48xlarge": ("H100 SXM5", "gpu", 1)}
+_AWS_FAMILY = {"p3": ("Tesla V100 SXM2 16GB", "gpu", 1), "g3": ("Tesla M60", "gpu-chip", 1),  # g3: 8 GB units
+               "g3s": ("Tesla M60", "gpu-chip", 1), "g4dn": ("T4", "gpu", 1), "g5": ("A10G", "gpu", 1),
+               "inf1": ("", "chip", 1), "inf2": ("", "chip", 1), "trn1": ("", "chip", 1), "trn1n": ("", "chip", 1)}
+
+
+def price_variant(instance: str) -> tuple[str, str, int]:
+    """(model in accelerators.csv, unit, NVML-counted devices per unit) of an instance's priced unit.
+
+    unit: gpu (one GPU as NVML counts it), gpu-chip (one GPU of a dual-GPU board: a K80's GK210,
+    half an M60), board (a whole dual-GPU board), tpu-device (a Cloud TPU v2-8/v3-8: 4 chips),
+    chip (Inferentia/Trainium). Checked against the export's GPU memory per unit (docs/data.md)."""
+    if instance in _AWS:
+        return _AWS[instance]
+    if instance.split(".")[0] in _AWS_FAMILY:
+        return _AWS_FAMILY[instance.split(".")[0]]
+    if instance in _AZ:
+        return _AZ[instance], "gpu", 1
+    if instance in _AZ_HALF_BOARD:
+        return _AZ_HALF_BOARD[instance], "gpu-chip", 1
+    return "", "gpu", 1
+
+
 def prices(src):
     out = [  # Strubell et al. 2019: Google Cloud, U.S., per unit-hour (see reference YAML)
-        dict(table="strubell2019", provider="gcp", region="us", hardware=h, unit=u, instance="",
+        dict(table="strubell2019", provider="gcp", region="us", hardware=h, unit=u, counted_per_unit=c, instance="",
              units_per_instance="1", on_demand_usd_per_unit_hour=hi, preemptible_usd_per_unit_hour=lo,
              date="2019", source="Strubell et al. 2019 (ACL), Table 3 and footnotes; Google Cloud pricing 2019",
              note=n)
-        for h, u, lo, hi, n in [
-            ("P100", "gpu", "0.43", "1.46", ""), ("V100", "gpu", "0.74", "2.48", ""),
-            ("TPUv2", "tpu-chip", "1.35", "4.50", "footnote 7 says 1.46 pre-emptible; Table 3 is only reproduced with 1.35"),
-            ("TPUv3", "tpu-chip", "2.40", "8.00", "")]]
+        for h, u, c, lo, hi, n in [
+            ("P100", "gpu", "1", "0.43", "1.46", ""), ("V100", "gpu", "1", "0.74", "2.48", ""),
+            ("TPUv2", "tpu-device", "4", "1.35", "4.50", "per Cloud TPU v2 device (v2-8: 4 chips, 8 cores), as Google "
+             "priced it in 2019; footnote 7 says 1.46 pre-emptible; Table 3 is only reproduced with 1.35"),
+            ("TPUv3", "tpu-device", "4", "2.40", "8.00", "per Cloud TPU v3 device (v3-8: 4 chips, 8 cores), as Google "
+             "priced it in 2019")]]
     for r in read(src, "cloud_gpu_instance_prices_snapshot.csv"):
         model = r["gpu_model"]
         if r["instance_type"].startswith("trn1"):
@@ -148,9 +189,11 @@ def prices(src):
         if not r["gpu_count"].isdigit():
             continue  # fractional-GPU VMs: not a price per accelerator
         n = int(r["gpu_count"])
+        variant, unit, per = price_variant(r["instance_type"])
         spot = r["spot_usd_per_hour_min"] if r["provider"] == "aws" else ""  # Azure spot values unreliable: dropped
         out.append(dict(table=f"{r['provider']}-{r['price_snapshot']}", provider=r["provider"],
-                        region=r["region"].replace(" (assumed)", ""), hardware=fam, unit="accelerator",
+                        region=r["region"].replace(" (assumed)", ""), hardware=fam, model=variant, unit=unit,
+                        counted_per_unit=str(per),
                         instance=r["instance_type"], units_per_instance=str(n),
                         on_demand_usd_per_unit_hour=f"{float(r['on_demand_usd_per_hour']) / n:.4f}",
                         preemptible_usd_per_unit_hour=f"{float(spot) / n:.4f}" if spot else "",
@@ -158,7 +201,7 @@ def prices(src):
                         source="instances.vantage.sh export via boaviztapi 2.5.0 data/utils",
                         note="instance price / accelerators per instance (host included); region assumed; "
                              "stale snapshot: later price cuts not reflected"))
-    fields = ["table", "provider", "region", "hardware", "unit", "instance", "units_per_instance",
+    fields = ["table", "provider", "region", "hardware", "model", "unit", "counted_per_unit", "instance", "units_per_instance",
               "on_demand_usd_per_unit_hour", "preemptible_usd_per_unit_hour", "date", "source", "note"]
     write("prices.csv", fields, out)
 

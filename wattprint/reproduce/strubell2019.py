@@ -32,6 +32,14 @@ TABLE3 = [
     ("GPT-2", "TPUv3", 32, None, 168, dict(low=12902, high=43008), ""),
 ]
 
+# Evidence for the chip counts of the TPU rows (the per-device cost is noted beside the paper's)
+TPU_EVIDENCE = {
+    "BERT_base": "BERT's 16 chips are 4 Cloud TPUs: 'Training of BERT_BASE was performed on 4 Cloud TPUs in Pod "
+                 "configuration (16 TPU chips total)' (Devlin et al. 2019, arXiv:1810.04805, sec. A.2).",
+    "GPT-2": "GPT-2's 32 TPUv3 chips (the paper's units, 1 week) are 8 Cloud TPU v3-8 devices.",
+    "NAS": "If the paper's 1 TPUv2 is one Cloud TPU (4 chips), its printed figure is the per-device price.",
+}
+
 # Table 4: LISA development; cloud cost at P100 prices, electricity at 0.12 USD/kWh.
 TABLE4_PRICE = (0.43, 1.46)
 TABLE4_TARIFF = 0.12
@@ -63,8 +71,12 @@ def _table3() -> list[Check]:
             out.append(Check("3", item, "CO2e lb", fp.co2e_lbs, pub["lbs"], 0.5))
         else:
             spec = datasets_hw.hardware(hw)
+            row, _ = datasets_hw.price_row(PRICES, spec)  # the paper priced each chip at a device's price
             fp = estimate(hardware=hw, count=units, hours=hours, device_power_w=spec["measured_avg_w"],
-                          prices=PRICES, **_common())
+                          price_low=row["preemptible_usd_per_unit_hour"], price_high=row["on_demand_usd_per_unit_hour"],
+                          **_common())
+            per_device = estimate(hardware=hw, count=units, hours=hours, device_power_w=spec["measured_avg_w"],
+                                  prices=PRICES, **_common())
             src = "Patterson et al. 2021 Table 4 (measured average per chip)"
             out.append(Check("3", item, "energy kWh (PUE incl.)", fp.energy_kwh, None, None, kind="ours",
                              note=f"not in the paper: {spec['measured_avg_w']:g} W per chip, {src}"))
@@ -72,6 +84,13 @@ def _table3() -> list[Check]:
         out.append(Check("3", item, "cloud cost USD low", fp.cost_usd_low, pub["low"], 0.5,
                          note=note if watts is None else ""))
         out.append(Check("3", item, "cloud cost USD high", fp.cost_usd_high, pub["high"], 0.5))
+        if watts is None:
+            chips = int(row["counted_per_unit"])
+            for figure, ours in (("low", per_device.cost_usd_low), ("high", per_device.cost_usd_high)):
+                out.append(Check("3", item, f"cloud cost USD {figure}, priced per device", ours, pub[figure], None,
+                                 kind="ours", note=TPU_EVIDENCE.get(model, "") + f" The 2019 price was per Cloud TPU "
+                                 f"device of {chips} chips; the paper charged it per chip: {units} chips = "
+                                 f"{units / chips:g} devices, {chips}x less than printed." if figure == "low" else ""))
     return out
 
 
@@ -117,5 +136,7 @@ def inputs() -> list[str]:
     pue = datasets.resolve_pue(pue=PUE)
     return [f"PUE {pue.value:g} ({pue.source})",
             f"intensity 0.954 lb/kWh = {0.954 * 1000 * LB_KG:.2f} g/kWh (US EPA 2018, the paper's eq. 2)",
-            "cloud prices: table strubell2019 (Google Cloud, U.S., 2019; low = pre-emptible, high = on-demand)",
+            "cloud prices: table strubell2019 (Google Cloud, U.S., 2019; low = pre-emptible, high = on-demand); "
+            "TPU prices were per Cloud TPU device (4 chips): the paper's TPU costs charge each chip a device's "
+            "price, as recomputed here; 'priced per device' rows give the same work at the device price",
             "TPU energy: Patterson et al. 2021 (arXiv:2104.10350) Table 4 measured average power per chip"]
