@@ -220,3 +220,51 @@ def test_kettle_and_car_km_factors_are_what_their_sources_give():
 def test_text_output_of_a_tiny_footprint_has_no_exponent():
     text = str(estimate(power_w=0.001, hours=1, region="US", pue=1.0))
     assert "(0.00000085 lb)" in text and "e-0" not in text
+
+
+# -- hardware estimates as a range (issue 11, item 10) ------------------------------------------
+def test_v100_bert_range_contains_the_papers_figure_and_tops_out_at_tdp():
+    # Strubell et al. 2019 Table 3: BERT base, 64 V100, 79.2 h, 1,507 kWh-PUE (12,041.51 W)
+    fp = estimate(hardware="V100", count=64, hours=79.2, pue="strubell2019")
+    assert fp.energy_kwh == pytest.approx(64 * 300 * 79.2 / 1000 * 1.58)  # 2.40 MWh: TDP, the high end
+    assert fp.energy_kwh == pytest.approx(2402.6, abs=0.1)
+    assert fp.energy_kwh_low < 1507 < fp.energy_kwh
+    assert fp.energy_kwh_low == pytest.approx(1507, rel=0.01)
+    rng = fp.inputs["power_range_w"]
+    assert rng["high"] == 64 * 300 and "TDP" in rng["high_basis"] and "typical" in rng["low_basis"]
+    typ = next(s for s in fp.sources if s["factor"] == "device_typical_fraction")
+    assert typ["value"] == pytest.approx(12041.51 / 64 / 300, abs=0.001) and "Strubell" in typ["source"]
+    assert "range" in str(fp) and "typical training draw" in str(fp) and "TDP" in str(fp)
+    assert any("power is a range" in n for n in fp.notes)
+
+
+def test_range_scales_co2e_and_electricity_but_not_cloud_cost_or_embodied():
+    fp = estimate(hardware="V100", count=8, hours=10, region="US", tariff=0.1, prices="strubell2019",
+                  embodied=True, runs=3)
+    ratio = fp.energy_kwh_low / fp.energy_kwh
+    assert ratio == pytest.approx(0.627)
+    assert fp.co2e_kg_low == pytest.approx(fp.co2e_kg * ratio)
+    assert fp.electricity_cost_usd_low == pytest.approx(fp.electricity_cost_usd * ratio)
+    assert fp.cost_usd_high == pytest.approx(8 * 10 * 2.48 * 3)  # hours, not power
+    assert fp.levels[1]["energy_kwh_low"] == pytest.approx(fp.energy_kwh_low)
+    d = json.loads(json.dumps(fp.as_dict()))
+    assert d["energy_kwh_low"] < d["energy_kwh"] and d["co2e_kg_low"] < d["co2e_kg"]
+
+
+def test_pascal_and_tpu_use_their_own_measured_averages():
+    p100 = estimate(hardware="P100", count=8, hours=1, pue=1.0)
+    assert p100.energy_kwh_low / p100.energy_kwh == pytest.approx(0.719)
+    tpu = estimate(hardware="TPUv2", count=4, hours=1, pue=1.0)  # Patterson et al. 2021: 221 W, TDP 280 W
+    assert tpu.energy_kwh_low == pytest.approx(4 * 221 / 1000) and tpu.energy_kwh == pytest.approx(4 * 280 / 1000)
+    h100 = estimate(hardware="H100", count=1, hours=1, pue=1.0)  # no published average: the lowest fraction
+    assert h100.energy_kwh_low / h100.energy_kwh == pytest.approx(0.627)
+    assert "no measured training average" in next(s for s in h100.sources
+                                                   if s["factor"] == "device_typical_fraction")["note"]
+
+
+def test_utilization_or_power_given_gives_one_value():
+    for kw in ({"utilization": 0.5}, {"power_w": 12041.51}, {"device_power_w": 200}):
+        fp = estimate(hardware="V100", count=64, hours=79.2, pue="strubell2019", **kw)
+        assert fp.energy_kwh_low is None and "power_range_w" not in fp.inputs
+    fp = estimate(power_w=12041.51, hours=79.2, pue="strubell2019")
+    assert fp.energy_kwh == pytest.approx(1507, abs=0.5)  # the paper's figure, to its rounding

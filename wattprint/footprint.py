@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 
 from . import datasets, datasets_hw
 from .datasets import Factor
+from .draw import typical as typical_draw
+from .draw import with_range
 from .errors import UsageError
 from .units import (J_PER_KWH, LB_KG, S_PER_H, check_positive, fmt_energy, fmt_mass, fmt_number, parse_duration,
                     parse_intensity, parse_power)
@@ -41,6 +43,12 @@ class Footprint:
     sources: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     levels: list[dict] = field(default_factory=list)  # per-run and campaign totals when runs > 1
+    # a hardware estimate's low end (typical training draw); the main figures are its high end (TDP)
+    energy_kwh_low: float | None = None
+    energy_kwh_it_low: float | None = None
+    co2e_kg_low: float | None = None
+    co2e_net_kg_low: float | None = None
+    electricity_cost_usd_low: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -48,6 +56,11 @@ class Footprint:
     def __str__(self) -> str:
         lines = [f"energy      {fmt_energy(self.energy_kwh)} (IT {fmt_energy(self.energy_kwh_it)} x PUE {self.pue:g})"
                  f" over {fmt_number(self.hours)} h"]
+        if self.energy_kwh_low is not None:
+            lines.append(f"range       {fmt_energy(self.energy_kwh_low)} (typical training draw) to "
+                         f"{fmt_energy(self.energy_kwh)} (TDP, upper bound)" + (
+                             f"; CO2e {fmt_mass(self.co2e_kg_low)} to {fmt_mass(self.co2e_kg)}"
+                             if self.co2e_kg_low is not None else ""))
         if self.co2e_kg is not None:
             lines.append(f"CO2e        {fmt_mass(self.co2e_kg)} ({_plain(self.co2e_lbs)} lb)")
         if self.co2e_net_kg is not None:
@@ -144,7 +157,15 @@ def _power(hw: dict | None, count: int, power_w, device_power_w, utilization, so
                     "year": hw["release_year"], "name": hw["model"], "note": hw["power_note"]})
     inputs["utilization"] = u
     inputs["power_basis"] = f"TDP x utilization {u:g} x {count} devices"
-    if u == 1.0:
+    typ = None if _given(utilization) else typical_draw(hw)
+    if typ is not None:
+        sources.append(typ["source"])
+        inputs["power_basis"] = f"a range: typical training draw to TDP, x {count} devices"
+        inputs["power_range_w"] = {"low": typ["watts"] * count, "high": tdp * count,
+                                   "low_basis": typ["basis"], "high_basis": f"TDP {tdp:g} W (upper bound)"}
+        notes.append(f"power is a range: low end {typ['basis']}; high end TDP {tdp:g} W (upper bound); "
+                     "pass --utilization or --power-w for one value")
+    elif u == 1.0:
         notes.append("power from TDP at full utilization: an upper bound; measure or pass --utilization")
     return tdp * u * count
 
@@ -165,12 +186,13 @@ def estimate(*, hardware=None, count=1, hours=None, days=None, power_w=None, dev
         notes.append(hw["resolution_note"])
     watts = _power(hw, n, power_w, device_power_w, utilization, sources, inputs, notes)
     inputs["power_w"] = watts
-    return _compute(watts * h / 1000.0, h, hw=hw, count=n, pue=pue, provider=provider, region=region,
+    fp = _compute(watts * h / 1000.0, h, hw=hw, count=n, pue=pue, provider=provider, region=region,
                     cloud=cloud, intensity=intensity, net_intensity=net_intensity, price_low=price_low,
                     price_high=price_high, prices=prices, tariff=tariff, embodied=embodied,
                     embodied_kg_per_device=embodied_kg_per_device, host_embodied_kg=host_embodied_kg,
                     devices_per_host=devices_per_host, lifetime_years=lifetime_years, usage=usage, runs=runs,
                     sources=sources, notes=notes, inputs=inputs)
+    return with_range(fp)
 
 
 def for_energy(energy_kwh_it: float, hours: float, *, pue=None, region=None, cloud=None, intensity=None,

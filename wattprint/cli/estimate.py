@@ -124,6 +124,8 @@ def _print(fp, comparisons) -> None:
     i = fp.inputs
     what = f"{i['count']} x {i['hardware']}" if i.get("hardware") else f"{i['count']} device(s)"
     power = f", {fmt_power(i['power_w'])}" if i.get("power_w") else ""
+    if i.get("power_range_w"):  # a hardware estimate: typical training draw to TDP
+        power = f", {fmt_power(i['power_range_w']['low'])} - {fmt_power(i['power_range_w']['high'])}"
     say(f"{what}, {fmt_number(fp.hours)} h{power} ({i.get('power_basis', '')})")
     say(fp)
     for lv in fp.levels:
