@@ -268,3 +268,13 @@ def test_utilization_or_power_given_gives_one_value():
         assert fp.energy_kwh_low is None and "power_range_w" not in fp.inputs
     fp = estimate(power_w=12041.51, hours=79.2, pue="strubell2019")
     assert fp.energy_kwh == pytest.approx(1507, abs=0.5)  # the paper's figure, to its rounding
+
+
+# -- every intensity carries its scope (issue 11, item 7) ---------------------------------------
+@pytest.mark.parametrize("where,scope", [({"region": "US-WY"}, "direct"), ({"region": "FR"}, "lifecycle"),
+                                         ({"region": "CA-QC"}, "lifecycle"), ({"cloud": "gcp:europe-west1"}, "operational"),
+                                         ({"cloud": "azure:westeurope"}, "lifecycle")])
+def test_every_intensity_factor_carries_its_scope(where, scope):
+    fp = estimate(power_w=1000, hours=1, **where)
+    ci = next(s for s in fp.sources if s["factor"] == "intensity")
+    assert ci["scope"] == scope

@@ -309,3 +309,43 @@ def test_a_tiny_run_reads_in_plain_numbers_in_terminal_markdown_and_html(store_p
     assert "That is about" in md and md.count(" by car") == 1
     page = html.html(runs) if hasattr(html, "html") else html.render(runs)
     assert 'class="equivalents"' in page and not re.search(r"<td class=n>\d[.\d]*e-\d", page)
+
+
+# -- scopes (issue 11, item 7) ------------------------------------------------------------------
+def test_had_you_trained_elsewhere_compares_one_scope_and_says_it_on_each_line():
+    from wattprint.report import data
+
+    rows = data.regions(100.0)
+    assert rows and {r["scope"] for r in rows} == {"lifecycle"}
+    assert all(r["scope_text"] == "life-cycle" for r in rows)
+    gcp = next(r for r in rows if r["name"].startswith("gcp:us-central1"))
+    # Google's 413 g/kWh is operational: the comparison uses the region's grid zone (life-cycle)
+    assert "grid zone" in gcp["name"] and "Electricity Maps" in gcp["source"]
+    assert gcp["intensity_g_per_kwh"] != pytest.approx(412.72)
+
+
+@pytest.mark.parametrize("location,scope", [({"region": "US-CA"}, "combustion only"), ({"region": "DE"}, "life-cycle"),
+                                            ({"cloud": "gcp:us-central1"}, "operational"),
+                                            ({"cloud": "aws:us-east-1"}, "life-cycle"),
+                                            ({"intensity": "300"}, "scope not stated")])
+def test_every_intensity_shows_its_scope_in_summary_and_markdown(store_path, location, scope):
+    from wattprint.footprint import for_record as footprint_of
+    from wattprint.report import data, markdown
+    from wattprint.report.terminal import summary
+
+    make_run(store_path, n=60, location=location, predictions=False)
+    s = Store.open(store_path)
+    rec = s.get_run("r1")
+    line = next(ln for ln in summary(rec, footprint_of(rec), store=s).splitlines() if "CO2e:" in ln)
+    assert f"g/kWh, {scope}," in line, line
+    md = markdown.markdown(data.load(s, ["r1"]))
+    assert data.scope_text({"life-cycle": "lifecycle", "combustion only": "direct", "operational": "operational",
+                            "scope not stated": None}[scope], long=True).split(" (")[0] in md
+
+
+def test_estimate_text_names_the_scope_of_the_intensity_and_of_each_comparison():
+    r = wp("estimate", "--power-w", "1000", "--hours", "1", "--region", "US-TX")
+    assert r.returncode == 0, r.stderr
+    assert "[scope: combustion only]" in r.stdout
+    lines = r.stdout.split("the same energy elsewhere:")[1].split("sources:")[0].strip().splitlines()
+    assert len(lines) == 8 and all(ln.rstrip().endswith("; life-cycle)") for ln in lines), lines

@@ -174,7 +174,7 @@ def cloud_intensity(cloud: str) -> Factor:
                                note=f"{r['provider']} publishes no factor; grid zone of {r['name']}")
     if r["ccf_gco2e_per_kwh"]:
         return Factor(float(r["ccf_gco2e_per_kwh"]), "g/kWh", "Cloud Carbon Footprint emission factor",
-                      "https://github.com/cloud-carbon-footprint/cloud-carbon-footprint", None, None,
+                      "https://github.com/cloud-carbon-footprint/cloud-carbon-footprint", None, "mixed",
                       note="about 2020-2021", name=name)
     if r["country_iso2"]:
         return replace(region_intensity(r["country_iso2"]), note="country average", name=name)

@@ -115,10 +115,11 @@ def _comparisons(fp) -> list[dict]:
     from ..report.data import regions
 
     return [{"where": r["name"], "intensity_g_per_kwh": r["intensity_g_per_kwh"], "co2e_kg": r["co2e_kg"],
-             "source": r["source"], "year": r["year"]} for r in regions(fp.energy_kwh)]
+             "source": r["source"], "year": r["year"], "scope": r.get("scope_text")} for r in regions(fp.energy_kwh)]
 
 
 def _print(fp, comparisons) -> None:
+    from ..report.data import scope_text
     from ..units import fmt_mass, fmt_number, fmt_power
 
     i = fp.inputs
@@ -140,11 +141,12 @@ def _print(fp, comparisons) -> None:
         say("the same energy elsewhere:")
         for c in comparisons:
             say(f"  {c['where']:<16} {c['intensity_g_per_kwh']:>6.0f} g/kWh -> {fmt_mass(c['co2e_kg'])}"
-                  f" ({c['source']})")
+                  f" ({c['source']}; {c.get('scope') or 'scope not stated'})")
     say("sources:")
     for s in fp.sources:
         if s["factor"] == "equivalent":
             continue
         year = f", {s['year']}" if s.get("year") else ""
         note = f" ({s['note']})" if s.get("note") and s["factor"] in ("intensity", "pue", "price_per_unit_hour") else ""
-        say(f"  {s['factor']:<20} {s['value']:g} {s['unit']}: {s['source']}{year}{note}")
+        scope = f" [scope: {scope_text(s.get('scope'))}]" if s["factor"] in ("intensity", "net_intensity") else ""
+        say(f"  {s['factor']:<20} {s['value']:g} {s['unit']}: {s['source']}{year}{note}{scope}")

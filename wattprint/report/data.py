@@ -131,17 +131,41 @@ def totals(runs: list[RunData]) -> Totals:
     return t
 
 
+# a factor's scope (Factor.scope) in words: short for a line, long for a sentence
+SCOPES = {"lifecycle": ("life-cycle", "life-cycle (upstream fuel and plant emissions included)"),
+          "direct": ("combustion only", "combustion only (eGRID: no upstream emissions; life-cycle factors are higher)"),
+          "operational": ("operational", "operational (Google's location-based grid factor, no upstream)"),
+          "mixed": ("mixed", "mixed (Cloud Carbon Footprint: eGRID combustion-only in the US, others life-cycle)")}
+
+
+def scope_text(scope, long: bool = False) -> str:
+    """'life-cycle', 'combustion only', 'operational', ...; 'scope not stated' when unknown."""
+    return SCOPES.get(scope, ("scope not stated", "scope not stated (given by the user or unknown upstream)"))[long]
+
+
 def regions(energy_kwh: float, n: int = 8) -> list[dict]:
-    """CO2e of this energy (PUE included) on other grids: 'had you trained in ...'."""
+    """CO2e of this energy (PUE included) on other grids: 'had you trained in ...'. All in one scope
+    (life-cycle): a cloud region whose provider factor has another scope is shown with its grid
+    zone's life-cycle factor (Electricity Maps), and says so; each row carries its scope."""
     try:
-        from ..datasets import compare_regions
+        from ..datasets import cloud_region, compare_regions, region_intensity
 
         found = compare_regions(n)
     except Exception:
         return []
-    return [{"name": name, "intensity_g_per_kwh": f.value, "co2e_kg": energy_kwh * f.value / 1000.0,
-             "source": f.source, "url": f.url, "year": f.year, "note": f.note}
-            for name, f in found]
+    out = []
+    for name, f in found:
+        label = name
+        if f.scope != "lifecycle" and ":" in name:
+            try:
+                zone = cloud_region(name)["zone"]
+                f, label = region_intensity(zone), f"{name} (grid zone {zone})"
+            except Exception:
+                pass
+        out.append({"name": label, "intensity_g_per_kwh": f.value, "co2e_kg": energy_kwh * f.value / 1000.0,
+                    "source": f.source, "url": f.url, "year": f.year, "note": f.note, "scope": f.scope,
+                    "scope_text": scope_text(f.scope)})
+    return out
 
 
 def equivalents(co2e_kg: float | None, energy_kwh: float | None = None) -> list[dict]:

@@ -208,14 +208,14 @@ def _regions(tot) -> list[str]:
         mine = "this run" if tot.runs == 1 else "these runs"
         bars.insert(0, (mine, tot.co2e_kg))
     h = ["<h2>Had you trained elsewhere</h2>",
-         f"<p>The same energy ({_kwh(tot.energy_kwh)}, PUE included) on other grids:</p>",
+         f"<p>The same energy ({_kwh(tot.energy_kwh)}, PUE included) on other grids (each factor's scope in the table):</p>",
          bar_chart(bars, title="CO2e of the same energy on other grids", unit="kg CO2e",
                    css_class="plot regions", highlight=mine)]
     h.append('<table class="regions"><tr><th>grid</th><th class="n">intensity</th><th class="n">CO2e</th>'
              "<th>source</th></tr>")
     for r in rows:
         h.append(f"<tr><td>{esc(r['name'])}</td><td class=n>{r['intensity_g_per_kwh']:,.0f} g/kWh</td>"
-                 f"<td class=n>{_kg(r['co2e_kg'])}</td><td>{esc(r['source'])}"
+                 f"<td class=n>{_kg(r['co2e_kg'])}</td><td>{esc(r['source'])}, {esc(r.get('scope_text', ''))}"
                  f"{' (' + esc(r['year']) + ')' if r['year'] else ''}</td></tr>")
     h.append("</table>")
     return h

@@ -90,7 +90,7 @@ def statement(runs: list) -> tuple[list[str], list[tuple[str, str]], list[str]]:
         if f is not None:
             where = f.get("name") or ", ".join(f"{k} {v}" for k, v in r.record.location.items()
                                                 if k in ("region", "cloud", "intensity")) or "given"
-            locs.append(f"{where} ({f['value']:,.0f} g CO2e/kWh; {_src(f)})")
+            locs.append(f"{where} ({f['value']:,.0f} g CO2e/kWh, {D.scope_text(f.get('scope'), long=True)}; {_src(f)})")
     locs = list(dict.fromkeys(locs))
     if tot.co2e_kg is not None:
         loc_text = "; ".join(locs)

@@ -6,7 +6,7 @@ from ..units import J_PER_KWH, printable
 from ..units import fmt_duration as _fmt_s
 from ..units import fmt_energy as _energy
 from ..units import fmt_mass as _mass
-from .data import source_text
+from .data import scope_text, source_text
 
 
 def _fmt_j(j: float) -> str:
@@ -52,7 +52,8 @@ def _footprint_lines(fp) -> list[str]:
                  + (f"  (PUE: {_source(pue)})" if pue else ""))
     if fp.co2e_kg is not None:
         ci = next((s for s in fp.sources if s.get("factor") == "intensity"), None)
-        where = f"{ci.get('name') or 'given'} at {ci['value']:,.0f} g/kWh, {_source(ci)}" if ci else ""
+        where = (f"{ci.get('name') or 'given'} at {ci['value']:,.0f} g/kWh, {scope_text(ci.get('scope'))}, "
+                 f"{_source(ci)}") if ci else ""
         lines.append(f"  CO2e: {_mass(fp.co2e_kg)}" + (f"  ({where})" if where else ""))
         if fp.co2e_net_kg is not None:
             lines.append(f"  CO2e net (market-based): {_mass(fp.co2e_net_kg)}")
