@@ -286,3 +286,23 @@ def test_latest_table_per_provider():
     assert datasets_hw.latest_table("aws") == "aws-2023-10"
     assert datasets_hw.latest_table("azure") == "azure-2024-03"
     assert datasets_hw.latest_table("gcp") == "strubell2019"
+
+
+@pytest.mark.parametrize("name,board_w", [("Tesla K80", 300), ("Tesla M60", 300), ("AMD Instinct MI250X", 500),
+                                          ("AMD Instinct MI250", 500)])
+def test_dual_device_boards_give_power_per_device_as_drivers_count_them(name, board_w):
+    spec = datasets_hw.hardware(name)
+    assert spec["devices_per_board"] == 2 and spec["board_tdp_w"] == board_w and spec["tdp_w"] == board_w / 2
+    assert "per device" in spec["power_note"]
+    from wattprint.footprint import estimate
+
+    fp = estimate(hardware=name, count=2, hours=1, utilization=1, pue=1.0)  # two NVML devices = one board
+    assert fp.energy_kwh_it == pytest.approx(board_w / 1000)
+
+
+def test_a_dual_gpu_cards_embodied_figure_is_split_per_device():
+    from wattprint.footprint import estimate
+
+    card, _ = datasets.embodied_for("Tesla M60")
+    fp = estimate(hardware="Tesla M60", count=2, hours=1, utilization=1, pue=1.0, embodied=True)
+    assert fp.inputs["embodied"]["kg_per_device"] == pytest.approx(card.value / 2)

@@ -9,7 +9,9 @@ closest known names.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
+from . import datasets
 from .datasets import Factor, _year, closest, norm, split_cloud, table, unknown
 from .errors import UsageError
 from .units import shown
@@ -29,6 +31,9 @@ _ALIASES = {
     "vega20": ["Instinct MI50 32GB"], "arcturus": ["Instinct MI100"],
 }
 _NOT_IN_TABLE = ("laptop", "mobile", "maxq")
+# boards that drivers show as two devices (power_note of each row): K80 (2 x GK210), M60 (2 x GM204),
+# MI250/MI250X (2 GCDs). accelerators.csv gives the board's power; a spec gives it per device.
+_BOARDS = {"Tesla K80": 2, "Tesla M60": 2, "Instinct MI250": 2, "Instinct MI250X": 2}
 
 
 def _num(text: str) -> float | None:
@@ -64,6 +69,11 @@ def _spec(row: dict, resolved_from: str | None = None, note: str = "", family: b
             "measured_avg_w": _num(row["measured_avg_w"]), "memory_gb": _num(row["memory_gb"]),
             "memory_type": row["memory_type"], "release_year": _year(row["release_year"]),
             "source": row["source"], "confidence": row["confidence"], "power_note": row["power_note"]}
+    per = _BOARDS.get(row["model"])
+    if per and spec["tdp_w"]:  # --count counts devices as NVML/amdsmi do: the power is per device
+        spec.update(board_tdp_w=spec["tdp_w"], devices_per_board=per, tdp_w=spec["tdp_w"] / per,
+                    power_note=f"{spec['power_note']}; tdp_w is per device as NVML/amdsmi count them "
+                               f"(board {spec['tdp_w']:g} W / {per})".lstrip("; "))
     if resolved_from:
         spec["resolved_from"] = resolved_from
         spec["resolution"] = "family" if family else "exact"
@@ -146,6 +156,16 @@ def hardware_list(query: str | None = None) -> list[dict]:
     k = _strip_brand(query) if query else ""
     return [] if query and not norm(query) else [_spec(r) for r in table("accelerators.csv")
             if not k or k in _strip_brand(r["model"]) or k in _strip_brand(r["family"]) or k == norm(r["vendor"])]
+
+
+def embodied_for(spec: dict) -> tuple[Factor, float] | None:
+    """``datasets.embodied_for`` of a spec's model, per device as drivers count them (a dual-GPU card split)."""
+    found = datasets.embodied_for(spec["model"])
+    n = spec.get("devices_per_board")
+    if found is None or not n:
+        return found
+    dev, life = found
+    return replace(dev, value=dev.value / n, note=f"{dev.note}; per device: card / {n}"), life
 
 
 # ---------------------------------------------------------------- prices

@@ -355,7 +355,7 @@ def _embodied(h, hw, count, per_device, host_kg, per_host, lifetime, usage, sour
                      "given by the user", "", None, None)
         dev_life = None
     else:
-        found = datasets.embodied_for(hw["model"]) if hw else None
+        found = datasets_hw.embodied_for(hw) if hw else None
         if found is None:
             found = datasets.embodied_default("default_gpu")
             notes.append("embodied: no per-card figure for "
