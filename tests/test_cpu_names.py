@@ -1,5 +1,7 @@
 """CPU names as /proc/cpuinfo, lscpu and sysctl print them, resolved to one model or refused."""
 import csv
+import json
+import sys
 
 import psutil
 import pytest
@@ -132,3 +134,106 @@ def test_cores_table_is_clean_and_every_row_resolves_to_itself():
 def test_i9_13900k_row_holds_base_power_and_its_max_turbo_is_recorded():
     row, _ = cpu_names.lookup("13th Gen Intel(R) Core(TM) i9-13900K")
     assert row["tdp_w"] == "125" and row["max_turbo_w"] == "253"
+
+
+# -- naming the CPU or its power: track(cpu=..., cpu_tdp_w=...), --cpu, --cpu-tdp-w ------------
+def _cpu_domain(run):
+    (d,) = [d for d in run.domains if d.kind == "cpu"]
+    return d
+
+
+def test_vm_that_hides_its_model_is_charged_the_named_cpu(monkeypatch, store_path):
+    import wattprint
+
+    monkeypatch.setattr(cpu_model, "cpu_model_name", lambda: "AMD EPYC")  # what the VM shows
+    with wattprint.track(cpu="AMD EPYC 9654 96-Core Processor", store=store_path, gpus=False,
+                         quiet=True, interval=0.05) as run:
+        d = _cpu_domain(run)
+    assert d.device == "AMD EPYC 9654 96-Core Processor" and d.meta["matched"] == "AMD EPYC 9654"
+    assert d.meta["per_thread_w"] == pytest.approx(1.875)  # a busy thread: ~1.3 W on top, not 12
+    assert "360 W" in d.method and "192 threads" in d.method
+    assert run.options.cpu == "AMD EPYC 9654 96-Core Processor"
+
+
+def test_cpu_tdp_w_overrides_the_table(monkeypatch, store_path):
+    import wattprint
+
+    monkeypatch.setattr(cpu_model, "_in_vm", lambda: True)
+    with wattprint.track(cpu="13th Gen Intel(R) Core(TM) i9-13900K", cpu_tdp_w=253,
+                         store=store_path, gpus=False, quiet=True, interval=0.05) as run:
+        d = _cpu_domain(run)
+    assert d.meta["per_thread_w"] == pytest.approx(253 / 32)
+    assert "253 W (given by the user)" in d.method
+
+
+def test_cpu_tdp_w_without_a_known_thread_count_is_the_allowed_threads_power(monkeypatch):
+    monkeypatch.setattr(cpu_model, "_in_vm", lambda: True)
+    monkeypatch.setattr(cpu_model, "allowed_cpus", lambda: [0, 1])
+    m = cpu_model.open(model="AMD EPYC", tdp_w=10.0)
+    assert m.per_thread_w == pytest.approx(5.0) and m.threads == 2
+    assert "charged to the 2 allowed threads" in m.domains()[0].method
+
+
+@pytest.mark.parametrize("kw, text", [
+    ({"cpu": "AMD EPYC"}, "closest: AMD EPYC"),
+    ({"cpu": "Neoverse-N1"}, "closest: AWS Graviton2, Ampere Altra Q80-30"),
+    ({"cpu": ""}, "cpu must be a CPU model name"),
+    ({"cpu_tdp_w": 0}, "cpu_tdp_w must be a positive number"),
+    ({"cpu_tdp_w": "nan"}, "cpu_tdp_w must be a positive number"),
+    ({"cpu_tdp_w": 5000}, "more than 2000 W"),
+])
+def test_cpu_options_are_checked_at_track_start(kw, text):
+    import wattprint
+
+    with pytest.raises(UsageError) as e:
+        wattprint.track(**kw)
+    assert text in str(e.value) and "\n" not in str(e.value)
+
+
+def test_run_cli_checks_cpu_flags_before_the_command(cli, tmp_path):
+    marker = tmp_path / "ran"
+    cmd = ["--", sys.executable, "-c", f"open({str(marker)!r}, 'w')"]
+    r = cli("run", "--cpu", "AMD EPYC", *cmd)
+    assert r.returncode == 2 and "closest: AMD EPYC" in r.stderr and not marker.exists()
+    r = cli("run", "--cpu-tdp-w", "-3", *cmd)
+    assert r.returncode == 2 and "--cpu-tdp-w must be at least 0.1 W" in r.stderr
+    r = cli("run", "--cpu-tdp-w", "1e9", *cmd)
+    assert r.returncode == 2 and "--cpu-tdp-w: 1e+09 W is more than 2000 W" in r.stderr
+    r = cli("run", "--json", "--cpu", "AMD EPYC 9654 96-Core Processor", *cmd)
+    assert r.returncode == 0, r.stderr
+    (d,) = [d for d in json.loads(r.stdout)["domains"] if d["kind"] == "cpu"]
+    assert "matched AMD EPYC 9654" in d["method"] and "1.88 W/thread" in d["method"]
+    assert d["device"] == "AMD EPYC 9654 96-Core Processor" and marker.exists()
+
+
+def test_doctor_tells_a_vm_user_to_name_the_cpu(monkeypatch, capsys):
+    from wattprint.cli import doctor
+
+    monkeypatch.setattr(cpu_model, "cpu_model_name", lambda: "AMD EPYC")
+    hints = doctor.cpu_hints([cpu_model.open().domains()[0]])
+    assert len(hints) == 1 and "--cpu NAME" in hints[0] and "--cpu-tdp-w" in hints[0]
+    assert "'AMD EPYC' names no model" in hints[0]
+    monkeypatch.setattr(cpu_model, "cpu_model_name", lambda: "AMD EPYC 9654 96-Core Processor")
+    assert doctor.cpu_hints([cpu_model.open().domains()[0]]) == []
+
+
+def test_hardware_searches_cpus(capsys):
+    from wattprint.cli import main
+
+    assert main(["hardware", "Xeon"]) == 0
+    out = capsys.readouterr().out
+    assert "Xeon Gold 6148" in out and "more: add a model number" in out
+    assert main(["hardware", "Xeon 8380", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["model"] for r in rows] == ["Intel Xeon Platinum 8380", "Intel Xeon Platinum 8380H",
+                                          "Intel Xeon Platinum 8380HL"]
+    assert rows[0] == {"kind": "cpu", "model": "Intel Xeon Platinum 8380", "tdp_w": 270.0,
+                       "max_turbo_w": None, "cores": 40, "threads": 80,
+                       "tdp_source": "codecarbon-3.3.2", "url": rows[0]["url"]}
+    assert main(["hardware", "cpu", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert all(r["kind"] == "cpu" and r["threads"] for r in rows) and len(rows) >= 100
+    assert main(["hardware", "A100 SXM4 80GB", "--json"]) == 0  # accelerators still first
+    assert json.loads(capsys.readouterr().out)[0]["model"] == "A100 SXM4 80GB"
+    assert main(["hardware", "EPYC 9R14"]) == 2
+    assert "CPUs closest: AMD EPYC" in capsys.readouterr().err

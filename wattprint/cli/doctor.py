@@ -30,6 +30,7 @@ def run(args) -> int:
         "domains": [d.as_dict() for d in domains],
         "unavailable": [u.__dict__ for u in disc.unavailable],
         "store": store.as_dict(),
+        "hints": cpu_hints(domains),
     }
     disc.close()
     if args.json:
@@ -47,6 +48,9 @@ def run(args) -> int:
             print(printable(f"  {u.source:<10} {u.reason}"))  # reasons can hold user paths
             if u.fix:
                 print(printable(f"  {'':<10} fix: {u.fix}"))
+    for hint in out["hints"]:
+        print()
+        print(printable(f"Hint: {hint}"))
     modelled = [d for d in domains if d.label == "modelled"]
     if modelled:
         print(f"\n{len(modelled)} domain(s) are modelled, not measured: their energy is an estimate.")
@@ -55,3 +59,22 @@ def run(args) -> int:
                     f"{store.message})"))  # the path is the user's: no raw control characters
     return 0
 
+
+
+def cpu_hints(domains) -> list[str]:
+    """What a user of a VM (a CPU name without a model number, or one no table row matches)
+    can do so that the modelled CPU is charged its own power, not a default."""
+    hints = []
+    for d in domains:
+        if d.source != "cpu-model" or "W/core default" not in d.method:
+            continue
+        name = d.meta.get("cpu") or "unknown"
+        if d.meta.get("matched"):
+            why = f"CPU '{name}' matched {d.meta['matched']}, but its power per thread is unknown here"
+        else:
+            why = (f"CPU '{name}' names no model wattprint knows (a VM often hides it), so a "
+                   "default of 12 W/core is charged")
+        hints.append(f"{why}. Name the CPU with `wattprint run --cpu NAME` or track(cpu=NAME) "
+                     "(`wattprint hardware CPU` lists them; your cloud's instance page names the "
+                     "model), or give its package power with --cpu-tdp-w W / track(cpu_tdp_w=W).")
+    return hints

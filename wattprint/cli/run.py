@@ -35,6 +35,12 @@ def add_arguments(p, name) -> None:
     loc.add_argument("--cloud", metavar="PROVIDER:REGION", help="cloud region, e.g. gcp:us-central1")
     loc.add_argument("--intensity", metavar="Q", help="grid carbon intensity, e.g. 429g/kWh")
     p.add_argument("--pue", help="power usage effectiveness (number or preset)")
+    p.add_argument("--cpu", metavar="NAME",
+                   help="the CPU's model, for a VM that hides it (e.g. 'AMD EPYC 9654'); "
+                        "see wattprint hardware CPU")
+    p.add_argument("--cpu-tdp-w", metavar="W",
+                   help="the CPU package's power in W, instead of the table's (e.g. 253 for an "
+                        "i9-13900K held at maximum turbo power)")
     p.add_argument("--total", metavar="N", help="total work (epochs/steps) for prediction")
     p.add_argument("--unit", help="unit of --total (epoch, step, token, sample; default step, or "
                                    "epoch when progress comes from 'epoch N/M' lines)")
@@ -75,6 +81,7 @@ _BOUNDS = {
     "--budget-kwh": (1e-9, 1e12, "kWh", "a year of a large country's electricity"),
     "--budget-co2e-kg": (1e-9, 1e12, "kg", "a billion tonnes"),
     "--budget-usd": (1e-9, 1e15, "USD", "a thousand trillion dollars"),
+    "--cpu-tdp-w": (0.1, 2000, "W", "more than any CPU package draws"),
 }
 
 
@@ -109,6 +116,11 @@ def run(args) -> int:
     budgets = {k: _number(f"--{k.replace('_', '-')}", getattr(args, k))
                if getattr(args, k) is not None else None
                for k in ("budget_kwh", "budget_co2e_kg", "budget_usd")}
+    cpu_tdp_w = _number("--cpu-tdp-w", args.cpu_tdp_w) if args.cpu_tdp_w is not None else None
+    if args.cpu is not None:
+        from ..meters.cpu_names import resolve
+
+        resolve(args.cpu)  # unknown -> UsageError with the closest names, before the command
     if args.run_id is not None:
         check_run_id(args.run_id, "--run-id")
     from ..progress_watch import compile_regex
@@ -121,7 +133,8 @@ def run(args) -> int:
                store=args.store, region=args.region, cloud=args.cloud, intensity=args.intensity,
                pue=args.pue, total=total, unit=args.unit or "step", run_id=args.run_id,
                command=printable_command(cmd), scope=args.scope, predict_every=every or None,
-               on_exceed=args.on_exceed, quiet=bool(args.quiet or args.json), **budgets)
+               on_exceed=args.on_exceed, quiet=bool(args.quiet or args.json),
+               cpu=args.cpu, cpu_tdp_w=cpu_tdp_w, **budgets)
     _check_location(run_)
     if shutil.which(cmd[0]) is None:
         raise UsageError(f"command not found: {cmd[0]!r} (check the name and your PATH)")

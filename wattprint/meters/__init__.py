@@ -52,14 +52,17 @@ def _try(disc: Discovery, opener, **kw):
 
 
 def discover(*, sysfs_root: str | None = None, gpus: bool = True, cpu: bool = True,
-             pid: int | None = None, gpu_indices=None) -> Discovery:
+             pid: int | None = None, gpu_indices=None, cpu_model: str | None = None,
+             cpu_tdp_w: float | None = None) -> Discovery:
     """Open every source this machine offers.
 
     ``pid``: if given, the modelled CPU counts only that process tree; otherwise the whole machine.
     ``cpu=False`` leaves out host domains (CPU, DRAM, psys): for ranks that are not their node's measurer.
     ``gpu_indices``: physical GPU indices to measure (None: all visible).
+    ``cpu_model`` / ``cpu_tdp_w``: the CPU's name and package power for the modelled CPU, where
+    the machine hides them (checked by the caller; RAPL, when readable, measures instead).
     """
-    from . import amd, cpu_model, dram_model, nvml, rapl
+    from . import amd, cpu_model as cpu_meter, dram_model, nvml, rapl
 
     disc = Discovery()
     have_cpu = have_dram = False
@@ -73,7 +76,7 @@ def discover(*, sysfs_root: str | None = None, gpus: bool = True, cpu: bool = Tr
         _try(disc, nvml.open, indices=gpu_indices)
         _try(disc, amd.open, indices=gpu_indices)
     if cpu and not have_cpu:
-        _try(disc, cpu_model.open, pid=pid)
+        _try(disc, cpu_meter.open, pid=pid, model=cpu_model, tdp_w=cpu_tdp_w)
     if cpu and not have_dram:
         _try(disc, dram_model.open, pid=pid)
     return disc

@@ -113,11 +113,26 @@ def closest(model_name: str, n: int = 5) -> list[str]:
 
 
 def search(query: str | None) -> list[dict]:
-    """Rows whose name holds every word of ``query`` (all rows without one), in table order."""
+    """CPUs whose name holds every word of ``query`` ("xeon 8380", "epyc", "amd"), those with a
+    known thread count first; "cpu" or no query: the CPUs with a thread count."""
     by_key, _ = _rows()
-    words = normalise(query or "").split() or [w for w in (query or "").lower().split()]
-    return [r for k, r in by_key.items()
-            if all(w in k or w in r["model"].lower() for w in words)]
+    q = (query or "").strip().lower()
+    if q in ("", "cpu", "cpus"):
+        return [r for r in by_key.values() if r["threads"]] if not query or q else []
+    words = normalise(q).split() or q.split()
+    found = [r for k, r in by_key.items()  # a word is the start of a token: "8380" finds 8380H
+             if all(any(t.startswith(w) for t in k.split()) for w in words)]
+    return sorted(found, key=lambda r: not r["threads"])
+
+
+def as_dict(row: dict) -> dict:
+    """A CPU row as ``wattprint hardware`` shows it."""
+    num = lambda v: float(v) if v else None  # noqa: E731
+    return {"kind": "cpu", "model": row["model"], "tdp_w": num(row["tdp_w"]),
+            "max_turbo_w": num(row["max_turbo_w"]),
+            "cores": int(row["n_cores"]) if row["n_cores"] else None,
+            "threads": int(row["threads"]) if row["threads"] else None,
+            "tdp_source": row["source"], "url": row["cores_url"] or row["ref"]}
 
 
 def resolve(name: str) -> dict:

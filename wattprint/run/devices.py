@@ -19,6 +19,7 @@ def open_meters(opts, placement, outer):
 
     found = discover(sysfs_root=opts.sysfs_root, gpus=opts.gpus and placement.measure_gpus,
                      cpu=placement.measure_host, gpu_indices=None,
+                     cpu_model=opts.cpu, cpu_tdp_w=opts.cpu_tdp_w,
                      pid=os.getpid() if opts.scope == "process" else None)
     for u in found.unavailable:  # present but unusable: one line each, then go on
         if u.loud:

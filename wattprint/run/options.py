@@ -41,6 +41,8 @@ class Options:
     scope: str = "machine"
     sysfs_root: str | None = None
     gpus: bool = True
+    cpu: str | None = None  # the CPU's model, for a machine that hides it (a VM's "AMD EPYC")
+    cpu_tdp_w: float | None = None  # the CPU package's power, W, instead of the table's
     run_id: str | None = None  # the id asked for (None: a fresh one per run)
     command: str | None = None
     quiet: bool = False
@@ -62,8 +64,8 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
             pue=None, prices=None, tariff=None, hardware=None, budget_kwh=None,
             budget_co2e_kg=None, budget_usd=None, on_exceed="warn", predict_every=0.1,
             prometheus_port=None, push_gateway=None, distributed="auto", scope="machine",
-            sysfs_root=None, gpus=True, run_id=None, command=None, quiet=False,
-            meters=None) -> Options:
+            sysfs_root=None, gpus=True, cpu=None, cpu_tdp_w=None, run_id=None, command=None,
+            quiet=False, meters=None) -> Options:
     """Check every option and return them as :class:`Options`; ``UsageError`` names the bad one."""
     try:
         interval = float(interval)
@@ -116,6 +118,7 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
     if project is not None and (not isinstance(project, str) or not project.strip()):
         raise UsageError(f"project must be a non-empty string, got {project!r}")
     _check_location(location)
+    cpu, cpu_tdp_w = check_cpu(cpu, cpu_tdp_w)
     if prometheus_port is not None:
         from ..plugins.prometheus import check_port
 
@@ -126,9 +129,28 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
         flush_interval=flush_interval, total=total, unit=unit, location=location,
         on_exceed=on_exceed, predict_every=predict_every, prometheus_port=prometheus_port,
         push_gateway=push_gateway, distributed=distributed, scope=scope, sysfs_root=sysfs_root,
-        gpus=bool(gpus), run_id=run_id,
+        gpus=bool(gpus), cpu=cpu, cpu_tdp_w=cpu_tdp_w, run_id=run_id,
         command=command if command is not None else (" ".join(sys.argv) or None),
         quiet=bool(quiet), meters=None if meters is None else tuple(meters), **budgets)
+
+
+# A CPU package's power: the largest parts draw about 500 W at base power.
+MAX_CPU_TDP_W = 2000.0
+
+
+def check_cpu(cpu, cpu_tdp_w) -> tuple[str | None, float | None]:
+    """``cpu``: a model the tables know (else ``UsageError`` with the closest names);
+    ``cpu_tdp_w``: a package power in W."""
+    if cpu is not None:
+        from ..meters.cpu_names import resolve
+
+        resolve(cpu)
+        cpu = cpu.strip()
+    if cpu_tdp_w is not None:
+        cpu_tdp_w = check_range(positive_or_none("cpu_tdp_w", cpu_tdp_w), "cpu_tdp_w",
+                                MAX_CPU_TDP_W, "W", lowest=0.1,
+                                why="more than any CPU package draws")
+    return cpu, cpu_tdp_w
 
 
 def _check_location(location: dict) -> None:

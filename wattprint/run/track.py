@@ -13,7 +13,8 @@ def track(func=None, *, clock=time.monotonic, **kwargs):
     total and unit (for prediction), region / cloud / intensity / pue / prices / tariff (for
     CO2e and cost), budget_kwh / budget_co2e_kg / budget_usd with on_exceed ("warn"|"stop"),
     predict_every, prometheus_port / push_gateway, distributed ("auto", True, False),
-    scope ("machine" or "process" for the modelled CPU), sysfs_root, gpus, run_id, quiet.
+    scope ("machine" or "process" for the modelled CPU), cpu (the CPU's model, where the machine
+    hides it) / cpu_tdp_w (its package power, W), sysfs_root, gpus, run_id, quiet.
     Bad options raise ``wattprint.UsageError`` at once, before any training.
     """
     run = Run(options(**kwargs), clock=clock)
