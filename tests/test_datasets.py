@@ -194,7 +194,13 @@ DRIVER_NAMES = [  # (name as NVML / nvidia-smi / amdsmi / rocm-smi / JAX / hl-sm
     ("TPU v2", "TPU v2", True), ("TPU v3", "TPU v3", True), ("TPU v4", "TPU v4", True),
     ("TPU v5 lite", "TPU v5e", True), ("TPU v5", "TPU v5p", True), ("TPU v6 lite", "TPU v6e (Trillium)", True),
     ("HL-225", "Gaudi 2", True), ("NVIDIA A100-SXM4-40GB MIG 1g.5gb", "A100 SXM4 40GB", True),
+    ("NVIDIA H100 80GB HBM3 MIG 1g.10gb", "H100 SXM5", True), ("nvidia a100-sxm4-80gb", "A100 SXM4 80GB", True),
+    ("NVIDIA H200 141GB HBM3e", "H200 SXM", True), ("AMD Instinct MI300X VF", "Instinct MI300X", True),
+    ("Intel Gaudi 2", "Gaudi 2", True), ("HL-325L", "Gaudi 3", True), ("TPU v6e", "TPU v6e (Trillium)", True),
+    ("NVIDIA T4", "T4", True),
     # only the family is certain: resolved, and said so
+    ("Aldebaran/MI200 [Instinct MI250X/MI250]", "Instinct MI250X", False),
+    ("Tesla V100-FHHL-16GB", "Tesla V100 PCIe 16GB", False),
     ("NVIDIA H100", "H100 SXM5", False), ("NVIDIA A100 80GB", "A100 SXM4 80GB", False),
     ("Tesla V100-DGXS-32GB", "Tesla V100 SXM2 32GB", False), ("Tesla P100-PCIE-12GB", "Tesla P100 PCIe 16GB", False),
     ("NVIDIA GH200 480GB", "GH200", False), ("AMD Instinct MI250X / MI250", "Instinct MI250X", False),
@@ -216,6 +222,8 @@ def test_driver_names_resolve_to_their_exact_variant(name, model, exact):
 @pytest.mark.parametrize("name,listed", [
     ("NVIDIA H800 80GB HBM3", "H100"), ("NVIDIA GeForce RTX 4090 Laptop GPU", "RTX 4090"),
     ("Quadro RTX 8000", "RTX"), ("gfx90a", "MI250X"), ("gfx942", "MI300X"), ("V1000", "V100"),
+    ("NVIDIA GeForce RTX 3090 Ti", "not RTX 3090"), ("TPU v4 lite", "not TPUv4"), ("NVIDIA GeForce GTX 1080", "1080 Ti"),
+    ("NVIDIA TITAN Xp", "TITAN X"), ("Quadro RTX 6000", "RTX 6000 Ada"), ("NVIDIA GB200", "B200"),
 ])
 def test_unknown_or_ambiguous_driver_names_are_refused_with_closest(name, listed):
     with pytest.raises(UsageError, match=listed) as e:

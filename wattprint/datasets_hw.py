@@ -63,6 +63,19 @@ def _where(family: str, tokens: list[str]) -> int:
                  if "".join(tokens[i:j]) == f), len(tokens))
 
 
+_SUFFIXES = {"ti", "super", "xt", "xtx", "lite"}
+
+
+def _suffix(family: str, tokens: list[str]) -> str | None:
+    """A word right after ``family`` in the name that makes it another product ('Ti', 'SUPER')."""
+    f = norm(family)
+    for i in range(len(tokens)):
+        for j in range(i + 1, len(tokens)):
+            if "".join(tokens[i:j]) == f and tokens[j] in _SUFFIXES:
+                return tokens[j]
+    return None
+
+
 def _spec(row: dict, resolved_from: str | None = None, note: str = "", family: bool = False) -> dict:
     spec = {"model": row["model"], "vendor": row["vendor"], "family": row["family"],
             "form_factor": row["form_factor"], "tdp_w": _num(row["tdp_w"]),
@@ -104,12 +117,13 @@ def _variant(rows: list[dict], tokens: list[str]) -> tuple[list[dict], list[str]
 def hardware(name: str) -> dict:
     """Spec of an accelerator by model, family or driver-reported name (see the module docstring)."""
     rows = table("accelerators.csv")
-    text = str(name).split(" MIG ")[0] if " MIG " in str(name) else str(name)  # a MIG slice: its parent GPU
+    m = re.search(r"\s+MIG\s+", str(name), re.I)  # a MIG slice: its parent GPU
+    text, slice_ = (str(name)[:m.start()], str(name)[m.end():]) if m else (str(name), "")
     k = _strip_brand(text)
     if not k:
         raise UsageError(f"hardware {shown(name)}: no such accelerator; see 'wattprint hardware'")
     known = [r["model"] for r in rows] + [r["family"] for r in rows]
-    mig = f"; a MIG slice of it ({shown(str(name).split(' MIG ', 1)[1])}): the whole GPU's spec" if text != str(name) else ""
+    mig = f"; a MIG slice of it ({shown(slice_)}): the whole GPU's spec" if slice_ else ""
     for r in rows:
         if _strip_brand(r["model"]) == k:
             if text == r["model"] and not mig:
@@ -125,6 +139,9 @@ def hardware(name: str) -> dict:
         return _spec(next(r for r in rows if r["model"] == models[0]), str(name), "")
     spans = _spans(tokens)
     fams = sorted({r["family"] for r in rows if norm(r["family"]) in spans}, key=lambda f: _where(f, tokens))
+    other = [f for f in fams if _suffix(f, tokens)]  # 'RTX 3090 Ti', 'TPU v4 lite': another product
+    if other:
+        raise unknown(f"hardware (not {other[0]}: a different product)", name, known, "see 'wattprint hardware'")
     if not fams:
         near = closest(k, known) + [n for t in tokens for n in closest(t, known)]
         listed = ", ".join(list(dict.fromkeys(near))[:5])
