@@ -278,3 +278,20 @@ def test_every_intensity_factor_carries_its_scope(where, scope):
     fp = estimate(power_w=1000, hours=1, **where)
     ci = next(s for s in fp.sources if s["factor"] == "intensity")
     assert ci["scope"] == scope
+
+
+# -- PUE presets carry their year (issue 11, item 9) --------------------------------------------
+@pytest.mark.parametrize("provider,pue,year", [("gcp", 1.10, 2021), ("aws", 1.15, 2024), ("azure", 1.18, 2024)])
+def test_fleet_pue_is_the_providers_published_value_with_its_year(provider, pue, year):
+    fp = estimate(power_w=1000, hours=1, provider=provider, region="FR")
+    src = next(s for s in fp.sources if s["factor"] == "pue")
+    assert fp.pue == pytest.approx(pue) and src["year"] == year and src["url"].startswith("https://")
+    older = [n for n in fp.notes if "PUE" in n and "grid intensity is from" in n]
+    assert bool(older) == (year <= 2022), fp.notes  # a 2021 PUE beside Ember's 2024 intensity is said
+
+
+def test_every_named_pue_has_a_year_or_says_it_has_none():
+    from wattprint import datasets
+
+    for row in datasets.table("pue.csv"):
+        assert row["year"] or "year not stated" in row["note"], row["key"]

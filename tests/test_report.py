@@ -349,3 +349,16 @@ def test_estimate_text_names_the_scope_of_the_intensity_and_of_each_comparison()
     assert "[scope: combustion only]" in r.stdout
     lines = r.stdout.split("the same energy elsewhere:")[1].split("sources:")[0].strip().splitlines()
     assert len(lines) == 8 and all(ln.rstrip().endswith("; life-cycle)") for ln in lines), lines
+
+
+def test_summary_shows_the_pue_year_or_that_none_is_stated(store_path):
+    from wattprint.footprint import for_record as footprint_of
+    from wattprint.report.terminal import summary
+
+    for rid, cloud, expect in (("a1", "aws:us-east-1", "AWS: global PUE of its data centres, 2024"),
+                               ("g1", "gcp:us-central1", "via Cloud Carbon Footprint, year not stated")):
+        make_run(store_path, run_id=rid, n=30, location={"cloud": cloud}, predictions=False)
+        s = Store.open(store_path)
+        rec = s.get_run(rid)
+        line = next(ln for ln in summary(rec, footprint_of(rec), store=s).splitlines() if "energy with PUE" in ln)
+        assert expect in line, line

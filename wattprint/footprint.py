@@ -279,6 +279,8 @@ def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net
     else:
         sources.append(ci.as_source("intensity"))
         inputs["intensity_g_per_kwh"] = ci.value
+        if p.year and ci.year and abs(ci.year - p.year) >= 2:
+            notes.append(f"PUE {p.value:g} is a {p.year} figure; the grid intensity is from {ci.year}")
         per_run["co2e_kg"] = per_run["energy_kwh"] * ci.value / 1000.0
     if _given(net_intensity):
         net = parse_intensity(net_intensity, "net_intensity")

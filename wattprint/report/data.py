@@ -36,6 +36,8 @@ def source_text(s: dict | None, unknown: str = "source unknown") -> str:
     text = s.get("source") or unknown
     if s.get("year") and str(s["year"]) not in text:
         text += f", {s['year']}"
+    elif s.get("factor") == "pue" and not s.get("year") and not text.startswith(("given", "assumed")):
+        text += ", year not stated"
     return text
 
 
