@@ -42,6 +42,20 @@ REAL = [
     ("Apple M2 Max", "Apple M2 Max", 12, 12, 50),
     ("Apple M2 Pro", "Apple M2 Pro", None, None, 35),  # 10- and 12-core parts: the OS counts
     ("Ampere(R) Altra(R) Processor Q80-30 CPU @ 3.0GHz", "Ampere Altra Q80-30", 80, 80, 210),
+    ("12th Gen Intel(R) Core(TM) i5-12400", "Intel Core i5-12400", 6, 12, 65),
+    ("13th Gen Intel(R) Core(TM) i7-13700H", "Intel Core i7-13700H", 14, 20, 45),
+    ("Intel(R) Core(TM) Ultra 9 185H", "Intel Core Ultra 9 185H", 16, 22, 45),
+    ("Intel(R) Core(TM) Ultra 7 155H", "Intel Core Ultra 7 155H", 16, 22, 28),
+    ("11th Gen Intel(R) Core(TM) i7-1165G7 @ 2.80GHz", "Intel Core i7-1165G7", None, None, 28),
+    ("Intel(R) Xeon(R) CPU E5-2680 0 @ 2.70GHz", "Intel Xeon E5-2680", None, None, 130),
+    ("Intel(R) Core(TM) i7 CPU         920  @ 2.67GHz", "Intel Core i7-920", None, None, 130),
+    ("Intel(R) Core(TM)2 Quad CPU    Q6600  @ 2.40GHz", "Core 2 Quad Q6600", 4, None, 105),
+    ("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", "Intel Xeon Platinum 8375C", 32, 64, 300),
+    ("Intel(R) Xeon(R) Silver 4214R CPU @ 2.40GHz", "Intel Xeon Silver 4214R", None, None, 100),
+    ("INTEL(R) XEON(R) PLATINUM 8580", "Intel Xeon Platinum 8580", None, None, 350),
+    ("AMD Ryzen 9 5900HX with Radeon Graphics", "AMD Ryzen 9 5900HX", None, None, 45),
+    ("AMD Ryzen AI 9 HX 370 w/ Radeon 890M", "AMD Ryzen AI 9 HX 370", None, None, 28),
+    ("AMD EPYC 4564P 16-Core Processor", "AMD EPYC 4564P", None, None, 170),
     ("AWS Graviton2", "AWS Graviton2", 64, 64, None),  # AWS publishes no power
     ("Graviton 3", "AWS Graviton3", 64, 64, None),
     ("AWS Graviton", "AWS Graviton", 16, 16, None),
@@ -67,6 +81,9 @@ REFUSED = [
     ("Ampere Altra", "Ampere Altra Q80-30"),
     ("Apple M1 Pro", "Apple M2 Pro"),  # not the 10 W M1; the Pro parts are offered
     ("AMD EPYC 9R14 96-Core Processor", "AMD EPYC 9"),  # AWS-only part, no published TDP
+    ("AMD EPYC 7B13", "AMD EPYC 7B12"),  # GCP-only part
+    ("AMD EPYC 7V13 64-Core Processor", "AMD EPYC 7R13"),  # Azure-only part
+    ("Intel(R) Xeon(R) Platinum 8488C", "Intel Xeon Platinum 8480+"),  # AWS-only part
 ]
 
 

@@ -26,8 +26,7 @@ _DROP = re.compile(
 # Names that say which core a chip uses, not which chip: Graviton2 and Ampere Altra are both
 # Neoverse-N1 (lscpu's "Model name" on both), so these are refused with the chips to choose from.
 CORE_ONLY = {"neoverse-n1": ("AWS Graviton2", "Ampere Altra Q80-30"),
-             "neoverse-v1": ("AWS Graviton3",), "neoverse-v2": ("AWS Graviton4",),
-             "cortex-a72": ("AWS Graviton",)}
+             "neoverse-v1": ("AWS Graviton3",), "neoverse-v2": ("AWS Graviton4",)}
 # Words that name a different chip of the same number ("M1" vs "M1 Pro"): these must agree.
 _TIERS = frozenset({"pro", "max", "ultra", "plus", "extreme", "mobile", "embedded", "xt", "x3d"})
 
@@ -37,7 +36,9 @@ def normalise(name: str) -> str:
     s = _DROP.sub(" ", name.lower().replace("\u00a0", " "))
     s = re.sub(r"[^a-z0-9+\-. ]", " ", s)
     s = " ".join(s.split())
-    return re.sub(r"\bgraviton (\d)\b", r"graviton\1", s)  # "Graviton 2" is "Graviton2"
+    s = re.sub(r"\bgraviton (\d)\b", r"graviton\1", s)  # "Graviton 2" is "Graviton2"
+    s = re.sub(r"\b(e[357]-\d{4}[a-z]*) 0\b", r"\1", s)  # Sandy Bridge: "E5-2680 0 @ 2.70GHz"
+    return re.sub(r"\b(i[3579]) (\d{3,5}[a-z]*)\b", r"\1-\2", s)  # Nehalem: "i7 CPU 920"
 
 
 def cores_in_name(name: str) -> int | None:
