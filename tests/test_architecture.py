@@ -13,7 +13,7 @@ MODULES = sorted(p for p in ROOT.rglob("*.py") if "data" not in p.relative_to(RO
 LAYERS = [
     {"errors", "_version", "units", "meters", "totals"},
     {"sampler", "store", "datasets", "datasets_hw", "progress_watch"},
-    {"footprint", "predict", "equivalents", "draw"},
+    {"footprint", "predict", "equivalents", "draw", "net"},
     {"plugins", "report", "reproduce"},
     {"run", "supervise", "merge", "campaign"},
     {"integrations", "cli", "__main__", "__init__", "examples"},

@@ -295,3 +295,37 @@ def test_every_named_pue_has_a_year_or_says_it_has_none():
 
     for row in datasets.table("pue.csv"):
         assert row["year"] or "year not stated" in row["note"], row["key"]
+
+
+# -- net CO2e from Google's carbon-free energy share (issue 11, item 8) ---------------------------
+def test_net_co2e_from_the_regions_carbon_free_share_is_market_based_and_not_the_default():
+    from wattprint import datasets
+
+    fp = estimate(power_w=1000, hours=10, cloud="gcp:us-central1")
+    row = datasets.cloud_region("gcp:us-central1")
+    gross = float(row["provider_gco2e_per_kwh"])
+    assert fp.co2e_kg == pytest.approx(fp.energy_kwh * gross / 1000)  # location-based stays the headline
+    assert fp.co2e_net_kg == pytest.approx(fp.co2e_kg * (1 - float(row["provider_cfe_pct"]) / 100))
+    net = next(s for s in fp.sources if s["factor"] == "net_intensity")
+    assert net["scope"] == "market-based" and "carbon-free energy" in net["source"] and "Patterson" in net["source"]
+    assert "market-based" in str(fp)
+
+
+def test_every_google_region_with_a_share_gets_net_co2e_and_others_do_not():
+    from wattprint import datasets
+
+    with_share = 0
+    for row in datasets.table("cloud_regions.csv"):
+        fp = estimate(power_w=1000, hours=1, cloud=f"{row['provider']}:{row['region']}")
+        if row["provider_gco2e_per_kwh"] and row["provider_cfe_pct"]:
+            with_share += 1
+            assert 0 <= fp.co2e_net_kg <= fp.co2e_kg
+        else:
+            assert fp.co2e_net_kg is None  # AWS, Azure: no published share in these tables
+    assert with_share >= 30
+
+
+def test_a_given_net_intensity_still_wins():
+    fp = estimate(power_w=1000, hours=1, cloud="gcp:us-central1", net_intensity="10g/kWh")
+    assert fp.co2e_net_kg == pytest.approx(fp.energy_kwh * 10 / 1000)
+    assert next(s for s in fp.sources if s["factor"] == "net_intensity")["source"] == "given by the user"

@@ -362,3 +362,20 @@ def test_summary_shows_the_pue_year_or_that_none_is_stated(store_path):
         rec = s.get_run(rid)
         line = next(ln for ln in summary(rec, footprint_of(rec), store=s).splitlines() if "energy with PUE" in ln)
         assert expect in line, line
+
+
+# -- net CO2e, market-based (issue 11, item 8) --------------------------------------------------
+def test_a_google_region_run_reports_net_co2e_labelled_market_based(store_path):
+    from wattprint.footprint import for_record as footprint_of
+    from wattprint.report import data, markdown
+    from wattprint.report.terminal import summary
+
+    make_run(store_path, n=60, location={"cloud": "gcp:europe-west1"}, predictions=False)
+    s = Store.open(store_path)
+    rec = s.get_run("r1")
+    fp = footprint_of(rec)
+    assert fp.co2e_net_kg == pytest.approx(fp.co2e_kg * (1 - 0.84))  # Google: 84 % carbon-free, 2024
+    text = summary(rec, fp, store=s)
+    assert "CO2e net (market-based):" in text and "CO2e: " in text
+    md = markdown.markdown(data.load(s, ["r1"]))
+    assert "Net of carbon-free energy (market-based)" in md and "location-based figure above" in md

@@ -18,6 +18,7 @@ from . import datasets, datasets_hw
 from .datasets import Factor
 from .draw import typical as typical_draw
 from .draw import with_range
+from .net import net_factor
 from .errors import UsageError
 from .units import (J_PER_KWH, LB_KG, S_PER_H, check_positive, fmt_energy, fmt_mass, fmt_number, parse_duration,
                     parse_intensity, parse_power)
@@ -64,7 +65,7 @@ class Footprint:
         if self.co2e_kg is not None:
             lines.append(f"CO2e        {fmt_mass(self.co2e_kg)} ({_plain(self.co2e_lbs)} lb)")
         if self.co2e_net_kg is not None:
-            lines.append(f"CO2e net    {fmt_mass(self.co2e_net_kg)}")
+            lines.append(f"CO2e net    {fmt_mass(self.co2e_net_kg)} (market-based; the CO2e above is location-based)")
         if self.embodied_kg is not None:
             lines.append(f"embodied    {fmt_mass(self.embodied_kg)}")
         if self.cost_usd_high is not None:
@@ -282,11 +283,11 @@ def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net
         if p.year and ci.year and abs(ci.year - p.year) >= 2:
             notes.append(f"PUE {p.value:g} is a {p.year} figure; the grid intensity is from {ci.year}")
         per_run["co2e_kg"] = per_run["energy_kwh"] * ci.value / 1000.0
-    if _given(net_intensity):
-        net = parse_intensity(net_intensity, "net_intensity")
-        sources.append(_given_source("net_intensity", net, "g/kWh", scope="market-based"))
-        inputs["net_intensity_g_per_kwh"] = net
-        per_run["co2e_net_kg"] = per_run["energy_kwh"] * net / 1000.0
+    net = net_factor(net_intensity, cloud, ci)  # given, or a provider's carbon-free share (market-based)
+    if net is not None:
+        sources.append(net)
+        inputs["net_intensity_g_per_kwh"] = net["value"]
+        per_run["co2e_net_kg"] = per_run["energy_kwh"] * net["value"] / 1000.0
 
     _cost(per_run, h, hw, count, price_low, price_high, prices, cloud, sources, inputs, notes)
     if _given(tariff):

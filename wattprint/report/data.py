@@ -137,7 +137,8 @@ def totals(runs: list[RunData]) -> Totals:
 SCOPES = {"lifecycle": ("life-cycle", "life-cycle (upstream fuel and plant emissions included)"),
           "direct": ("combustion only", "combustion only (eGRID: no upstream emissions; life-cycle factors are higher)"),
           "operational": ("operational", "operational (Google's location-based grid factor, no upstream)"),
-          "mixed": ("mixed", "mixed (Cloud Carbon Footprint: eGRID combustion-only in the US, others life-cycle)")}
+          "mixed": ("mixed", "mixed (Cloud Carbon Footprint: eGRID combustion-only in the US, others life-cycle)"),
+          "market-based": ("market-based", "market-based (net of the provider's carbon-free energy)")}
 
 
 def scope_text(scope, long: bool = False) -> str:

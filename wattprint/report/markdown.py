@@ -97,6 +97,10 @@ def statement(runs: list) -> tuple[list[str], list[tuple[str, str]], list[str]]:
         part = "" if tot.co2e_runs == tot.runs else f" for the {tot.co2e_runs} of {tot.runs} runs with a location"
         s.append(f"At a grid carbon intensity of {loc_text}, this emitted an estimated "
                  f"{_fm(tot.co2e_kg)} CO2e ({_lb(tot.co2e_kg)}){part}.")
+        nets = [r.footprint.co2e_net_kg for r in runs if r.footprint is not None]
+        if len(nets) == tot.runs and all(n is not None for n in nets):
+            s.append(f"Net of carbon-free energy (market-based), it was {_fm(sum(nets))} CO2e; the "
+                     "location-based figure above is the one reported.")
     else:
         s.append("No location was given, so no CO2e is stated.")
     cost = _cost_text(tot.cost_usd_low, tot.cost_usd_high, tot.electricity_cost_usd)
