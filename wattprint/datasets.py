@@ -323,3 +323,15 @@ def equivalent(key: str) -> dict:
         if e["key"] == key:
             return e
     raise KeyError(key)
+
+
+# hardware and price lookups live in datasets_hw.py; the old names still answer here (loaded on use)
+_MOVED = ("hardware", "hardware_list", "price", "price_tables", "price_row", "latest_table", "cloud_price")
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(".datasets_hw", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
