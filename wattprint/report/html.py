@@ -226,7 +226,7 @@ def _equivalents(tot) -> list[str]:
     if not eq:
         return []
     h = ["<h2>Equivalents</h2>", f"<p>{_kg(tot.co2e_kg)} CO2e is about:</p>",
-         '<table class="equivalents"><tr><th class="n">times</th><th>item</th><th>per item</th>'
+         '<table class="equivalents"><tr><th class="n">about</th><th>item</th><th>per item</th>'
          "<th>source</th></tr>"]
     for e in eq:
         h.append(f"<tr><td class=n>{esc(e['text'])}</td><td>{esc(e['name'])}</td>"
