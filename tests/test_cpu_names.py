@@ -229,7 +229,7 @@ def test_doctor_tells_a_vm_user_to_name_the_cpu(monkeypatch, capsys):
     monkeypatch.setattr(cpu_model, "cpu_model_name", lambda: "AMD EPYC")
     hints = doctor.cpu_hints([cpu_model.open().domains()[0]])
     assert len(hints) == 1 and "--cpu NAME" in hints[0] and "--cpu-tdp-w" in hints[0]
-    assert "'AMD EPYC' names no model" in hints[0]
+    assert "'AMD EPYC' names no model" in hints[0] and "closest: AMD EPYC" in hints[0]
     monkeypatch.setattr(cpu_model, "cpu_model_name", lambda: "AMD EPYC 9654 96-Core Processor")
     assert doctor.cpu_hints([cpu_model.open().domains()[0]]) == []
 
@@ -254,3 +254,18 @@ def test_hardware_searches_cpus(capsys):
     assert json.loads(capsys.readouterr().out)[0]["model"] == "A100 SXM4 80GB"
     assert main(["hardware", "EPYC 9R14"]) == 2
     assert "CPUs closest: AMD EPYC" in capsys.readouterr().err
+
+
+def test_arm_servers_are_named_by_their_core_and_refused_with_the_chips(tmp_path):
+    f = tmp_path / "cpuinfo"  # AWS Graviton2 (m6g): no "model name", only the core's part number
+    f.write_text("processor\t: 0\nBogoMIPS\t: 243.75\nFeatures\t: fp asimd evtstrm\n"
+                 "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x3\n"
+                 "CPU part\t: 0xd0c\nCPU revision\t: 1\n")
+    name = cpu_model.cpu_model_name(str(f))
+    assert name == "Neoverse-N1" and cpu_names.lookup(name) == (None, "none")
+    assert cpu_names.closest(name) == ["AWS Graviton2", "Ampere Altra Q80-30"]
+    f.write_text(f.read_text().replace("0xd0c", "0xd40"))  # Graviton3
+    assert cpu_model.cpu_model_name(str(f)) == "Neoverse-V1"
+    f.write_text("processor\t: 0\nCPU implementer\t: 0x41\nCPU part\t: 0xd08\n"
+                 "Hardware\t: BCM2835\nModel\t: Raspberry Pi 4 Model B Rev 1.4\n")
+    assert cpu_model.cpu_model_name(str(f)) == "Cortex-A72"  # a table row, unlike BCM2835

@@ -72,8 +72,12 @@ def cpu_hints(domains) -> list[str]:
         if d.meta.get("matched"):
             why = f"CPU '{name}' matched {d.meta['matched']}, but its power per thread is unknown here"
         else:
+            from ..meters.cpu_names import closest
+
+            near = closest(name, 3) if name != "unknown" else []
             why = (f"CPU '{name}' names no model wattprint knows (a VM often hides it), so a "
-                   "default of 12 W/core is charged")
+                   "default of 12 W/core is charged"
+                   + (f"; closest: {', '.join(near)}" if near else ""))
         hints.append(f"{why}. Name the CPU with `wattprint run --cpu NAME` or track(cpu=NAME) "
                      "(`wattprint hardware CPU` lists them; your cloud's instance page names the "
                      "model), or give its package power with --cpu-tdp-w W / track(cpu_tdp_w=W).")

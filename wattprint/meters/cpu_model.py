@@ -55,9 +55,19 @@ def cpu_model_name(cpuinfo: str = "/proc/cpuinfo") -> str | None:
     for line in text.splitlines():
         k, sep, v = line.partition(":")
         k = k.strip()
-        if sep and k in ("model name", "Hardware", "Processor") and k not in found and v.strip():
+        if sep and k in ("model name", "Hardware", "Processor", "CPU implementer", "CPU part") \
+                and k not in found and v.strip():
             found[k] = v.strip()
-    return found.get("model name") or found.get("Hardware") or found.get("Processor")
+    arm = (ARM_CORES.get(found.get("CPU part", "").lower())
+           if found.get("CPU implementer", "").lower() == "0x41" else None)
+    return (found.get("model name") or arm or found.get("Hardware") or found.get("Processor"))
+
+
+# Arm Ltd. (implementer 0x41) core designs by "CPU part", named as lscpu names them. ARM servers
+# (Graviton, Ampere Altra) print no "model name": the core is all /proc/cpuinfo says.
+ARM_CORES = {"0xd03": "Cortex-A53", "0xd08": "Cortex-A72", "0xd0b": "Cortex-A76",
+             "0xd0c": "Neoverse-N1", "0xd40": "Neoverse-V1", "0xd49": "Neoverse-N2",
+             "0xd4f": "Neoverse-V2"}
 
 
 def allowed_cpus() -> list[int]:
