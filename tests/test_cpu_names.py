@@ -269,3 +269,24 @@ def test_arm_servers_are_named_by_their_core_and_refused_with_the_chips(tmp_path
     f.write_text("processor\t: 0\nCPU implementer\t: 0x41\nCPU part\t: 0xd08\n"
                  "Hardware\t: BCM2835\nModel\t: Raspberry Pi 4 Model B Rev 1.4\n")
     assert cpu_model.cpu_model_name(str(f)) == "Cortex-A72"  # a table row, unlike BCM2835
+
+
+def test_a_busy_thread_on_an_epyc_9654_vm_is_measured_at_a_few_watts(monkeypatch):
+    import subprocess
+    import time
+
+    monkeypatch.setattr(cpu_model, "_in_vm", lambda: True)
+    monkeypatch.setattr(cpu_model, "allowed_cpus", lambda: [0])  # a 1-vCPU share of the host
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time\nt = time.monotonic() + 1.5\n"
+                              "while time.monotonic() < t: pass\n"])
+    try:
+        m = cpu_model.open(pid=child.pid, model="AMD EPYC 9654 96-Core Processor")
+        m.read()
+        time.sleep(0.8)
+        busy = m.read()["cpu:0"]
+    finally:
+        child.wait()
+    assert m.per_thread_w == pytest.approx(1.875)
+    assert 1.875 * 0.3 < busy <= 1.875 + 1e-9  # idle floor < one busy thread <= its full share
+    assert busy > 1.875 * (0.3 + 0.7 * 0.3)  # it was busy for at least a third of the window

@@ -107,7 +107,8 @@ def closest(model_name: str, n: int = 5) -> list[str]:
         return list(CORE_ONLY[key])
     by_key, _ = _rows()
     words = key.split()  # "epyc": names that hold every word asked for, then similar spellings
-    near = [k for k in by_key if words and all(w in k.split() for w in words)][:n]
+    near = sorted((k for k in by_key if words and all(w in k.split() for w in words)),
+                  key=lambda k: not by_key[k]["threads"])[:n]  # well-known (cores table) first
     near += [k for k in difflib.get_close_matches(key, list(by_key), n=n, cutoff=0.6)
              if k not in near]
     return [by_key[k]["model"] for k in near[:n]]
