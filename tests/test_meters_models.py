@@ -68,7 +68,7 @@ def test_tdp_without_thread_count_in_a_vm_falls_back_to_default(monkeypatch):
     monkeypatch.setattr(cpu_model, "_in_vm", lambda: True)
     monkeypatch.setattr(cpu_model, "smt_ratio", lambda ps: 1.0)
     # CodeCarbon's row has a TDP and no cores; the name states none either.
-    w, method, meta = cpu_model.per_thread_power("Intel(R) Core(TM) i7-8550U CPU @ 1.80GHz",
+    w, method, meta = cpu_model.per_thread_power("Intel(R) Core(TM) i7-8565U CPU @ 1.80GHz",
                                                  psutil)
     assert w == 12.0 and "thread count unknown in a VM" in method and meta["tdp_w"] == 15
     assert "--cpu-tdp-w" in method
@@ -90,7 +90,7 @@ def test_tdp_without_thread_count_on_bare_metal_divides_by_the_os_threads(monkey
         @staticmethod
         def cpu_count(logical=True):
             return 8 if logical else 4
-    w, method, _ = cpu_model.per_thread_power("Intel(R) Core(TM) i7-8550U CPU @ 1.80GHz", P)
+    w, method, _ = cpu_model.per_thread_power("Intel(R) Core(TM) i7-8565U CPU @ 1.80GHz", P)
     assert w == pytest.approx(15 / 8) and "8 threads seen by the OS" in method
 
 
