@@ -237,6 +237,10 @@ def test_doctor_tells_a_vm_user_to_name_the_cpu(monkeypatch, capsys):
     assert "'AMD EPYC' names no model" in hints[0] and "closest: AMD EPYC" in hints[0]
     monkeypatch.setattr(cpu_model, "cpu_model_name", lambda: "AMD EPYC 9654 96-Core Processor")
     assert doctor.cpu_hints([cpu_model.open().domains()[0]]) == []
+    monkeypatch.setattr(cpu_model, "_in_vm", lambda: True)  # a TDP row, threads unknown in a VM
+    monkeypatch.setattr(cpu_model, "cpu_model_name", lambda: "Intel(R) Core(TM) i7-8565U CPU")
+    (hint,) = doctor.cpu_hints([cpu_model.open().domains()[0]])
+    assert "matched Intel Core i7-8565U" in hint and "the power of the CPUs the run may use" in hint
 
 
 def test_hardware_searches_cpus(capsys):

@@ -70,7 +70,9 @@ def cpu_hints(domains) -> list[str]:
             continue
         name = d.meta.get("cpu") or "unknown"
         if d.meta.get("matched"):
-            why = f"CPU '{name}' matched {d.meta['matched']}, but its power per thread is unknown here"
+            why = (f"CPU '{name}' matched {d.meta['matched']}, but its power per thread is "
+                   "unknown here (no thread count or no published TDP), so a default of 12 W/core "
+                   "is charged")
         else:
             from ..meters.cpu_names import closest
 
@@ -80,5 +82,6 @@ def cpu_hints(domains) -> list[str]:
                    + (f"; closest: {', '.join(near)}" if near else ""))
         hints.append(f"{why}. Name the CPU with `wattprint run --cpu NAME` or track(cpu=NAME) "
                      "(`wattprint hardware CPU` lists them; your cloud's instance page names the "
-                     "model), or give its package power with --cpu-tdp-w W / track(cpu_tdp_w=W).")
+                     "model), or give its package power with --cpu-tdp-w W / track(cpu_tdp_w=W) "
+                     "(where its thread count is unknown: the power of the CPUs the run may use).")
     return hints

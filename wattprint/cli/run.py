@@ -40,7 +40,8 @@ def add_arguments(p, name) -> None:
                         "see wattprint hardware CPU")
     p.add_argument("--cpu-tdp-w", metavar="W",
                    help="the CPU package's power in W, instead of the table's (e.g. 253 for an "
-                        "i9-13900K held at maximum turbo power)")
+                        "i9-13900K held at maximum turbo power); where the package's thread "
+                        "count is unknown, the power of the CPUs this run may use")
     p.add_argument("--total", metavar="N", help="total work (epochs/steps) for prediction")
     p.add_argument("--unit", help="unit of --total (epoch, step, token, sample; default step, or "
                                    "epoch when progress comes from 'epoch N/M' lines)")

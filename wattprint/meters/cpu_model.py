@@ -145,7 +145,8 @@ def per_thread_power(model: str | None, psutil, tdp_w: float | None = None
     meta["match"] = how + (" (core count unknown in a VM)" if tdp is not None else " (no TDP)")
     what = f"TDP {tdp:g} W, {note}" if tdp is not None else "no published TDP"
     return per, (f"{matched} ({what}): {DEFAULT_PER_CORE_W:g} W/core default "
-                 f"({DEFAULT_SOURCE}); give --cpu-tdp-w"), meta
+                 f"({DEFAULT_SOURCE}); give the power of the threads this run may use with "
+                 f"--cpu-tdp-w"), meta
 
 
 def _sockets() -> int:
