@@ -1,5 +1,3 @@
-import csv
-import io
 import json
 from importlib import resources
 
@@ -314,10 +312,3 @@ def test_a_dual_gpu_cards_embodied_figure_is_split_per_device():
     card, _ = datasets.embodied_for("Tesla M60")
     fp = estimate(hardware="Tesla M60", count=2, hours=1, utilization=1, pue=1.0, embodied=True)
     assert fp.inputs["embodied"]["kg_per_device"] == pytest.approx(card.value / 2)
-
-
-def test_old_names_in_datasets_still_answer():
-    assert datasets.hardware("NVIDIA H100 80GB HBM3")["model"] == "H100 SXM5"
-    assert datasets.price("aws-2023-10", "NVIDIA A100-SXM4-80GB")[1] == pytest.approx(5.1207)
-    with pytest.raises(AttributeError):
-        datasets.no_such_lookup

@@ -216,7 +216,7 @@ def test_shipped_tdp_table_is_clean():
         assert r["source"] in ("greenalgorithms-v3", "codecarbon-3.3.2",
                                "greenalgorithms-v3; tdp_w from codecarbon-3.3.2",
                                "codecarbon-3.3.2; tdp_w corrected to base power (Intel ARK)"), r
-        assert r["key"] == cpu_model.normalise(r["model"]) and "," not in r["key"]
+        assert r["key"] == cpu_names.normalise(r["model"]) and "," not in r["key"]
         if r["n_cores"]:
             assert float(r["tdp_per_core_w"]) == pytest.approx(
                 float(r["tdp_w"]) / int(r["n_cores"]), abs=0.01)

@@ -46,7 +46,7 @@ def manifest() -> dict:
     return json.loads(resources.files("wattprint").joinpath("data", "manifest.json").read_text(encoding="utf-8"))
 
 
-def _year(text: str) -> int | None:
+def year_of(text: str) -> int | None:
     text = (text or "").strip()[:4]
     return int(text) if text.isdigit() else None
 
@@ -74,19 +74,19 @@ def unknown(what: str, query: str, names, hint: str) -> UsageError:
 
 def _country_factor(row: dict, name: str) -> Factor:
     return Factor(float(row["gco2e_per_kwh"]), "g/kWh", "Ember (2025), Yearly Electricity Data",
-                  "https://ember-energy.org/data/yearly-electricity-data/", _year(row["year"]), "lifecycle",
+                  "https://ember-energy.org/data/yearly-electricity-data/", year_of(row["year"]), "lifecycle",
                   name=name)
 
 
 def _zone_factor(row: dict, name: str) -> Factor:
     return Factor(float(row["gco2e_per_kwh"]), "g/kWh", f"Electricity Maps ({row['year']}), zone {row['zone']}",
-                  "https://www.electricitymaps.com", _year(row["year"]), "lifecycle",
+                  "https://www.electricitymaps.com", year_of(row["year"]), "lifecycle",
                   note="ODbL 1.0 data", name=name)
 
 
 def _state_factor(row: dict, name: str) -> Factor:
     return Factor(float(row["gco2e_per_kwh"]), "g/kWh", f"US EPA eGRID{row['year']}, state output emission rate",
-                  "https://www.epa.gov/egrid", _year(row["year"]), "direct",
+                  "https://www.epa.gov/egrid", year_of(row["year"]), "direct",
                   note="combustion only (eGRID); life-cycle factors are higher", name=name)
 
 
@@ -164,7 +164,7 @@ def cloud_intensity(cloud: str) -> Factor:
     if r["provider_gco2e_per_kwh"]:
         return Factor(float(r["provider_gco2e_per_kwh"]), "g/kWh",
                       f"Google Cloud region carbon data {r['provider_year']} (location-based grid factor)",
-                      "https://github.com/GoogleCloudPlatform/region-carbon-info", _year(r["provider_year"]),
+                      "https://github.com/GoogleCloudPlatform/region-carbon-info", year_of(r["provider_year"]),
                       "operational", note=f"carbon-free energy {r['provider_cfe_pct']}%" if r["provider_cfe_pct"] else "",
                       name=name)
     if r["zone"]:
@@ -231,7 +231,7 @@ ASSUMED_PUE = Factor(1.0, "ratio", "assumed: no data centre given", "", None, No
 
 
 def _pue_factor(row: dict) -> Factor:
-    return Factor(float(row["pue"]), "ratio", row["source"], row["url"], _year(row["year"]), row["scope"],
+    return Factor(float(row["pue"]), "ratio", row["source"], row["url"], year_of(row["year"]), row["scope"],
                   note=row["note"], name=row["key"])
 
 
@@ -314,7 +314,7 @@ def _embodied_factor(r: dict) -> Factor:
 # ---------------------------------------------------------------- equivalents
 
 def equivalents(which: str | None = None) -> list[dict]:
-    return [dict(r, value=float(r["value"]), year=_year(r["year"]))
+    return [dict(r, value=float(r["value"]), year=year_of(r["year"]))
             for r in table("equivalents.csv") if which is None or r["table"] == which]
 
 
@@ -323,15 +323,3 @@ def equivalent(key: str) -> dict:
         if e["key"] == key:
             return e
     raise KeyError(key)
-
-
-# hardware and price lookups live in datasets_hw.py; the old names still answer here (loaded on use)
-_MOVED = ("hardware", "hardware_list", "price", "price_tables", "price_row", "latest_table", "cloud_price")
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(".datasets_hw", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ import re
 from dataclasses import replace
 
 from . import datasets
-from .datasets import Factor, _year, closest, norm, split_cloud, table, unknown
+from .datasets import Factor, year_of, closest, norm, split_cloud, table, unknown
 from .errors import UsageError
 from .units import shown
 
@@ -80,7 +80,7 @@ def _spec(row: dict, resolved_from: str | None = None, note: str = "", family: b
     spec = {"model": row["model"], "vendor": row["vendor"], "family": row["family"],
             "form_factor": row["form_factor"], "tdp_w": _num(row["tdp_w"]),
             "measured_avg_w": _num(row["measured_avg_w"]), "memory_gb": _num(row["memory_gb"]),
-            "memory_type": row["memory_type"], "release_year": _year(row["release_year"]),
+            "memory_type": row["memory_type"], "release_year": year_of(row["release_year"]),
             "source": row["source"], "confidence": row["confidence"], "power_note": row["power_note"]}
     per = _BOARDS.get(row["model"])
     if per and spec["tdp_w"]:  # --count counts devices as NVML/amdsmi do: the power is per device
@@ -242,7 +242,7 @@ def price(table_name: str, hardware_name: str) -> tuple[float | None, float, Fac
     if per != 1:
         unit_note += f" ({per} {counted}s): {high:g} / {per} = {high / per:g} USD per {counted}-hour"
         low, high = (low / per if low is not None else None), high / per
-    f = Factor(high, f"USD/{counted}-hour", r["source"], "", _year(r["date"]), None,
+    f = Factor(high, f"USD/{counted}-hour", r["source"], "", year_of(r["date"]), None,
                note="; ".join(x for x in ((f"{r['instance']} " if r["instance"] else "") + f"priced {r['date']}",
                                           unit_note, note, r["note"]) if x),
                name=f"{table_name}:{r['model'] or r['hardware']}")

@@ -21,7 +21,7 @@ from .draw import with_range
 from .net import net_factor
 from .errors import UsageError
 from .units import (J_PER_KWH, LB_KG, S_PER_H, check_positive, fmt_energy, fmt_mass, fmt_number, parse_duration,
-                    parse_intensity, parse_power)
+                    parse_power)
 
 HOURS_PER_YEAR = 8760.0
 

@@ -24,7 +24,7 @@ import sys
 import time
 
 from .base import MODELLED, Domain, MeterUnavailable
-from .cpu_names import cores_in_name, lookup, normalise  # noqa: F401  (normalise: re-exported)
+from .cpu_names import cores_in_name, lookup
 from .procfs import ProcFile
 
 SOURCE = "cpu-model"

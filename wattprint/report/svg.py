@@ -90,7 +90,7 @@ def line_chart(series: dict, *, title: str, x_label: str, y_label: str, width: i
     def sy(y):
         return top + ph - (y - y0) / (y1 - y0) * ph
 
-    out.append(f'<g font-size="11" fill="#444">')
+    out.append('<g font-size="11" fill="#444">')
     for v in yt:
         y = sy(v)
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{_num(y)}" y2="{_num(y)}" stroke="#e4e4e4"/>'
