@@ -312,3 +312,11 @@ def test_a_dual_gpu_cards_embodied_figure_is_split_per_device():
     card, _ = datasets.embodied_for("Tesla M60")
     fp = estimate(hardware="Tesla M60", count=2, hours=1, utilization=1, pue=1.0, embodied=True)
     assert fp.inputs["embodied"]["kg_per_device"] == pytest.approx(card.value / 2)
+
+
+@pytest.mark.parametrize("query, vendor", [("amd", "AMD"), ("NVIDIA", "NVIDIA"), ("intel", "Intel")])
+def test_a_brand_alone_lists_that_vendors_accelerators_only(query, vendor):
+    from wattprint.datasets_hw import hardware_list
+
+    found = hardware_list(query)
+    assert found and {r["vendor"] for r in found} == {vendor}

@@ -170,9 +170,13 @@ def hardware(name: str) -> dict:
 
 
 def hardware_list(query: str | None = None) -> list[dict]:
-    k = _strip_brand(query) if query else ""
-    return [] if query and not norm(query) else [_spec(r) for r in table("accelerators.csv")
-            if not k or k in _strip_brand(r["model"]) or k in _strip_brand(r["family"]) or k == norm(r["vendor"])]
+    if query and not norm(query):
+        return []
+    q = norm(query) if query else ""
+    k = _strip_brand(query) if query else ""  # '' when the query is only a brand: match on vendor
+    return [_spec(r) for r in table("accelerators.csv")
+            if not q or q == norm(r["vendor"])
+            or (k and (k in _strip_brand(r["model"]) or k in _strip_brand(r["family"])))]
 
 
 def embodied_for(spec: dict) -> tuple[Factor, float] | None:
