@@ -69,8 +69,9 @@ class Footprint:
         if self.embodied_kg is not None:
             lines.append(f"embodied    {fmt_mass(self.embodied_kg)}")
         if self.cost_usd_high is not None:
-            low = f"${self.cost_usd_low:,.0f}" if self.cost_usd_low is not None else "?"
-            lines.append(f"cloud cost  {low} - ${self.cost_usd_high:,.0f}")
+            money = "{:,.2f}" if self.cost_usd_high < 100 else "{:,.0f}"  # $1.35, not $1
+            low = "$" + money.format(self.cost_usd_low) if self.cost_usd_low is not None else "?"
+            lines.append(f"cloud cost  {low} - ${money.format(self.cost_usd_high)}")
         if self.electricity_cost_usd is not None:
             lines.append(f"electricity ${self.electricity_cost_usd:,.2f}")
         for n in self.notes:
