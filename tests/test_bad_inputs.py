@@ -6,7 +6,6 @@ fix), or in a correct answer (exit 0; valid, finite JSON with --json). Never a t
 (``wattprint.cli.main``) for speed; a few go through real subprocesses at the end.
 """
 import json
-import math
 import os
 import re
 import stat

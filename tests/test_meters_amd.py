@@ -2,6 +2,7 @@
 import pytest
 
 from wattprint.meters import MeterUnavailable, amd
+from clock import ManualClock
 
 
 class FakeSmi:
@@ -47,16 +48,8 @@ class FakeSmi:
         return f"uuid-{h}"
 
 
-class Clock:
-    def __init__(self):
-        self.t = 100.0
-
-    def __call__(self):
-        return self.t
-
-
 def test_energy_counter_times_resolution():
-    smi, clock = FakeSmi([{"energy": 1_000, "res": 15.3}]), Clock()
+    smi, clock = FakeSmi([{"energy": 1_000, "res": 15.3}]), ManualClock(100.0)
     m = amd.open(amdsmi=smi, clock=clock)
     (d,) = m.domains()
     assert d.counter and d.kind == "gpu" and d.label == "measured" and "MI250X" in d.method
@@ -98,7 +91,7 @@ def test_absolute_limit_without_a_cap():
 
 
 def test_counter_going_backwards_or_jumping_is_rejected_and_total_stays_monotonic():
-    smi, clock = FakeSmi([{"energy": 10_000_000, "res": 1.0, "cap": 500_000_000}]), Clock()
+    smi, clock = FakeSmi([{"energy": 10_000_000, "res": 1.0, "cap": 500_000_000}]), ManualClock(100.0)
     m = amd.open(amdsmi=smi, clock=clock)
     e0 = m.read()["gpu:0"]
     clock.t += 1

@@ -9,16 +9,7 @@ import pytest
 
 from sysfs import DEFAULT_RANGE_UJ, FakeRapl, permission_tests_possible, without_dac_override
 from wattprint.meters import MeterUnavailable, rapl
-
-
-class Clock:
-    """A clock the test advances along with the fake counters, so steps have known lengths."""
-
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
+from clock import ManualClock
 
 
 def test_domains_are_mapped_and_core_skipped(tmp_path):
@@ -36,7 +27,7 @@ def test_domains_are_mapped_and_core_skipped(tmp_path):
 
 def test_deterministic_energy_is_exact(tmp_path):
     fake = FakeRapl(tmp_path, {"package-0": 40.0, "dram": 5.0})
-    clock = Clock()
+    clock = ManualClock()
     m = rapl.open(sysfs_root=str(tmp_path), clock=clock)
     e0 = m.read()
     clock.t += 2.5
@@ -69,7 +60,7 @@ def test_energy_within_half_percent_of_truth_with_a_writer_thread(tmp_path):
 def test_wraparound_is_corrected(tmp_path):
     # Counter wraps every 10 J; each step adds 4 J, so it wraps every two or three reads.
     fake = FakeRapl(tmp_path, {"package-0": 4.0}, max_range_uj=10_000_000, start_uj=7_000_000)
-    clock = Clock()
+    clock = ManualClock()
     m = rapl.open(sysfs_root=str(tmp_path), clock=clock)
     (dom,) = m.domains()
     assert dom.max_read_interval_s == pytest.approx(0.5 * 10.0 / rapl.MAX_POWER_W)
@@ -115,7 +106,7 @@ def test_mmio_only_zone_is_used(tmp_path):
     # Some parts expose the package only through MMIO.
     fake = FakeRapl(tmp_path, {"package-0": 40.0}, mmio=True)
     os.unlink(os.path.join(tmp_path, "sys/class/powercap/intel-rapl:0"))
-    clock = Clock()
+    clock = ManualClock()
     m = rapl.open(sysfs_root=str(tmp_path), clock=clock)
     (dom,) = m.domains()
     assert dom.name == "cpu:0" and dom.device == "intel-rapl-mmio:0"
@@ -257,7 +248,7 @@ def test_counter_fault_costs_at_most_the_interval_it_happened_in(tmp_path, name)
     fault, expected = FAULTS[name]
     power = {"cpu:0": 40.0, "dram:0": 5.0}
     fake = FakeRapl(tmp_path, {"package-0": 40.0, "dram": 5.0}, start_uj=START_UJ)
-    clock = Clock()
+    clock = ManualClock()
     m = rapl.open(sysfs_root=str(tmp_path), clock=clock)
     e0, t0 = m.read(), _truth(fake)
     for i in range(12):
@@ -278,7 +269,7 @@ def test_counter_fault_costs_at_most_the_interval_it_happened_in(tmp_path, name)
 
 def test_high_real_power_is_counted_not_taken_for_a_jump(tmp_path):
     fake = FakeRapl(tmp_path, {"package-0": 1200.0}, max_range_uj=10_000_000_000)
-    clock = Clock()
+    clock = ManualClock()
     m = rapl.open(sysfs_root=str(tmp_path), clock=clock)
     e0 = m.read()["cpu:0"]
     for _ in range(40):  # 600 J a step through a 10 kJ counter: it wraps every 17 steps
@@ -303,7 +294,7 @@ def test_an_unreadable_zone_is_left_out_alone_and_read_again(tmp_path):
     # package-0 wraps while its file is gone: the step across the gap still counts exactly.
     fake = FakeRapl(tmp_path, {"package-0": 40.0, "dram": 5.0},
                     start_uj=DEFAULT_RANGE_UJ - 30_000_000)
-    clock = Clock()
+    clock = ManualClock()
     m = rapl.open(sysfs_root=str(tmp_path), clock=clock)
     e0, t0 = m.read(), _truth(fake)
     for how in (None, "missing", "missing", "text", "text", None, None):
@@ -327,7 +318,7 @@ def _sampler(tmp_path, fake_domains, **kw):
     from wattprint.sampler import Sampler
 
     fake = FakeRapl(tmp_path, fake_domains, **kw)
-    clock = Clock()
+    clock = ManualClock()
     s = Sampler([rapl.open(sysfs_root=str(tmp_path), clock=clock)], interval=3600, clock=clock)
     return fake, clock, s
 

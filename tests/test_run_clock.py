@@ -9,16 +9,9 @@ import wattprint
 from wattprint.meters.base import Domain
 from wattprint.run.recorder import Recorder
 from wattprint.store import DomainTotal, RunRecord, Store
+from clock import ManualClock
 
 POWER_W = 250.0
-
-
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
 
 
 class ClockMeter:
@@ -46,7 +39,7 @@ def _run(clock, **kw):
 
 
 def test_energy_and_windows_follow_the_given_clock(store_path):
-    clock = Clock()
+    clock = ManualClock()
     with _run(clock, store=store_path) as run:
         clock.t += 10
         assert run.elapsed() == pytest.approx(10)
@@ -61,7 +54,7 @@ def test_energy_and_windows_follow_the_given_clock(store_path):
 
 
 def test_progress_carries_the_last_reading_to_now_and_predicts_exactly(store_path):
-    clock = Clock()
+    clock = ManualClock()
     with _run(clock, store=store_path, total=100) as run:
         clock.t += 10
         run.energy()                      # a reading at 10 s: power is known from here on
@@ -80,7 +73,7 @@ def test_progress_carries_the_last_reading_to_now_and_predicts_exactly(store_pat
 
 
 def test_recorder_flushes_when_the_clock_says_so(store_path):
-    clock = Clock()
+    clock = ManualClock()
     store = Store.open(store_path)
     domains = [Domain("gpu:0", "gpu", "analytic", "measured", "test", counter=True)]
     rec = RunRecord(id="r1", status="running", started_at=0.0, updated_at=0.0,
@@ -109,7 +102,7 @@ def test_recorder_flushes_when_the_clock_says_so(store_path):
 def test_progress_rows_for_the_store_follow_a_token_bucket_on_the_given_clock(store_path):
     from wattprint.run.recorder import PROGRESS_BURST
 
-    clock = Clock()
+    clock = ManualClock()
     with _run(clock, store=store_path, total=10_000, flush_interval=3600) as run:
         for done in range(1, 1001):       # 1000 reports in 1 s of the run's time
             clock.t += 0.001

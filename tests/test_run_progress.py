@@ -1,6 +1,5 @@
 """``wattprint run``: progress from the child's output lines and from $WATTPRINT_PROGRESS_FILE."""
 import json
-import os
 import signal
 import subprocess
 import sys

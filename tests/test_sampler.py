@@ -5,6 +5,7 @@ import time
 import pytest
 
 from wattprint.sampler import Sampler
+from clock import ManualClock
 
 # P(t) = 100 + 60 sin(2πt/0.7) W, with its exact integral.
 P = lambda t: 100 + 60 * math.sin(2 * math.pi * t / 0.7)  # noqa: E731
@@ -23,14 +24,14 @@ def test_counter_domain_matches_analytic_energy(analytic):
 
 def test_power_domain_is_integrated_within_half_a_percent(analytic):
     m = analytic(P, E, counter=False, name="gpu:0", kind="gpu")
-    s = Sampler([m], interval=0.01)
+    powers = []
+    s = Sampler([m], interval=0.01, on_sample=lambda t, e, p: powers.append(p["gpu:0"]))
     s.start()
     time.sleep(1.5)
     snap = s.stop()
     true = m.true_energy()
     assert snap.energy_j["gpu:0"] == pytest.approx(true, rel=0.005)
-    # the timeline holds the power of each interval
-    powers = [p["gpu:0"] for _, p in s.timeline]
+    # each sample carries the power of its interval
     assert min(powers) < 60 and max(powers) > 140
 
 
@@ -97,26 +98,9 @@ def test_interval_floor_and_wrap_limited_polling(analytic):
     assert len(m.reads) >= 4
 
 
-def test_timeline_is_bounded(analytic):
-    s = Sampler([analytic(P, E)], interval=0.01, timeline=10)
-    s.start()
-    time.sleep(0.3)
-    s.stop()
-    assert len(s.timeline) == 10
-    assert s.polls > 10
-
-
 # -- each domain fails and recovers on its own (a test clock, explicit polls) ----------------
 from wattprint.meters.base import Domain, MeterEvent  # noqa: E402
 from wattprint import sampler as sampler_mod  # noqa: E402
-
-
-class Clock:
-    def __init__(self):
-        self.t = 500.0
-
-    def __call__(self):
-        return self.t
 
 
 class ScriptedMeter:
@@ -153,7 +137,7 @@ def _poll(clock, s, seconds=1.0):
 
 
 def test_a_meter_that_fails_for_a_while_loses_no_counter_energy(caplog):
-    clock = Clock()
+    clock = ManualClock(500.0)
     m = ScriptedMeter(clock, {"gpu:0": 100.0, "gpu:1": 50.0})
     s = Sampler([m], interval=3600, clock=clock)
     with caplog.at_level("WARNING", logger="wattprint"):
@@ -179,7 +163,7 @@ def test_a_meter_that_fails_for_a_while_loses_no_counter_energy(caplog):
 
 
 def test_a_domain_missing_from_a_reading_is_bridged_and_the_others_go_on():
-    clock = Clock()
+    clock = ManualClock(500.0)
     m = ScriptedMeter(clock, {"cpu:0": 30.0, "dram:0": 4.0})
     s = Sampler([m], interval=3600, clock=clock)
     s.start()
@@ -196,7 +180,7 @@ def test_a_domain_missing_from_a_reading_is_bridged_and_the_others_go_on():
 
 
 def test_a_power_domain_is_interpolated_across_its_gap():
-    clock = Clock()
+    clock = ManualClock(500.0)
     m = ScriptedMeter(clock, {"gpu:0": 200.0}, counter=False)
     s = Sampler([m], interval=3600, clock=clock)
     s.start()
@@ -208,7 +192,7 @@ def test_a_power_domain_is_interpolated_across_its_gap():
 
 
 def test_a_counter_going_back_counts_nothing_for_that_interval(caplog):
-    clock = Clock()
+    clock = ManualClock(500.0)
     m = ScriptedMeter(clock, {"gpu:0": 100.0})
     s = Sampler([m], interval=3600, clock=clock)
     with caplog.at_level("WARNING", logger="wattprint"):
@@ -237,7 +221,7 @@ class EventfulMeter(ScriptedMeter):
 
 
 def test_meter_events_are_stamped_bounded_and_wraps_listed_once():
-    clock = Clock()
+    clock = ManualClock(500.0)
     m = EventfulMeter(clock, {"cpu:0": 10.0})
     s = Sampler([m], interval=3600, clock=clock)
     s.start()
@@ -256,7 +240,7 @@ def test_meter_events_are_stamped_bounded_and_wraps_listed_once():
 
 
 def test_meter_detail_says_why_a_domain_is_missing():
-    clock = Clock()
+    clock = ManualClock(500.0)
     m = EventfulMeter(clock, {"cpu:0": 10.0})
     s = Sampler([m], interval=3600, clock=clock)
     s.start()

@@ -7,7 +7,6 @@ wattprint arrives. wattprint takes pending signals lowest number first and the c
 handlers in the same order, so a second SIGINT, if wattprint relayed one, is counted before the
 SIGTERM is handled.
 """
-import fcntl
 import os
 import pathlib
 import signal

@@ -7,6 +7,7 @@ import pytest
 import wattprint
 from wattprint.errors import UsageError
 from wattprint.store import Store
+from clock import ManualClock
 
 
 def flat(analytic, watts, **kw):
@@ -336,21 +337,13 @@ def test_ctrl_c_in_track_is_stored_as_cancelled(analytic, store_path):
     assert run.record.status == "cancelled"
 
 
-class _EventClock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
-
-
 def test_a_reset_is_in_the_record_and_show_json(tmp_path, store_path, cli):
     from sysfs import FakeRapl
 
     from wattprint.meters import rapl
 
     fake = FakeRapl(tmp_path / "sysfs", {"package-0": 40.0, "dram": 5.0}, start_uj=100_000_000_000)
-    clock = _EventClock()
+    clock = ManualClock()
     meter = rapl.open(sysfs_root=fake.root, clock=clock)
     with wattprint.track(meters=[meter], interval=3600, clock=clock, quiet=True, store=store_path,
                          distributed=False, predict_every=None) as run:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 
 from .meters.base import Domain
@@ -70,7 +69,7 @@ class Sampler:
     """
 
     def __init__(self, meters, interval: float = 1.0, *, on_sample=None, after_poll=None,
-                 timeline: int = 3600, clock=time.monotonic):
+                 clock=time.monotonic):
         if not interval >= MIN_INTERVAL_S:  # also rejects NaN
             raise ValueError(f"interval must be at least {MIN_INTERVAL_S} s, got {interval}")
         self._sources = [_Source(m) for m in meters]
@@ -89,10 +88,8 @@ class Sampler:
         self._power = {d.name: 0.0 for d in self.domains}
         self._t0 = 0.0
         self._t_last = 0.0
-        self.timeline: deque = deque(maxlen=timeline)  # (t, {domain: watts})
         self.degraded = False
         self.problems: list[str] = []
-        self.polls = 0
         self._events: list[dict] = []
         self._omitted = 0
         self._wrapped: set[str] = set()
@@ -170,8 +167,6 @@ class Sampler:
         self._t_last = now
         if first:
             return
-        self.polls += 1
-        self.timeline.append((t, dict(self._power)))
         if notify and self._on_sample is not None:
             try:
                 self._on_sample(t, self._energy, self._power)

@@ -135,8 +135,7 @@ def run(args) -> int:
                pue=args.pue, total=total, unit=args.unit or "step", run_id=args.run_id,
                command=printable_command(cmd), scope=args.scope, predict_every=every or None,
                on_exceed=args.on_exceed, quiet=bool(args.quiet or args.json),
-               cpu=args.cpu, cpu_tdp_w=cpu_tdp_w, **budgets)
-    _check_location(run_)
+               cpu=args.cpu, cpu_tdp_w=cpu_tdp_w, **budgets)  # checks the location too
     if shutil.which(cmd[0]) is None:
         raise UsageError(f"command not found: {cmd[0]!r} (check the name and your PATH)")
     from ..supervise import supervise
@@ -159,12 +158,3 @@ def run(args) -> int:
 def printable_command(cmd: list[str]) -> str:
     """The command line as stored: bytes that are not UTF-8 written as \\xNN (the store holds text)."""
     return shlex.join(cmd).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _check_location(run_) -> None:
-    """Fail before the command starts, not after hours of training, on an unknown region, PUE
-    or intensity: compute a footprint of a tiny energy with the run's options."""
-    if run_.location:
-        from ..footprint import for_energy
-
-        for_energy(1e-6, 1e-6, **run_.location)

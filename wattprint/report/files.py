@@ -145,7 +145,3 @@ def _atomic(target: str, shown_as: str, write) -> None:
         if isinstance(e, OSError):
             raise _error(shown_as, e) from None
         raise
-
-
-def write_text(path: str, text: str) -> None:
-    write_output(path, lambda f: f.write(text))

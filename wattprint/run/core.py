@@ -15,6 +15,7 @@ import time
 
 from ..errors import BudgetExceeded, UsageError
 from ..meters.base import counted_in_total
+from ..plugins.base import Placement
 from ..sampler import Sampler
 from ..store import RunRecord, open_store
 from ..units import positive
@@ -22,7 +23,6 @@ from . import nested
 from .devices import open_meters
 from .measurement import Measurement, Window, check_window_name, sync_devices
 from .options import Options, options as make_options
-from ..plugins.base import Placement
 from .plugins import plugins_for
 from .recorder import Recorder, first_record, new_run_id
 

@@ -13,8 +13,6 @@ from ..sampler import MIN_INTERVAL_S
 from ..units import (MAX_HOURS, MAX_WORK, S_PER_H, check_range, check_run_id, check_url,
                      positive_or_none)
 
-LOCATION_KEYS = ("region", "cloud", "intensity", "net_intensity", "pue", "prices", "tariff",
-                 "hardware")
 BUDGET_KEYS = ("budget_kwh", "budget_co2e_kg", "budget_usd")
 
 
@@ -51,12 +49,6 @@ class Options:
     @property
     def budgets(self) -> dict:
         return {k: getattr(self, k) for k in BUDGET_KEYS}
-
-    def as_kwargs(self) -> dict:
-        """The options as ``track()`` keyword arguments (the decorator makes a run per call)."""
-        kw = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "location"}
-        kw.update(self.location)
-        return kw
 
 
 def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval=5.0,
@@ -163,12 +155,3 @@ def _check_location(location: dict) -> None:
         from ..footprint import for_energy
 
         for_energy(1e-6, 1e-6, **location)
-
-
-def replace(opts: Options, **changes) -> Options:
-    """A copy with some options changed (checked again)."""
-    kw = opts.as_kwargs()
-    kw.update(changes)
-    return options(**kw)
-
-
