@@ -11,7 +11,7 @@ MODULES = sorted(p for p in ROOT.rglob("*.py") if "data" not in p.relative_to(RO
 
 # Lower layers first; a module may import its own layer and those below it.
 LAYERS = [
-    {"errors", "_version", "units", "meters", "totals"},
+    {"errors", "_version", "fmt", "units", "meters", "totals"},
     {"sampler", "store", "datasets", "datasets_hw", "progress_watch"},
     {"footprint", "predict", "equivalents", "draw", "net"},
     {"plugins", "report", "reproduce"},

@@ -159,52 +159,12 @@ def parse_power(text, what: str = "power") -> float:
     return check_range(value, what, MAX_POWER_W, "W", why="10 GW, ten of the largest data centres")
 
 
-def _sig(x: float) -> str:
-    """Three significant figures, no exponent for everyday sizes (an exponent past them)."""
-    if x == 0:
-        return "0"
-    if not math.isfinite(x) or abs(x) >= 1e15 or abs(x) < 1e-6:
-        return f"{x:.3g}"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    digits = max(0, 2 - int(math.floor(math.log10(abs(x)))))
-    return f"{x:.{digits}f}"
-
-
-def fmt_number(x: float) -> str:
-    """Three significant figures, thousands separated."""
-    return _sig(x)
-
-
-def _scaled(x: float, steps: list[tuple[float, str]]) -> str:
-    for size, unit in steps:
-        if abs(x) >= size:
-            return f"{_sig(x / size)} {unit}"
-    size, unit = steps[-1]
-    return f"{_sig(x / size)} {unit}"
-
-
-def fmt_energy(kwh: float) -> str:
-    return _scaled(kwh, [(1e6, "GWh"), (1e3, "MWh"), (1.0, "kWh"), (1e-3, "Wh"), (1e-3 / 3600, "J")])
-
-
-def fmt_mass(kg: float) -> str:
-    return _scaled(kg, [(1e3, "t"), (1.0, "kg"), (1e-3, "g")])
-
-
-def fmt_power(w: float) -> str:
-    return _scaled(w, [(1e6, "MW"), (1e3, "kW"), (1.0, "W"), (1e-3, "mW")])
-
-
-def fmt_duration(seconds: float) -> str:
-    s = float(seconds)
-    if not math.isfinite(s) or s < 60:
-        return f"{_sig(s)} s"
-    if s < 3600:
-        return f"{int(s // 60)} min {int(s % 60)} s"
-    if s < 86400 * 2:
-        return f"{int(s // 3600)} h {int(s % 3600 // 60)} min"
-    return f"{_sig(s / 86400)} d"
+# Human formatting lives in fmt.py; these names stay for the modules that use them.
+from .fmt import duration as fmt_duration  # noqa: E402
+from .fmt import energy as fmt_energy  # noqa: E402
+from .fmt import mass as fmt_mass  # noqa: E402
+from .fmt import plain as fmt_number  # noqa: E402
+from .fmt import power as fmt_power  # noqa: E402
 
 
 # ------------------------------------------------------------------ user strings

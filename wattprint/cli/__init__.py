@@ -116,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wattprint {__version__}")
         return 0
     name, rest = argv[0], argv[1:]
+    from ..fmt import use_cli
+
+    use_cli()  # hints name options as typed here (--pue), not as Python keywords (pue=)
     if name not in COMMANDS:
         print(one_line(f"wattprint: error: unknown command {name!r}; choose from {', '.join(COMMANDS)}"),
               file=sys.stderr)

@@ -44,6 +44,7 @@ class Options:
     run_id: str | None = None  # the id asked for (None: a fresh one per run)
     command: str | None = None
     quiet: bool = False
+    verbose: bool = False  # also say when a prediction is not yet reliable, and why
     meters: tuple | None = None  # meters to use instead of discovering them (tests, embedding)
 
     @property
@@ -57,7 +58,7 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
             budget_co2e_kg=None, budget_usd=None, on_exceed="warn", predict_every=0.1,
             prometheus_port=None, push_gateway=None, distributed="auto", scope="machine",
             sysfs_root=None, gpus=True, cpu=None, cpu_tdp_w=None, run_id=None, command=None,
-            quiet=False, meters=None) -> Options:
+            quiet=False, verbose=False, meters=None) -> Options:
     """Check every option and return them as :class:`Options`; ``UsageError`` names the bad one."""
     try:
         interval = float(interval)
@@ -123,7 +124,7 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
         push_gateway=push_gateway, distributed=distributed, scope=scope, sysfs_root=sysfs_root,
         gpus=bool(gpus), cpu=cpu, cpu_tdp_w=cpu_tdp_w, run_id=run_id,
         command=command if command is not None else (" ".join(sys.argv) or None),
-        quiet=bool(quiet), meters=None if meters is None else tuple(meters), **budgets)
+        quiet=bool(quiet), verbose=bool(verbose), meters=None if meters is None else tuple(meters), **budgets)
 
 
 # A CPU package's power: the largest parts draw about 500 W at base power.
