@@ -14,7 +14,7 @@ LAYERS = [
     {"errors", "_version", "fmt", "units", "meters", "totals"},
     {"sampler", "store", "datasets", "datasets_hw", "progress_watch"},
     {"footprint", "predict", "equivalents", "draw", "net"},
-    {"plugins", "report", "reproduce"},
+    {"plugins", "report", "reproduce", "plan"},
     {"run", "supervise", "merge", "campaign"},
     {"integrations", "cli", "__main__", "__init__", "examples"},
 ]
