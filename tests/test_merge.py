@@ -136,3 +136,26 @@ def test_many_ranks_starting_on_a_fresh_shared_store_all_start(tmp_path):
         fake.stop()
     assert [r["rank"] for r in res] == list(range(6)) and sum(r["host"] for r in res) == 1
     assert len(Store.open(tmp_path / "fresh.sqlite").list_runs()) == 6
+
+
+def test_dry_run_into_a_new_store_says_what_would_be_merged_and_writes_nothing(tmp_path, cli):
+    fake = FakeRapl(tmp_path / "sysfs", {"package-0": 40.0}).start()
+    stores = tmp_path / "stores"
+    try:
+        procs = [launch({**slurm_env(r, r, 0, ntasks=2), "SLURM_STEP_TASKS_PER_NODE": "1"},
+                        stores / f"node{r}.sqlite", fake.root, 0.3) for r in range(2)]
+        wait_all(procs)
+    finally:
+        fake.stop()
+    new = tmp_path / "new" / "job.sqlite"
+    r = cli("merge", "--dry-run", "--from", str(stores), "--store", str(new))
+    assert r.returncode == 0, r.stderr
+    assert "job slurm-4242.0: 2 ranks on 2 node(s)" in r.stdout
+    assert f"would store in {new} (a new store)" in r.stdout
+    assert "e-0" not in r.stdout and "0.000000" not in r.stdout
+    assert not new.parent.exists()  # nothing created, not even the directory
+    r = cli("merge", "--dry-run", "--from", str(stores), "--store", str(new), "--json")
+    assert r.returncode == 0 and [j["job_id"] for j in json.loads(r.stdout)] == ["slurm-4242.0"]
+    # Without --from there is nothing to read the ranks from: the missing store is the error.
+    r = cli("merge", "--dry-run", "--store", str(new))
+    assert r.returncode == 2 and "no run store" in r.stderr

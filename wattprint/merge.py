@@ -67,8 +67,11 @@ def collect(paths) -> dict[str, list[dict]]:
     return jobs
 
 
-def merge(sources, out: Store, job_ids=None, *, force: bool = False, write: bool = True) -> list:
-    """Build (and store) job records; returns their summaries (``jobs.job_summary``)."""
+def merge(sources, out: Store | None, job_ids=None, *, force: bool = False, write: bool = True) -> list:
+    """Build (and store) job records; returns their summaries (``jobs.job_summary``).
+    ``out`` None: a destination that does not exist yet (only with ``write=False``)."""
+    if out is None and write:
+        raise UsageError("no destination store to write the job records to")
     jobs = collect(store_paths(sources))
     if job_ids:
         missing = [j for j in job_ids if j not in jobs]
@@ -78,7 +81,8 @@ def merge(sources, out: Store, job_ids=None, *, force: bool = False, write: bool
                              f"(jobs found: {known})")
         wanted = list(job_ids)
     else:
-        existing = {r.id for r in out.list_runs() if (r.meta or {}).get("role") == "job"}
+        existing = {r.id for r in (out.list_runs() if out is not None else [])
+                    if (r.meta or {}).get("role") == "job"}
         wanted = sorted(j for j in jobs if force or j not in existing)
     summaries = []
     for job_id in wanted:

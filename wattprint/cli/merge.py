@@ -1,7 +1,8 @@
 """``wattprint merge``: job records from the per-rank records of multi-node jobs."""
 from __future__ import annotations
 
-from ..units import J_PER_KWH
+import os
+
 from ._common import add_json, add_store, open_store
 from ._output import print_json, say
 
@@ -13,16 +14,24 @@ def add_arguments(p, name) -> None:
                    help="a store, or a directory of *.sqlite stores, holding the ranks' records "
                         "(repeatable; default: the --store itself)")
     p.add_argument("--force", action="store_true", help="rebuild job records that already exist")
-    p.add_argument("--dry-run", action="store_true", help="print the totals, write nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what would be merged, write nothing (the --store need not exist yet)")
     add_store(p)
     add_json(p)
 
 
 def run(args) -> int:
+    from ..fmt import duration, energy_scale
     from ..merge import merge
+    from ..store import default_path
 
-    out = open_store(args, create=not args.dry_run and bool(args.sources), write=not args.dry_run)
-    sources = args.sources or [out.path]
+    path = args.store or default_path()
+    if args.dry_run and args.sources and not os.path.exists(path):
+        out = None  # a new destination: nothing merged there yet
+    else:
+        out = open_store(args, create=not args.dry_run and bool(args.sources), write=not args.dry_run)
+        path = out.path
+    sources = args.sources or [path]
     jobs = merge(sources, out, args.jobs, force=args.force, write=not args.dry_run)
     if args.json:
         print_json(jobs)
@@ -31,17 +40,19 @@ def run(args) -> int:
         say("nothing to merge: every job already has a job record (--force rebuilds them)")
         return 0
     for j in jobs:
-        verb = "would store" if args.dry_run else "stored"
+        kwh = [j["energy_j"] / 3.6e6] + [n["energy_j"] / 3.6e6 for n in j["nodes"].values()]
+        s = energy_scale(kwh)  # one unit for the job and its nodes
+        where = f"would store in {path}" + (" (a new store)" if out is None else "") if args.dry_run \
+            else f"stored in {path}"
         say(f"job {j['job_id']}: {j['world_size']} ranks on {len(j['nodes'])} node(s), "
-              f"{j['energy_j'] / J_PER_KWH:.6f} kWh over {j['seconds']:.1f} s ({j['status']}); "
-              f"{verb} in {out.path}")
+            f"{s(kwh[0])} over {duration(j['seconds'])} ({j['status']}); {where}")
         for node, n in j["nodes"].items():
             say(f"  node {node} ({n['host']}): ranks {_ranges(n['ranks'])}, "
-                  f"{n['energy_j'] / J_PER_KWH:.6f} kWh, measured by rank "
-                  f"{', '.join(map(str, n['measured_by'])) or 'none'}")
+                f"{s(n['energy_j'] / 3.6e6)}, measured by rank "
+                f"{', '.join(map(str, n['measured_by'])) or 'none'}")
         if j.get("missing_ranks"):
             say(f"  warning: no record of rank(s) {_ranges(j['missing_ranks'])}: "
-                  "their energy is not in the total")
+                "their energy is not in the total")
     return 0
 
 

@@ -42,6 +42,20 @@ def _pid_alive(pid: int | None, started: float | None) -> bool:
         return False
 
 
+def _candidates(runs, shown: int = 10) -> str:
+    """The newest ``shown`` of ``runs`` as 'id started HH:MM', and how many more there are."""
+    newest = sorted(runs, key=lambda r: (r.started_at or 0, r.key or 0), reverse=True)
+    items = []
+    for r in newest[:shown]:
+        try:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at))
+        except (OverflowError, OSError, ValueError, TypeError):
+            when = "?"
+        items.append(f"{r.id} started {when}")
+    more = len(runs) - shown
+    return ", ".join(items) + (f" and {more} more" if more > 0 else "")
+
+
 class Store(abc.ABC):
     """One open run store. Safe to share between the threads of one process; several processes
     may write one store at once. ``key`` is the store's own integer handle of a run. A store
@@ -141,8 +155,8 @@ class Store(abc.ABC):
             empty = self._count_runs() == 0
             hint = "the store is empty" if empty else "'wattprint runs' lists the run ids"
             raise UsageError(f"no run {run_id!r} in {self.path} ({hint})")
-        raise UsageError(f"run id {run_id!r} is ambiguous ({len(runs)} runs start with it): "
-                         "give more characters")
+        raise UsageError(f"run id {run_id!r} is ambiguous: {len(runs)} runs start with it "
+                         f"({_candidates(runs)}); give more characters")
 
     # -- reading a run's rows -------------------------------------------------------------
     @abc.abstractmethod
