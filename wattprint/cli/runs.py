@@ -4,8 +4,11 @@ from __future__ import annotations
 import sys
 import time
 
+from ..errors import UsageError
 from ._common import add_json, add_store, open_store
 from ._output import print_json, printable
+
+DEFAULT_LIMIT = 20
 
 
 def add_arguments(p, name) -> None:
@@ -14,6 +17,10 @@ def add_arguments(p, name) -> None:
     else:
         p.add_argument("--project", "-p", help="only runs of this project")
         p.add_argument("--tag", "-t", help="only runs with this tag")
+        p.add_argument("--limit", "-n", metavar="N",
+                       help=f"show the newest N runs (default: {DEFAULT_LIMIT} in the table, all with "
+                            "--json); 0 shows all")
+        p.add_argument("--all", "-a", action="store_true", help="show every run (same as --limit 0)")
     add_store(p)
     add_json(p)
 
@@ -21,36 +28,107 @@ def add_arguments(p, name) -> None:
 def run(args) -> int:
     store = open_store(args)
     if args.command == "show":
-        rec = store.get_run(args.run_id)
-        if args.json:
-            print_json(rec.as_dict())
-        else:
-            from ..report.data import footprint_or_note
-            from ..report.terminal import summary
-
-            notes: list = []
-            fp = footprint_or_note(rec, notes)
-            for n in notes:  # a bad stored location: say so, show the energy anyway
-                print(printable(f"wattprint: {n}"), file=sys.stderr)
-            print(summary(rec, fp, store=store))
-            print(printable(f"  project {rec.project or '-'} · tags {', '.join(rec.tags) or '-'} · "
-                            f"host {rec.host} · started {_time(rec.started_at, '%Y-%m-%d %H:%M:%S')}"))
-            if rec.command:
-                print(printable(f"  command: {rec.command}"))
-        return 0
-    runs = store.list_runs(project=args.project, tag=args.tag)
+        return _show(store, args)
+    limit = _limit(args)
+    runs = store.list_runs(project=args.project, tag=args.tag)[::-1]  # newest first
+    shown = runs[:limit] if limit else runs
     if args.json:
-        print_json([r.as_dict() for r in runs])
+        print_json([r.as_dict() for r in shown])
         return 0
     if not runs:
-        print(printable(f"no runs in {store.path}"))
+        filtered = " match the filters" if args.project or args.tag else ""
+        print(printable(f"no runs{filtered} in {store.path}"))
         return 0
-    print(f"{'RUN':<23} {'PROJECT':<14} {'STATUS':<11} {'STARTED':<16} {'DURATION':>9} "
-          f"{'ENERGY kWh':>11} {'AVG W':>8}")
+    print(table(shown))
+    more = len(runs) - len(shown)
+    if more:
+        print(f"{len(shown)} newest of {len(runs)} runs shown; {more} older: --limit {len(runs)} "
+              "or --all lists them")
+    return 0
+
+
+def _limit(args) -> int | None:
+    """Rows to show: None for all."""
+    if args.all:
+        if args.limit not in (None, "0"):
+            raise UsageError("give --limit N or --all, not both")
+        return None
+    if args.limit is None:
+        return None if args.json else DEFAULT_LIMIT
+    try:
+        n = int(args.limit)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise UsageError(f"--limit {args.limit!r}: give a whole number of runs (0 shows all)")
+    return n or None
+
+
+def table(runs) -> str:
+    """The runs as a text table: one energy unit and one mass unit for all rows, named in the header."""
+    from ..fmt import duration, energy_scale, mass_scale
+    from ..report.data import footprint_or_note
+
+    co2 = []
     for r in runs:
-        print(f"{printable(r.id):<23} {printable(r.project or '-')[:14]:<14} {printable(r.status):<11} "
-              f"{_time(r.started_at, '%Y-%m-%d %H:%M'):<16} "
-              f"{r.duration_s or 0:>8.1f}s {r.energy_kwh or 0:>11.6f} {r.avg_power_w or 0:>8.1f}")
+        fp = footprint_or_note(r, []) if r.location else None
+        co2.append(fp.co2e_kg if fp is not None else None)
+    es = energy_scale([r.energy_kwh for r in runs])
+    ms = mass_scale([c for c in co2 if c is not None])
+    co2_head = f"CO2e {ms.unit}" if any(c is not None for c in co2) else "CO2e"
+    head = ["RUN", "PROJECT", "STATUS", "STARTED", "DURATION", f"ENERGY {es.unit}", co2_head,
+            "LOCATION", "TAGS"]
+    rows = [[r.id, r.project or "-", r.status, _time(r.started_at, "%Y-%m-%d %H:%M"),
+             duration(r.duration_s or 0), es.number(r.energy_kwh) if r.energy_j else "0",
+             ms.number(c) if c is not None else "-", _location(r.location), ",".join(r.tags) or "-"]
+            for r, c in zip(runs, co2)]
+    rows = [[printable(str(c)) for c in row] for row in rows]
+    caps = [40, 16, 11, 16, 12, 12, 10, 24, 30]
+    widths = [min(cap, max(len(x) for x in col)) for cap, col in zip(caps, zip(head, *rows))]
+    right = {4, 5, 6}
+
+    def line(cells):
+        out = []
+        for i, (c, w) in enumerate(zip(cells, widths)):
+            c = c if len(c) <= w else c[:w - 1] + "~"
+            out.append(c.rjust(w) if i in right else c.ljust(w))
+        return "  ".join(out).rstrip()
+
+    text = "\n".join([line(head)] + [line(r) for r in rows])
+    if any(c is None for c in co2):
+        text += "\nCO2e '-': no location stored with the run ('wattprint run --region R' or --cloud)"
+    return text
+
+
+def _location(loc: dict) -> str:
+    loc = loc or {}
+    if loc.get("cloud"):
+        return str(loc["cloud"])
+    if loc.get("region"):
+        return str(loc["region"])
+    value = loc.get("intensity")
+    if value not in (None, ""):
+        return f"{value} g/kWh" if isinstance(value, (int, float)) else str(value)
+    return "-"
+
+
+def _show(store, args) -> int:
+    rec = store.get_run(args.run_id)
+    if args.json:
+        print_json(rec.as_dict())
+        return 0
+    from ..report.data import footprint_or_note
+    from ..report.terminal import summary
+
+    notes: list = []
+    fp = footprint_or_note(rec, notes)
+    for n in notes:  # a bad stored location: say so, show the energy anyway
+        print(printable(f"wattprint: {n}"), file=sys.stderr)
+    print(summary(rec, fp, store=store))
+    print(printable(f"  project {rec.project or '-'} · tags {', '.join(rec.tags) or '-'} · "
+                    f"host {rec.host} · started {_time(rec.started_at, '%Y-%m-%d %H:%M:%S')}"))
+    if rec.command:
+        print(printable(f"  command: {rec.command}"))
     return 0
 
 
@@ -60,4 +138,3 @@ def _time(t, fmt: str) -> str:
         return time.strftime(fmt, time.localtime(t))
     except (OverflowError, OSError, ValueError, TypeError):
         return "?"
-
