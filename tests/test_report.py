@@ -169,7 +169,7 @@ def test_markdown_statement_names_what_was_measured_modelled_and_every_source(st
     assert "Measured with hardware energy counters: cpu (rapl test); gpu (nvml test)" in md
     assert "Modelled rather than measured: dram (dram\\-model test)" in md or \
            "Modelled rather than measured: dram (dram-model test)" in md
-    assert "PUE) of 1.1 (given by the user)" in md
+    assert "PUE) of 1.1 (given by the user" in md
     assert "342 g CO2e/kWh" in md and "Ember" in md and "2024" in md
     assert "\\*bold\\*" in md and "\\[x\\]" in md and "&lt;b&gt;" in md and "<b>" not in md
     assert "| CO2e |" in md

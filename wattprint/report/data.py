@@ -183,8 +183,9 @@ def equivalents(co2e_kg: float | None, energy_kwh: float | None = None) -> list[
         return []
 
 
-def sources(runs: list[RunData]) -> list[dict]:
-    """Every factor used, once (same factor, value and source)."""
+def sources(runs: list[RunData], compared: list | None = None) -> list[dict]:
+    """Every factor used, once (same factor, value and source); with ``compared`` (rows of
+    ``regions()``), every compared grid's intensity too: a report shows no number without its source."""
     out, seen = [], set()
     for r in runs:
         for s in (r.footprint.sources if r.footprint is not None else []):
@@ -192,7 +193,48 @@ def sources(runs: list[RunData]) -> list[dict]:
             if key not in seen:
                 seen.add(key)
                 out.append(s)
+    for row in compared or []:
+        key = ("intensity", row["intensity_g_per_kwh"], row["source"], row["name"])
+        if key not in seen:
+            seen.add(key)
+            out.append({"factor": "intensity (compared)", "name": row["name"], "value": row["intensity_g_per_kwh"],
+                        "unit": "g/kWh", "source": row["source"], "year": row["year"], "url": row.get("url"),
+                        "note": row.get("note"), "scope": row.get("scope")})
     return out
+
+
+def window_groups(windows) -> list[dict]:
+    """Windows (name, start s, end s, {domain: J}) by name, in order of first appearance: how
+    many, their seconds and IT energy (kWh) in total and on average."""
+    groups: dict = {}
+    for name, a, b, e in windows:
+        g = groups.setdefault(name, {"name": name, "count": 0, "seconds": 0.0, "energy_kwh": 0.0})
+        g["count"] += 1
+        g["seconds"] += max(b - a, 0.0)
+        g["energy_kwh"] += sum(e.values()) / J_PER_KWH
+    for g in groups.values():
+        g["mean_seconds"] = g["seconds"] / g["count"]
+        g["mean_energy_kwh"] = g["energy_kwh"] / g["count"]
+    return list(groups.values())
+
+
+def warmup_s(predictions) -> float | None:
+    """Where the warm-up ended (s since the start), as the last prediction that found one says."""
+    for _, p in reversed(predictions or []):
+        if isinstance(p, dict) and (p.get("warmup_s") or 0) > 0:
+            return float(p["warmup_s"])
+    return None
+
+
+def share_modelled(runs: list[RunData]) -> float:
+    """The share of the counted IT energy that was modelled rather than measured (0 to 1)."""
+    total = modelled = 0.0
+    for r in runs:
+        for d in r.record.domains:
+            if d.in_total:
+                total += d.energy_j
+                modelled += d.energy_j if d.label != "measured" else 0.0
+    return modelled / total if total > 0 else 0.0
 
 
 def measured_modelled(runs: list[RunData]) -> tuple[list, list]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from html import escape
 
+from ..fmt import plain
 from ..units import printable
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
@@ -36,12 +37,11 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 
 
 def _tick_label(v: float) -> str:
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if a >= 1e4 or a < 1e-2:
-        return f"{v:.2g}"
-    return f"{v:g}" if a >= 1 else f"{v:.3g}"
+    """A tick value in plain digits (never an exponent), without trailing zeros."""
+    text = plain(v, 3)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def time_axis(seconds: float) -> tuple[float, str]:
@@ -57,12 +57,16 @@ def time_axis(seconds: float) -> tuple[float, str]:
 
 def line_chart(series: dict, *, title: str, x_label: str, y_label: str, width: int = 760,
                height: int = 300, bands: dict | None = None, hlines: list | None = None,
-               y_min: float | None = 0.0, css_class: str = "plot") -> str:
-    """Lines ``{name: [(x, y), ...]}``, optional shaded ``bands {name: [(x, lo, hi)]}`` and
-    horizontal reference lines ``[(y, label)]``, with axes, ticks and a legend."""
+               y_min: float | None = 0.0, css_class: str = "plot", spans: list | None = None,
+               marks: list | None = None) -> str:
+    """Lines ``{name: [(x, y), ...]}``, optional shaded ``bands {name: [(x, lo, hi)]}``,
+    horizontal reference lines ``[(y, label)]``, shaded x-ranges ``spans [(x0, x1, label, kind)]``
+    (kind 'warmup' or 'window'; labelled when wide enough) and short ``marks`` at the top (x
+    positions: window starts when there are too many windows to shade), with axes and a legend."""
     bands = bands or {}
     hlines = hlines or []
-    xs = [p[0] for pts in series.values() for p in pts] + [b[0] for pts in bands.values() for b in pts]
+    xs = ([p[0] for pts in series.values() for p in pts] + [b[0] for pts in bands.values() for b in pts]
+          + [x for a, b, _, _ in spans or [] for x in (a, b)] + list(marks or []))
     ys = ([p[1] for pts in series.values() for p in pts] + [v for pts in bands.values() for b in pts
                                                             for v in b[1:]] + [h[0] for h in hlines])
     ys = [y for y in ys if y is not None and math.isfinite(y)]
@@ -105,6 +109,7 @@ def line_chart(series: dict, *, title: str, x_label: str, y_label: str, width: i
                f'<text transform="translate(14 {top + ph / 2:.0f}) rotate(-90)" text-anchor="middle">'
                f'{esc(y_label)}</text></g>')
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>')
+    out += _spans(spans or [], marks or [], sx, x0, x1, top, ph)
     names = list(series)
     for i, (name, pts) in enumerate(bands.items()):
         color = PALETTE[names.index(name) % len(PALETTE)] if name in names else PALETTE[i % len(PALETTE)]
@@ -142,6 +147,29 @@ def line_chart(series: dict, *, title: str, x_label: str, y_label: str, width: i
     return "".join(out)
 
 
+SPAN_FILL = {"warmup": ("#f2c14e", 0.25), "window": ("#7f7f7f", 0.12)}
+
+
+def _spans(spans, marks, sx, x0, x1, top, ph) -> list[str]:
+    out = []
+    for i, (a, b, label, kind) in enumerate(spans):
+        a, b = max(a, x0), min(b, x1)
+        if b <= a:
+            continue
+        color, alpha = SPAN_FILL.get(kind, SPAN_FILL["window"])
+        alpha = alpha if kind == "warmup" or i % 2 == 0 else alpha / 2  # neighbours stay apart
+        xa, xb = sx(a), sx(b)
+        out.append(f'<rect class="span {esc(kind)}" x="{_num(xa)}" y="{top}" width="{_num(max(xb - xa, 0.5))}" '
+                   f'height="{ph}" fill="{color}" fill-opacity="{alpha}"><title>{esc(label)}</title></rect>')
+        if xb - xa >= 7 * len(label) + 6:
+            out.append(f'<text x="{_num(xa + 3)}" y="{top + 12}" font-size="10" fill="#555">{esc(label)}</text>')
+    for x in marks:
+        if x0 <= x <= x1:
+            out.append(f'<line class="mark" x1="{_num(sx(x))}" x2="{_num(sx(x))}" y1="{top}" y2="{top + 6}" '
+                       'stroke="#555"/>')
+    return out
+
+
 def bar_chart(bars: list, *, title: str, unit: str, width: int = 760, css_class: str = "plot",
               highlight: str | None = None) -> str:
     """Horizontal bars ``[(label, value)]`` with the value written at the end of each bar."""
@@ -169,11 +197,4 @@ def bar_chart(bars: list, *, title: str, unit: str, width: int = 760, css_class:
 
 
 def _value(v: float) -> str:
-    a = abs(v)
-    if a == 0:
-        return "0"
-    if a >= 1000:
-        return f"{v:,.0f}"
-    if a >= 1:
-        return f"{v:.3g}"
-    return f"{v:.3g}"
+    return plain(v)
