@@ -34,11 +34,12 @@ def _rows(run_id):
 # -- parsing ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("line,expect", [
     ("epoch 3/40 loss 0.1", (3, 40)),
-    ("Epoch 4 of 40", (4, 40)),
+    ("Epoch 4 of 40 loss 0.2", (4, 40)),
+    ("Epoch 4 of 40", (3, 40)),  # a header, printed as epoch 4 starts
     ("step: 120/5000 lr 3e-4", (120, 5000)),
     ("Iteration 7/100", (7, 100)),
     (" 45%|████▌     | 45/100 [00:04<00:05,  9.80it/s]", (45, 100)),
-    ("Epoch 0:  12%|█▏  | 12/500 [00:01<00:40, 12.1it/s, loss=0.3]", (12, 500)),
+    ("Epoch 0:  12%|█▏  | 12/500 [00:01<00:40, 12.1it/s, loss=0.3]", (12, None)),  # one epoch's bar
     (" 50%|█████     | 5.00k/10.0k [00:01<00:01, 5.0kit/s]", (5000, 10000)),
     ("loss 0.3 acc 0.9", None),
     ("saved to checkpoint-3/40.pt", None),
@@ -56,9 +57,9 @@ def test_restarting_bar_counts_on_and_learns_epochs():
 
 def test_first_kind_wins():
     lp = LineProgress()
-    assert lp.feed("epoch 1/10") == (1, 10)
+    assert lp.feed("epoch 1/10 loss=1") == (1, 10)
     assert lp.feed(" 30%| | 30/100 [") is None  # a batch bar does not fight the epoch count
-    assert lp.feed("epoch 2/10") == (2, 10)
+    assert lp.feed("epoch 2/10 loss=1") == (2, 10)
 
 
 def test_custom_regex_and_fixed_total():
@@ -188,7 +189,7 @@ def test_custom_regex_on_the_command_line(tmp_path, cli):
 @pytest.mark.parametrize("args,msg", [  # the line names what is wrong
     (["--progress-regex", "("], "not a valid regular expression"),
     (["--budget-kwh", "-1"], "--budget-kwh"),
-    (["--budget-co2e-kg", "1"], "budget_co2e_kg needs a grid intensity"),
+    (["--budget-co2e-kg", "1"], "--budget-co2e-kg needs a grid intensity"),
     (["--predict-every", "3"], "predict"),
 ])
 def test_bad_options_exit_2_in_one_line(cli, args, msg):

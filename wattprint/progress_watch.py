@@ -1,16 +1,33 @@
 """Progress of a child process for ``wattprint run``: from its output lines, or from a file.
 
-Output lines. Each line (split at ``\\n`` and at tqdm's ``\\r``) is matched against patterns:
+Output lines. Each line (split at ``\\n`` and at tqdm's ``\\r``, terminal colour codes removed)
+is matched against these formats; the first that matches is followed from then on, so an
+``epoch 3/40`` line does not fight with a batch bar:
 
+* Lightning's RichProgressBar, ``Epoch 2/4 ━━━━━━ 45/100 0:00:04 ...``: the epoch is counted
+  from 0 and the number after ``/`` is the last epoch's, so that is step 2 x 100 + 45 of
+  5 x 100;
 * ``epoch 3/40``, ``Epoch 3 of 40``, ``step: 120/5000``, ``iter 7/100`` (case-insensitive);
-* tqdm bars: ``45%|████▌     | 45/100 [00:04<00:05, 9.8it/s]``;
+* tqdm bars: ``45%|████▌     | 45/100 [00:04<00:05, 9.8it/s]`` (HF Trainer's, Lightning's
+  TQDMProgressBar ``Epoch 0:  45%|...| 45/100 [...]``, your own);
 * or your own ``--progress-regex`` with groups ``done`` and (optionally) ``total``, or two
   unnamed groups in that order.
 
-The first kind of line that matches is followed from then on, so an ``epoch 3/40`` line does not
-fight with a batch bar. A bar that starts again from a lower count (one tqdm bar per epoch) is
-added up: work done is counted across restarts, and the total becomes bar total × epochs when an
-``epoch N/M`` line says how many there are (or pass ``--total`` in the bar's units).
+Start or end of a unit. An epoch line is counted when it is printed, as the end of that epoch
+(``epoch 3/5 loss=0.12`` is printed after the work), except a header: an epoch line with
+nothing after it but punctuation or "start"/"begin" (Keras' ``Epoch 3/5``, printed as epoch 3
+*starts*). A header counts the epoch before it as done; the announced epoch is done when the
+next header comes, or when the command ends with exit code 0 (a failed command did not finish
+it). Step and iteration lines, tqdm and Rich bars count what they show.
+
+Bars. Only one bar is followed: the first one, known by its label (the text before the
+percentage, digits aside) and its total. Other bars are left alone, such as an evaluation bar
+with another total, and bars labelled Validation, Sanity Checking, Testing, Predicting or
+Evaluating are never followed. A followed bar that starts again from a lower count (one bar
+per epoch) is added up: each finished pass counts its bar's total. A bar labelled ``Epoch N``
+counts one epoch, so the run's total is unknown unless an ``epoch N/M`` line says how many
+epochs there are (then bar total x epochs) or ``--total`` is given in the bar's units; an
+unlabelled bar that restarts has the same rule.
 
 Progress file. ``wattprint run`` sets ``WATTPRINT_PROGRESS_FILE`` for the child (unless already
 set). The child writes its progress there, replacing the content: ``done`` or ``done total`` or
@@ -29,6 +46,16 @@ EPOCH = re.compile(r"\b(?:epoch|step|iter(?:ation)?)\b\s*[:=#]?\s*(?P<done>\d+)\
 EPOCH_ONLY = re.compile(r"\bepoch\b\s*[:=#]?\s*(?P<done>\d+)\s*(?:/|of)\s*(?P<total>\d+)\b",
                         re.IGNORECASE)
 TQDM = re.compile(r"\|\s*(?P<done>\d+(?:\.\d+)?[kKMG]?)/(?P<total>\d+(?:\.\d+)?[kKMG]?)\s*\[")
+# Lightning's RichProgressBar: "Epoch 2/4 ━━━━━ 45/100 ..." (epoch from 0, "/4": the last one)
+RICH = re.compile(r"\bepoch\s+(?P<epoch>\d+)(?:/(?P<last>\d+))?\s+[━╸╺╾╼─ ]*[━╸╺╾╼─]\s*"
+                  r"(?P<done>\d+)/(?P<total>\d+)\b", re.IGNORECASE)
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[78]|[\x00-\x08\x0b-\x1f\x7f]")
+# After an epoch line: nothing but this makes it a header, printed as the epoch starts.
+HEADER_TAIL = re.compile(r"[\s:.\-=>*\]\)]*(?:(?:start|starting|begin|beginning)\b.*)?",
+                         re.IGNORECASE)
+EVAL_BAR = re.compile(r"^\W*(?:validation|validating|sanity check(?:ing)?|testing|test|predicting|"
+                      r"prediction|evaluating|evaluation|eval)\b", re.IGNORECASE)
+PER_EPOCH_BAR = re.compile(r"\bepoch\b", re.IGNORECASE)
 _SCALE = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
 MAX_LINE = 65536
 
@@ -59,11 +86,21 @@ def compile_regex(text: str) -> re.Pattern:
     return rx
 
 
+def _bar_label(line: str, m) -> str:
+    """A tqdm bar's label: the text before its percentage, digits as '#'."""
+    head = line[:m.start()]
+    cut = head.find("|")
+    head = head[:cut] if cut >= 0 else head
+    head = re.sub(r"\s*\d+%\s*$", "", head).strip()
+    return re.sub(r"\d+", "#", head)
+
+
 class LineProgress:
-    """Turns output lines into cumulative (done, total) updates."""
+    """Turns output lines into cumulative (done, total) updates (see the module's rules)."""
 
     def __init__(self, patterns=None, total: float | None = None):
-        self.patterns = list(patterns) if patterns else [EPOCH, TQDM]
+        self.custom = bool(patterns)
+        self.patterns = list(patterns) if patterns else [RICH, EPOCH, TQDM]
         self.fixed_total = total
         self.kind: re.Pattern | None = None
         self.offset = 0.0     # work done in earlier passes of a restarting bar
@@ -71,9 +108,15 @@ class LineProgress:
         self.restarts = 0
         self.epochs: float | None = None  # M from an "epoch N/M" line, seen alongside a bar
         self.last_line: str | None = None
+        self.bar: tuple | None = None     # (label, total) of the followed bar
+        self.per_epoch = False            # the followed bar counts one epoch
+        self.pending = None               # (done, total) of an announced epoch, not yet done
+        self.reported = 0.0
 
     def feed(self, line: str):
         """(done, total or None) if the line reports progress, else None."""
+        if not self.custom:
+            line = ANSI.sub("", line)
         if self.kind is TQDM:
             m = EPOCH_ONLY.search(line)
             if m:
@@ -84,16 +127,59 @@ class LineProgress:
                 break
         else:
             return None
+        if rx is RICH:
+            return self._rich(m, line)
         done, total = self._groups(rx, m)
         if done is None or not math.isfinite(done):
             return None
+        if rx is TQDM and not self.custom and not self._follow_bar(line, m, total):
+            return None
         self.kind = rx
         self.last_line = line
+        if rx is EPOCH and not self.custom and m.group(0).lower().startswith("epoch") \
+                and HEADER_TAIL.fullmatch(line[m.end():]):
+            return self._header(done, total)
         if self.last is not None and done < self.last[0]:
-            self.offset += self.last[0]  # the bar started again (next epoch): count on
+            # the bar started again (next epoch): count on; a finished pass is its whole total
+            prev_done, prev_total = self.last
+            self.offset += prev_total if rx is TQDM and prev_total else prev_done
             self.restarts += 1
         self.last = (done, total)
-        return self.offset + done, self._total(total)
+        self.pending = None
+        return self._out(self.offset + done, self._total(total))
+
+    def end(self):
+        """The command succeeded: (done, total) of the epoch it announced last, or None."""
+        pending, self.pending = self.pending, None
+        return self._out(*pending) if pending else None
+
+    # -- formats ----------------------------------------------------------------------------
+    def _header(self, k, n):
+        """'Epoch k/N' as epoch k starts: k-1 are done; k is done at the next header or end."""
+        total = self._total(n)
+        self.pending = (self.offset + k, total)
+        self.last = (k, n)
+        return self._out(self.offset + k - 1, total) if k > 1 else None
+
+    def _rich(self, m, line):
+        epoch, done, per = (_number(m.group(g)) for g in ("epoch", "done", "total"))
+        if epoch is None or done is None or not per:
+            return None
+        self.kind, self.last_line = RICH, line
+        last = _number(m.group("last"))
+        total = self.fixed_total if self.fixed_total is not None else (
+            (last + 1) * per if last is not None else None)
+        return self._out(epoch * per + done, total)
+
+    def _follow_bar(self, line, m, total) -> bool:
+        label = _bar_label(line, m)
+        if self.bar is None:
+            if EVAL_BAR.search(label):
+                return False
+            self.bar = (label, total)
+            self.per_epoch = bool(PER_EPOCH_BAR.search(label))
+            return True
+        return (label, total) == self.bar
 
     def _groups(self, rx, m):
         if "done" in rx.groupindex:
@@ -109,11 +195,13 @@ class LineProgress:
             return self.fixed_total
         if total is None or total <= 0:
             return None
-        if self.restarts == 0:
-            return total
-        if self.epochs:  # one bar per epoch
-            return total * self.epochs
-        return None
+        if self.kind is TQDM and (self.per_epoch or self.restarts):
+            return total * self.epochs if self.epochs else None  # one bar per epoch
+        return total
+
+    def _out(self, done, total):
+        self.reported = max(self.reported, done)
+        return done, total
 
 
 class Splitter:
