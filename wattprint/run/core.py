@@ -22,7 +22,7 @@ from ..units import positive
 from . import nested
 from .devices import open_meters
 from .measurement import Measurement, Window, check_window_name, sync_devices
-from .options import Options, options as make_options
+from .options import Options, options as make_options, unknown_option
 from .plugins import plugins_for
 from .recorder import Recorder, first_record, new_run_id
 
@@ -41,6 +41,9 @@ class Run:
 
     def __init__(self, opts: Options | None = None, *, plugins=None, clock=time.monotonic,
                  **kwargs):
+        for key in kwargs:  # a typo names the closest option
+            if key not in make_options.known_options:
+                raise unknown_option(key, make_options.known_options | {"plugins", "clock"})
         self.options = opts if opts is not None else make_options(**kwargs)
         o = self.options
         self.project, self.tags = o.project, list(o.tags)

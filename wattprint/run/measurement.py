@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from ..fmt import duration, energy_scale, power
 from ..units import J_PER_KWH
 
 
@@ -35,6 +36,14 @@ class Measurement:
         parts = ", ".join(f"{k}={v:.1f} J" for k, v in self.energy_j.items())
         return f"Measurement({self.name!r}, {self.seconds:.3f} s, {self.total_j:.1f} J: {parts})"
 
+    def __str__(self) -> str:
+        """``eval: 2.31 Wh over 41.2 s (202 W average); gpu:0 2.0 Wh, cpu:0 0.31 Wh``: one unit."""
+        kwh = {k: v / J_PER_KWH for k, v in self.energy_j.items()}
+        scale = energy_scale([self.energy_kwh, *kwh.values()])
+        parts = "; " + ", ".join(f"{k} {scale(v)}" for k, v in kwh.items()) if len(kwh) > 1 else ""
+        return (f"{self.name}: {scale(self.energy_kwh)} over {duration(self.seconds)} "
+                f"({power(self.avg_power_w)} average){parts}")
+
 
 class Window:
     """``with run.window("eval") as w:`` — afterwards ``w.energy_j`` and ``w.seconds``."""
@@ -65,6 +74,9 @@ class Window:
 
     def __repr__(self):
         return repr(self.measurement) if self.measurement else f"<window {self.name!r} open>"
+
+    def __str__(self):
+        return str(self.measurement) if self.measurement else f"{self.name}: still open"
 
 
 def sync_devices() -> None:

@@ -5,15 +5,47 @@ its plugins) read ``run.options`` and never check again.
 """
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import sys
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
+from ..fmt import either, opt
 from ..sampler import MIN_INTERVAL_S
 from ..units import (MAX_HOURS, MAX_WORK, S_PER_H, check_range, check_run_id, check_url,
                      positive_or_none)
 
 BUDGET_KEYS = ("budget_kwh", "budget_co2e_kg", "budget_usd")
+
+
+class UnknownOption(UsageError, TypeError):
+    """An option that does not exist (a typo): a ``UsageError``, and a ``TypeError`` as Python
+    gives for any unknown keyword."""
+
+
+def unknown_option(name: str, known) -> UnknownOption:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; the options are: {', '.join(sorted(known))}"
+    return UnknownOption(f"unknown option {name!r}{hint}")
+
+
+def checked_keywords(fn):
+    """``fn`` refusing an unknown keyword with the closest known name, before it runs (the
+    signature stays ``fn``'s own, for help() and IDEs)."""
+    known = {n for n, p in inspect.signature(fn).parameters.items()
+             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for name in kwargs:
+            if name not in known:
+                raise unknown_option(name, known)
+        return fn(*args, **kwargs)
+
+    wrapper.known_options = frozenset(known)
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -52,6 +84,7 @@ class Options:
         return {k: getattr(self, k) for k in BUDGET_KEYS}
 
 
+@checked_keywords
 def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval=5.0,
             total=None, unit="step", region=None, cloud=None, intensity=None, net_intensity=None,
             pue=None, prices=None, tariff=None, hardware=None, budget_kwh=None,
@@ -63,53 +96,56 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
     try:
         interval = float(interval)
     except (TypeError, ValueError):
-        raise UsageError(f"interval must be a number of seconds, got {interval!r}") from None
+        raise UsageError(f"{name('interval')} must be a number of seconds, got {interval!r}") from None
     if not interval >= MIN_INTERVAL_S:  # also rejects NaN
-        raise UsageError(f"interval must be at least {MIN_INTERVAL_S} s (10 ms), got {interval!r}")
-    flush_interval = positive_or_none("flush_interval", flush_interval)
+        raise UsageError(f"{name('interval')} must be at least {MIN_INTERVAL_S} s (10 ms), got {interval!r}")
+    flush_interval = positive_or_none(name("flush_interval"), flush_interval)
     if flush_interval is None:
-        raise UsageError("flush_interval must be a positive number of seconds, got None")
+        raise UsageError(f"{name('flush_interval')} must be a positive number of seconds, got None")
     if scope not in ("machine", "process"):
-        raise UsageError(f"scope must be 'machine' or 'process', got {scope!r}")
+        raise UsageError(f"{name('scope')} must be 'machine' or 'process', got {scope!r}")
     if on_exceed not in ("warn", "stop"):
-        raise UsageError(f"on_exceed must be 'warn' or 'stop', got {on_exceed!r}")
+        raise UsageError(f"{name('on_exceed')} must be 'warn' or 'stop', got {on_exceed!r}")
     if not (isinstance(distributed, bool) or distributed in (None, "auto", "off", "no")):
         raise UsageError(f"distributed must be 'auto', True or False, got {distributed!r}")
     if predict_every is not None:
-        predict_every = positive_or_none("predict_every", predict_every)
+        predict_every = positive_or_none(name("predict_every"), predict_every)
         if predict_every > 1:
-            raise UsageError(f"predict_every is a fraction of the total (e.g. 0.1 for every "
+            raise UsageError(f"{name('predict_every')} is a fraction of the total (e.g. 0.1 for every "
                              f"10 %), got {predict_every!r}")
-    budgets = {k: positive_or_none(k, v) for k, v in
+    budgets = {k: positive_or_none(name(k), v) for k, v in
                (("budget_kwh", budget_kwh), ("budget_co2e_kg", budget_co2e_kg),
                 ("budget_usd", budget_usd))}
     location = {k: v for k, v in dict(
         region=region, cloud=cloud, intensity=intensity, net_intensity=net_intensity, pue=pue,
         prices=prices, tariff=tariff, hardware=hardware).items() if v is not None}
     if budgets["budget_co2e_kg"] and not any(location.get(k) for k in ("region", "cloud", "intensity")):
-        raise UsageError("budget_co2e_kg needs a grid intensity: pass region=, cloud= or intensity=")
+        raise UsageError(f"{name('budget_co2e_kg')} needs a grid intensity: pass {opt('region')}, "
+                         f"{opt('cloud')} or {opt('intensity')}")
     if budgets["budget_usd"] and not any(location.get(k) for k in ("prices", "tariff", "hardware", "cloud")):
-        raise UsageError("budget_usd needs prices: pass tariff= (electricity) or cloud=/hardware=/prices=")
-    total = positive_or_none("total", total)
+        raise UsageError(f"{name('budget_usd')} needs prices: " + either(
+            python="pass tariff= (electricity) or cloud=/hardware=/prices=", cli="pass --cloud"))
+    total = positive_or_none(name("total"), total)
     if total is not None:
-        check_range(total, "total", MAX_WORK, why="units of work in one training")
+        check_range(total, name("total"), MAX_WORK, why="units of work in one training")
     if flush_interval > MAX_HOURS * S_PER_H or interval > MAX_HOURS * S_PER_H:
-        raise UsageError("interval and flush_interval must be at most 1e8 hours; check the value")
+        raise UsageError(f"{name('interval')} and {name('flush_interval')} must be at most "
+                         "100,000,000 hours; check the value")
     for key, value in budgets.items():
         if value is not None:
-            check_range(value, key, 1e12, why="a budget beyond anything a training can spend")
+            check_range(value, name(key), 1e12, why="a budget beyond anything a training can spend")
     if run_id is not None:
-        check_run_id(run_id, "run_id")
+        check_run_id(run_id, name("run_id"))
     if push_gateway is not None:
-        push_gateway = check_url(push_gateway, "push_gateway")
+        push_gateway = check_url(push_gateway, name("push_gateway"))
     if unit is None or not isinstance(unit, str) or not unit.strip():
-        raise UsageError(f"unit must be a name such as 'step' or 'epoch', got {unit!r}")
+        raise UsageError(f"{name('unit')} must be a name such as 'step' or 'epoch', got {unit!r}")
     tags = [tags] if isinstance(tags, str) else list(tags or ())
     for tag in tags:
         if not isinstance(tag, str) or not tag.strip():
-            raise UsageError(f"tags must be non-empty strings, got {tag!r}")
+            raise UsageError(f"{either(python='tags', cli='--tag')} must be non-empty strings, got {tag!r}")
     if project is not None and (not isinstance(project, str) or not project.strip()):
-        raise UsageError(f"project must be a non-empty string, got {project!r}")
+        raise UsageError(f"{name('project')} must be a non-empty string, got {project!r}")
     _check_location(location)
     cpu, cpu_tdp_w = check_cpu(cpu, cpu_tdp_w)
     if prometheus_port is not None:
@@ -127,6 +163,11 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
         quiet=bool(quiet), verbose=bool(verbose), meters=None if meters is None else tuple(meters), **budgets)
 
 
+def name(key: str) -> str:
+    """An option's name as the user wrote it: ``budget_kwh`` in Python, ``--budget-kwh`` on the CLI."""
+    return opt(key).rstrip("=")
+
+
 # A CPU package's power: the largest parts draw about 500 W at base power.
 MAX_CPU_TDP_W = 2000.0
 
@@ -140,7 +181,7 @@ def check_cpu(cpu, cpu_tdp_w) -> tuple[str | None, float | None]:
         resolve(cpu)
         cpu = cpu.strip()
     if cpu_tdp_w is not None:
-        cpu_tdp_w = check_range(positive_or_none("cpu_tdp_w", cpu_tdp_w), "cpu_tdp_w",
+        cpu_tdp_w = check_range(positive_or_none(name("cpu_tdp_w"), cpu_tdp_w), name("cpu_tdp_w"),
                                 MAX_CPU_TDP_W, "W", lowest=0.1,
                                 why="more than any CPU package draws")
     return cpu, cpu_tdp_w
@@ -151,7 +192,7 @@ def _check_location(location: dict) -> None:
     training, exactly as the CLI checks it: by computing the footprint of a tiny energy."""
     for key, value in location.items():
         if isinstance(value, str) and not value.strip():
-            raise UsageError(f"{key} must not be empty; leave it out or give a value")
+            raise UsageError(f"{name(key)} must not be empty; leave it out or give a value")
     if location:
         from ..footprint import for_energy
 
