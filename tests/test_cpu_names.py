@@ -9,6 +9,14 @@ import pytest
 from wattprint.errors import UsageError
 from wattprint.meters import cpu_model, cpu_names
 
+
+@pytest.fixture(autouse=True)
+def _python_wording(monkeypatch):
+    """The CLI's main(), run in-process by other tests, switches hints to CLI wording for good."""
+    from wattprint import fmt
+
+    monkeypatch.setitem(fmt._INTERFACE, "name", "python")
+
 # (string as a machine prints it, model row, cores, threads, TDP W); None: no figure published.
 REAL = [
     ("13th Gen Intel(R) Core(TM) i9-13900K", "Intel Core i9-13900K", 24, 32, 125),

@@ -49,7 +49,7 @@ def test_paper_row_from_the_command_line(capsys):
     (["--hardware", "V100", "--hours", "3", "--intensity", "5furlongs"], "unknown unit"),
     (["--hardware", "V100", "--hours", "3", "--count", "0"], "count"),
     (["--hardware", "V100", "--hours", "3", "--pue", "0.8"], "pue"),
-    (["--hardware", "V100", "--hours", "3", "--region", "FR", "--cloud", "gcp:us-central1"], "not region and cloud"),
+    (["--hardware", "V100", "--hours", "3", "--region", "FR", "--cloud", "gcp:us-central1"], "not --region and --cloud"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, argv, words):
     assert main(["estimate", *argv]) == 2

@@ -7,6 +7,14 @@ from wattprint import datasets, datasets_hw
 from wattprint.errors import UsageError
 from wattprint.footprint import Footprint, estimate, for_energy
 
+
+@pytest.fixture(autouse=True)
+def _python_wording(monkeypatch):
+    """The CLI's main(), run in-process by other tests, switches hints to CLI wording for good."""
+    from wattprint import fmt
+
+    monkeypatch.setitem(fmt._INTERFACE, "name", "python")
+
 LB = 0.45359237
 
 
@@ -155,7 +163,7 @@ def test_for_energy_uses_measured_energy():
 def test_given_power_is_listed_as_a_source():
     fp = estimate(device_power_w=250, count=4, hours=1)
     power = next(s for s in fp.sources if s["factor"] == "device_power")
-    assert power["value"] == 250 and power["source"] == "given by the user"
+    assert power["value"] == 250 and power["source"] == "given by the user (device_power_w)"
 
 
 def test_provider_must_match_the_cloud():
@@ -219,7 +227,8 @@ def test_kettle_and_car_km_factors_are_what_their_sources_give():
 
 def test_text_output_of_a_tiny_footprint_has_no_exponent():
     text = str(estimate(power_w=0.001, hours=1, region="US", pue=1.0))
-    assert "(0.00000085 lb)" in text and "e-0" not in text
+    assert "CO2e        0.384 mg at 384 g/kWh" in text  # 1 Wh x 384 g/kWh, in one unit
+    assert "e-0" not in text and " lb" not in text  # one mass unit per view
 
 
 # -- hardware estimates as a range (issue 11, item 10) ------------------------------------------
@@ -328,4 +337,4 @@ def test_every_google_region_with_a_share_gets_net_co2e_and_others_do_not():
 def test_a_given_net_intensity_still_wins():
     fp = estimate(power_w=1000, hours=1, cloud="gcp:us-central1", net_intensity="10g/kWh")
     assert fp.co2e_net_kg == pytest.approx(fp.energy_kwh * 10 / 1000)
-    assert next(s for s in fp.sources if s["factor"] == "net_intensity")["source"] == "given by the user"
+    assert next(s for s in fp.sources if s["factor"] == "net_intensity")["source"] == "given by the user (net_intensity)"

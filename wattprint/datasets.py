@@ -15,6 +15,7 @@ from functools import lru_cache
 from importlib import resources
 
 from .errors import UsageError
+from .fmt import opt
 from .units import MAX_PUE, check_range, parse_intensity, shown
 
 
@@ -63,6 +64,11 @@ def closest(query: str, names) -> list[str]:
     close = difflib.get_close_matches(norm(query), list(by_norm), n=5, cutoff=0.5)
     close += [k for k in by_norm if norm(query) and norm(query) in k and k not in close][: 5 - len(close)]
     return [by_norm[c] for c in close]
+
+
+def _n(key: str) -> str:
+    """An option's name in the interface in use: ``pue`` in Python, ``--pue`` on the CLI."""
+    return opt(key).rstrip("=")
 
 
 def unknown(what: str, query: str, names, hint: str) -> UsageError:
@@ -178,16 +184,18 @@ def cloud_intensity(cloud: str) -> Factor:
                       note="about 2020-2021", name=name)
     if r["country_iso2"]:
         return replace(region_intensity(r["country_iso2"]), note="country average", name=name)
-    raise UsageError(f"no carbon intensity known for {name}; pass --intensity")
+    raise UsageError(f"no carbon intensity known for {name}; pass {opt('intensity')}")
 
 
 def resolve_intensity(*, region=None, cloud=None, intensity=None) -> Factor | None:
     """Gross grid intensity in g CO2e/kWh, or None when no location is given (never invented)."""
     given = [k for k, v in (("region", region), ("cloud", cloud), ("intensity", intensity)) if v not in (None, "")]
     if len(given) > 1:
-        raise UsageError(f"give one of region, cloud or intensity, not {' and '.join(given)}")
+        raise UsageError(f"give one of {_n('region')}, {_n('cloud')} or {_n('intensity')}, not "
+                         f"{' and '.join(_n(k) for k in given)}")
     if intensity not in (None, ""):
-        return Factor(parse_intensity(intensity), "g/kWh", "given by the user", "", None, None,
+        return Factor(parse_intensity(intensity, _n("intensity")), "g/kWh", f"given by the user ({_n('intensity')})",
+                      "", None, None,
                       name=str(intensity))
     if region not in (None, ""):
         return region_intensity(region)
@@ -226,8 +234,12 @@ def region_list(query: str | None = None) -> list[dict]:
 
 # ---------------------------------------------------------------- PUE
 
-ASSUMED_PUE = Factor(1.0, "ratio", "assumed: no data centre given", "", None, None,
-                     note="pass pue= (number or 'strubell2019' / 'industry') or provider= / cloud=", name="none")
+ASSUMED_PUE = Factor(1.0, "ratio", "assumed: no data centre given", "", None, None, name="none")
+
+
+def _assumed_pue() -> Factor:
+    return replace(ASSUMED_PUE, note=f"pass {opt('pue')} (number or 'strubell2019' / 'industry') or "
+                                     f"{opt('provider')} / {opt('cloud')}")
 
 
 def _pue_factor(row: dict) -> Factor:
@@ -245,16 +257,16 @@ def resolve_pue(*, pue=None, provider=None, cloud=None) -> Factor:
             value = float(pue)
         except (TypeError, ValueError):
             presets = [k for k, r in rows.items() if r["scope"] == "preset"]
-            raise UsageError(f"pue {shown(pue)}: give a number >= 1 or a preset ({', '.join(presets)})") from None
-        check_range(value, "pue", MAX_PUE, why="the worst data centres measured are near 3")
+            raise UsageError(f"{_n('pue')} {shown(pue)}: give a number >= 1 or a preset ({', '.join(presets)})") from None
+        check_range(value, _n("pue"), MAX_PUE, why="the worst data centres measured are near 3")
         if value < 1:
-            raise UsageError(f"pue: must be 1 or more (facility energy / IT energy), got {value:g}")
-        return Factor(value, "ratio", "given by the user", "", None, None, name=str(pue))
+            raise UsageError(f"{_n('pue')}: must be 1 or more (facility energy / IT energy), got {value:g}")
+        return Factor(value, "ratio", f"given by the user ({_n('pue')})", "", None, None, name=str(pue))
     if cloud not in (None, ""):
         p, region = split_cloud(cloud)
         cloud_region(cloud)  # unknown region -> error with close matches
         if provider not in (None, "") and _PROVIDERS.get(norm(provider)) != p:
-            raise UsageError(f"provider {shown(provider)} does not match cloud {shown(cloud)}; drop --provider")
+            raise UsageError(f"provider {shown(provider)} does not match cloud {shown(cloud)}; drop {_n('provider')}")
         key = f"{p}:{region}"
         if key in rows:
             return _pue_factor(rows[key])
@@ -262,9 +274,9 @@ def resolve_pue(*, pue=None, provider=None, cloud=None) -> Factor:
     if provider not in (None, ""):
         p = _PROVIDERS.get(norm(provider))
         if p is None or p not in rows:
-            raise unknown("provider", provider, ["gcp", "aws", "azure"], "or pass --pue")
+            raise unknown("provider", provider, ["gcp", "aws", "azure"], f"or pass {opt('pue')}")
         return _pue_factor(rows[p])
-    return ASSUMED_PUE
+    return _assumed_pue()
 
 
 # ---------------------------------------------------------------- comparisons, mixes
@@ -304,6 +316,14 @@ def embodied_default(key: str) -> tuple[Factor, float]:
         if r["default"] == key:
             return _embodied_factor(r), float(r["lifetime_years"])
     raise KeyError(key)
+
+
+def embodied_server() -> tuple[Factor, float]:
+    """A base rack server's (Cloud Carbon Footprint): the host of a run without accelerators."""
+    for r in table("embodied.csv"):
+        if r["scope"] == "server" and r["item"].startswith("base rack server"):
+            return _embodied_factor(r), float(r["lifetime_years"])
+    raise KeyError("base rack server")
 
 
 def _embodied_factor(r: dict) -> Factor:

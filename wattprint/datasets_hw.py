@@ -14,6 +14,7 @@ from dataclasses import replace
 from . import datasets
 from .datasets import Factor, year_of, closest, norm, split_cloud, table, unknown
 from .errors import UsageError
+from .fmt import opt
 from .units import shown
 
 _BRANDS = ("nvidia", "amd", "google", "intel", "habana", "tesla", "geforce", "instinct", "radeon")
@@ -131,11 +132,11 @@ def hardware(name: str) -> dict:
             return _spec(r, str(name), f"hardware {str(name)!r} resolved to {r['model']}{mig}")
     tokens = _tokens(text)
     if any(t in _NOT_IN_TABLE for t in tokens):
-        raise unknown("hardware (laptop/mobile variants are not in the table)", name, known, "pass --device-power-w")
+        raise unknown("hardware (laptop/mobile variants are not in the table)", name, known, f"pass {opt('device_power_w')}")
     if k in _ALIASES:
         models = _ALIASES[k]
         if len(models) > 1:
-            raise UsageError(f"hardware {shown(name)} may be any of {', '.join(models)}; pass --hardware with one")
+            raise UsageError(f"hardware {shown(name)} may be any of {', '.join(models)}; pass {opt('hardware')} with one")
         return _spec(next(r for r in rows if r["model"] == models[0]), str(name), "")
     spans = _spans(tokens)
     fams = sorted({r["family"] for r in rows if norm(r["family"]) in spans}, key=lambda f: _where(f, tokens))
@@ -149,7 +150,7 @@ def hardware(name: str) -> dict:
     if len(fams) > 1:
         specs = {(r["tdp_w"], r["memory_gb"]) for r in rows if r["family"] in fams}
         if len(specs) > 1:
-            raise UsageError(f"hardware {shown(name)} names {' and '.join(fams)}; pass --hardware with one")
+            raise UsageError(f"hardware {shown(name)} names {' and '.join(fams)}; pass {opt('hardware')} with one")
     family = [r for r in rows if r["family"] == fams[0]]
     kept, unmatched = _variant(family, tokens)
     row = kept[0]  # a family's first row is its data-centre (SXM) variant
@@ -191,6 +192,10 @@ def embodied_for(spec: dict) -> tuple[Factor, float] | None:
 
 # ---------------------------------------------------------------- prices
 
+def _prices() -> str:
+    return f"{opt('price_low')}/{opt('price_high')}"
+
+
 def price_tables() -> list[str]:
     return sorted({r["table"] for r in table("prices.csv")})
 
@@ -213,12 +218,12 @@ def price_row(table_name: str, spec: dict) -> tuple[dict, str]:
     instance (in counted devices) is used: its price per device carries the least host overhead.
     """
     if table_name not in price_tables():
-        raise unknown("price table", table_name, price_tables(), "or pass --price-low/--price-high")
+        raise unknown("price table", table_name, price_tables(), f"or pass {_prices()}")
     rows = [r for r in table("prices.csv") if r["table"] == table_name]
     hits = [r for r in rows if norm(r["hardware"]) == norm(spec["family"])]
     if not hits:
         raise unknown(f"hardware in price table {table_name}", spec["model"], [r["hardware"] for r in rows],
-                      "pass --price-low/--price-high")
+                      f"pass {_prices()}")
     note = ""
     exact = [r for r in hits if r["model"] == spec["model"]] or [r for r in hits if not r["model"]]
     if not exact:
@@ -261,20 +266,20 @@ def cloud_price(prices, cloud, spec: dict | None) -> tuple[tuple | None, list[st
     provider, region = split_cloud(cloud) if cloud not in (None, "") else (None, None)
     name = str(prices) if given else latest_table(provider) if provider else None
     if name is None:
-        return None, ([f"no price table for {provider}: cloud cost not computed; pass --price-low/--price-high"]
+        return None, ([f"no price table for {provider}: cloud cost not computed; pass {_prices()}"]
                       if provider else [])
     if spec is None:
         if given:
-            raise UsageError(f"price table {prices!r} needs --hardware to pick a row")
-        return None, [f"cloud cost not computed: pass --hardware to price it from {name} ({provider}'s latest table)"]
+            raise UsageError(f"price table {prices!r} needs {opt('hardware')} to pick a row")
+        return None, [f"cloud cost not computed: pass {opt('hardware')} to price it from {name} ({provider}'s latest table)"]
     try:
         found = price(name, spec["model"])
     except UsageError:
         if given:
             raise
         return None, [f"no price for {spec['model']} in {name} ({provider}'s latest table): cloud cost not "
-                      "computed; pass --price-low/--price-high"]
-    notes = [] if given else [f"prices from {name}, the latest {provider} table (no --prices given)"]
+                      f"computed; pass {_prices()}"]
+    notes = [] if given else [f"prices from {name}, the latest {provider} table (no {opt('prices').rstrip('=')} given)"]
     if provider:
         t = next(r for r in table("prices.csv") if r["table"] == name)
         if t["provider"] != provider:

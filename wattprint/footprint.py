@@ -15,16 +15,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from . import datasets, datasets_hw
-from .datasets import Factor
-from .draw import typical as typical_draw
+from .draw import count_of as _count
+from .draw import embodied as _embodied
+from .draw import given as _given
+from .draw import given_source as _given_source
+from .draw import name as _name
+from .draw import power as _power
 from .draw import with_range
-from .net import net_factor
 from .errors import UsageError
-from .units import (J_PER_KWH, LB_KG, S_PER_H, check_positive, fmt_energy, fmt_mass, fmt_number, parse_duration,
-                    parse_power)
-
-HOURS_PER_YEAR = 8760.0
-
+from .fmt import duration, either, energy_scale, mass_scale, opt, plain, usd
+from .net import net_factor
+from .units import J_PER_KWH, LB_KG, S_PER_H, check_positive, parse_duration
 
 @dataclass
 class Footprint:
@@ -55,129 +56,80 @@ class Footprint:
         return asdict(self)
 
     def __str__(self) -> str:
-        lines = [f"energy      {fmt_energy(self.energy_kwh)} (IT {fmt_energy(self.energy_kwh_it)} x PUE {self.pue:g})"
-                 f" over {fmt_number(self.hours)} h"]
+        return "\n".join(self.lines())
+
+    def lines(self, energy=None, mass=None) -> list[str]:
+        """The lines of ``str()``: ``energy`` and ``mass`` are the scales (``fmt.Scale``) of a view
+        that shows more figures than these, so that each quantity keeps one unit."""
+        e = energy or energy_scale(self.energy_kwh, self.energy_kwh_it, self.energy_kwh_low)
+        m = mass or mass_scale(self.co2e_kg, self.co2e_kg_low, self.co2e_net_kg, self.embodied_kg)
+        src = {s["factor"]: s for s in self.sources}
+        runs = int(self.inputs.get("runs") or 1)
+        lines = [f"energy      {e(self.energy_kwh)} over {span(self.hours, runs)}: IT {e(self.energy_kwh_it)} x "
+                 f"PUE {plain(self.pue)} ({_short(src.get('pue'))})"]
         if self.energy_kwh_low is not None:
-            lines.append(f"range       {fmt_energy(self.energy_kwh_low)} (typical training draw) to "
-                         f"{fmt_energy(self.energy_kwh)} (TDP, upper bound)" + (
-                             f"; CO2e {fmt_mass(self.co2e_kg_low)} to {fmt_mass(self.co2e_kg)}"
-                             if self.co2e_kg_low is not None else ""))
+            lines.append(f"range       {e(self.energy_kwh_low)} (typical training draw) to {e(self.energy_kwh)} "
+                         "(TDP, upper bound)" + (f"; CO2e {m(self.co2e_kg_low)} to {m(self.co2e_kg)}"
+                                                 if self.co2e_kg_low is not None else ""))
         if self.co2e_kg is not None:
-            lines.append(f"CO2e        {fmt_mass(self.co2e_kg)} ({_plain(self.co2e_lbs)} lb)")
+            ci = src["intensity"]
+            lines.append(f"CO2e        {m(self.co2e_kg)} at {plain(ci['value'])} g/kWh ({_short(ci)})")
         if self.co2e_net_kg is not None:
-            lines.append(f"CO2e net    {fmt_mass(self.co2e_net_kg)} (market-based; the CO2e above is location-based)")
+            lines.append(f"CO2e net    {m(self.co2e_net_kg)} (market-based; the CO2e above is location-based)")
         if self.embodied_kg is not None:
-            lines.append(f"embodied    {fmt_mass(self.embodied_kg)}")
+            lines.append(f"embodied    {m(self.embodied_kg)} (manufacturing, the share of "
+                         f"{span(self.hours, runs)} in the hardware's life)")
         if self.cost_usd_high is not None:
-            money = "{:,.2f}" if self.cost_usd_high < 100 else "{:,.0f}"  # $1.35, not $1
-            low = "$" + money.format(self.cost_usd_low) if self.cost_usd_low is not None else "?"
-            lines.append(f"cloud cost  {low} - ${money.format(self.cost_usd_high)}")
+            cost = (f"{usd(self.cost_usd_low, self.cost_usd_high)} (spot to on-demand)"
+                    if self.cost_usd_low is not None else
+                    f"up to {usd(self.cost_usd_high)} (on-demand; no spot price known)")
+            lines.append(f"cloud cost  {cost}")
         if self.electricity_cost_usd is not None:
-            lines.append(f"electricity ${self.electricity_cost_usd:,.2f}")
-        for n in self.notes:
-            lines.append(f"note: {n}")
-        return "\n".join(lines)
+            lines.append(f"electricity {usd(self.electricity_cost_usd)} at {plain(self.inputs['tariff_usd_per_kwh'])} "
+                         f"USD/kWh ({_short(src.get('tariff'))})")
+        return lines + [f"note: {n}" for n in self.notes]
 
 
-def _plain(x: float) -> str:
-    from .equivalents import plain
+def span(hours: float, runs: int = 1) -> str:
+    """``12.0 h``, ``1.53 s``; with runs, ``600 h (50 runs x 12.0 h)``."""
+    one = f"{plain(hours)} h" if hours >= 1 else duration(hours * S_PER_H)
+    if runs <= 1:
+        return one
+    return f"{span(hours * runs)} ({runs:,} runs x {one})"
 
-    return plain(x) if x == 0 or x >= 1e-8 else "under 0.00000001"
 
-
-def _given(v) -> bool:
-    return v is not None and v != ""
+def _short(s: dict | None) -> str:
+    """A source in a few words: what it stands for, who published it, and when."""
+    if not s:
+        return "source not recorded"
+    text = s["source"]
+    if s.get("year") and str(s["year"]) not in text:
+        text += f", {s['year']}"
+    who = s.get("name") or ""
+    return f"{who}: {text}" if who and who != "none" and who not in text else text
 
 
 def _hours(hours, days) -> float:
     if _given(hours) and _given(days):
-        raise UsageError("give hours or days, not both")
+        raise UsageError(f"give {_name('hours')} or {_name('days')}, not both")
     if _given(days):
         try:
             d = float(days)  # a bare number of days
         except (TypeError, ValueError):
-            return parse_duration(days, "days")  # with its own unit, e.g. '3.3d'
-        return check_positive(d, "days") * 24.0
+            return parse_duration(days, _name("days"))  # with its own unit, e.g. '3.3d'
+        return check_positive(d, _name("days")) * 24.0
     if _given(hours):
-        return parse_duration(hours, "hours")
-    raise UsageError("a duration is needed: pass hours= (--hours H) or days= (--days D)")
-
-
-def _count(count, what="count") -> int:
-    if count is None:
-        return 1
-    try:
-        n = float(count)
-    except (TypeError, ValueError):
-        raise UsageError(f"{what}: expected a whole number, got {count!r}") from None
-    check_positive(n, what)
-    if n != int(n):
-        raise UsageError(f"{what}: expected a whole number, got {count!r}")
-    return int(n)
-
-
-def _given_source(factor: str, value: float, unit: str, scope=None) -> dict:
-    return {"factor": factor, "value": value, "unit": unit, "source": "given by the user", "url": "",
-            "year": None, "scope": scope, "name": "", "note": ""}
-
-
-def _power(hw: dict | None, count: int, power_w, device_power_w, utilization, sources, inputs, notes) -> float:
-    """IT power in watts: measured total > per-device x count > TDP x utilisation."""
-    given = [k for k, v in (("power_w", power_w), ("device_power_w", device_power_w),
-                            ("utilization", utilization)) if _given(v)]
-    if len(given) > 1:
-        raise UsageError(f"give one power source, not {' and '.join(given)} (--power-w beats --device-power-w beats --utilization)")
-    if _given(power_w):
-        w = parse_power(power_w, "power_w")
-        sources.append(_given_source("total_power", w, "W"))
-        inputs["power_basis"] = "measured total power (the paper's p_c + p_r + g x p_g)"
-        return w
-    if _given(device_power_w):
-        w = parse_power(device_power_w, "device_power_w")
-        sources.append(_given_source("device_power", w, "W"))
-        inputs["device_power_w"] = w
-        inputs["power_basis"] = f"per-device power x {count} devices"
-        return w * count
-    if hw is None:
-        raise UsageError("no power known: pass --power-w (measured total), --device-power-w, or --hardware NAME")
-    u = check_positive(utilization if _given(utilization) else 1.0, "utilization")
-    if u > 1:
-        raise UsageError(f"utilization: a fraction from 0 to 1, got {u:g}")
-    tdp = hw["tdp_w"]
-    if tdp is None:
-        if _given(utilization):
-            raise UsageError(f"{hw['model']} has no published TDP to scale by --utilization; pass --device-power-w W")
-        if hw["measured_avg_w"] is None:
-            raise UsageError(f"no published power for {hw['model']}; pass --device-power-w W")
-        sources.append({"factor": "device_power", "value": hw["measured_avg_w"], "unit": "W", "source": hw["source"],
-                        "url": hw["source"], "year": hw["release_year"], "name": hw["model"],
-                        "note": "published measured average (no TDP published)"})
-        inputs["power_basis"] = f"published measured average x {count} devices (no TDP published)"
-        notes.append(f"{hw['model']}: no TDP published; used its published measured average power")
-        return hw["measured_avg_w"] * count
-    sources.append({"factor": "device_tdp", "value": tdp, "unit": "W", "source": hw["source"], "url": hw["source"],
-                    "year": hw["release_year"], "name": hw["model"], "note": hw["power_note"]})
-    inputs["utilization"] = u
-    inputs["power_basis"] = f"TDP x utilization {u:g} x {count} devices"
-    typ = None if _given(utilization) else typical_draw(hw)
-    if typ is not None:
-        sources.append(typ["source"])
-        inputs["power_basis"] = f"a range: typical training draw to TDP, x {count} devices"
-        inputs["power_range_w"] = {"low": typ["watts"] * count, "high": tdp * count,
-                                   "low_basis": typ["basis"], "high_basis": f"TDP {tdp:g} W (upper bound)"}
-        notes.append(f"power is a range: low end {typ['basis']}; high end TDP {tdp:g} W (upper bound); "
-                     "pass --utilization or --power-w for one value")
-    elif u == 1.0:
-        notes.append("power from TDP at full utilization: an upper bound; measure or pass --utilization")
-    return tdp * u * count
+        return parse_duration(hours, _name("hours"))
+    raise UsageError(f"a duration is needed: pass {opt('hours')} or {opt('days')}")
 
 
 def estimate(*, hardware=None, count=1, hours=None, days=None, power_w=None, device_power_w=None,
              utilization=None, pue=None, provider=None, region=None, cloud=None, intensity=None,
              net_intensity=None, price_low=None, price_high=None, prices=None, tariff=None, embodied=False,
              embodied_kg_per_device=None, host_embodied_kg=None, devices_per_host=None, lifetime_years=None,
-             usage=None, runs=None) -> Footprint:
-    """Footprint of a training from its hardware, duration and location, without running anything."""
+             usage=None, runs=None, _cpu_server=False) -> Footprint:
+    """Footprint of a training from its hardware, duration and location, without running anything.
+    (``_cpu_server``: from_run()'s CPU-only run, whose embodied emissions are its server's.)"""
     h = _hours(hours, days)
     n = _count(count)
     hw = datasets_hw.hardware(hardware) if _given(hardware) else None
@@ -193,7 +145,7 @@ def estimate(*, hardware=None, count=1, hours=None, days=None, power_w=None, dev
                     price_high=price_high, prices=prices, tariff=tariff, embodied=embodied,
                     embodied_kg_per_device=embodied_kg_per_device, host_embodied_kg=host_embodied_kg,
                     devices_per_host=devices_per_host, lifetime_years=lifetime_years, usage=usage, runs=runs,
-                    sources=sources, notes=notes, inputs=inputs)
+                    sources=sources, notes=notes, inputs=inputs, cpu_server=_cpu_server)
     return with_range(fp)
 
 
@@ -227,62 +179,86 @@ def for_record(record) -> Footprint:
 _RUN_KEYS = ("region", "cloud", "intensity", "net_intensity", "pue", "tariff", "prices", "hardware", "count")
 
 
+# which sources a stored location key sets
+_STORED_FACTORS = {"region": ("intensity",), "intensity": ("intensity",), "net_intensity": ("net_intensity",),
+                   "cloud": ("intensity", "net_intensity", "pue", "price_per_unit_hour", "price_low_per_unit_hour"),
+                   "pue": ("pue",), "tariff": ("tariff",), "prices": ("price_per_unit_hour", "price_low_per_unit_hour"),
+                   "hardware": ("device_tdp", "device_power", "embodied_per_device")}
+
+
 def from_run(record, *, embodied=False, **kw) -> Footprint:
     """Estimate from a stored run's average power, the paper's method: its GPU part is scaled to
     ``count`` GPUs, the rest kept as measured; its duration and location fill what ``kw`` omits.
-    ``kw`` takes estimate()'s keywords except the power ones; inputs["from_run"] says what was done."""
+    ``kw`` takes estimate()'s keywords except the power ones; inputs["from_run"] says what was done,
+    and every source taken from the run says so."""
     kw = dict(kw)
     if any(k in kw for k in ("power_w", "device_power_w", "utilization")):
-        raise UsageError("--from-run gives the power: drop --power-w/--device-power-w/--utilization")
+        raise UsageError(f"{_name('from_run')} takes the power from the run: drop {_name('power_w')}, "
+                         f"{_name('device_power_w')} and {_name('utilization')}")
     if not record.duration_s or record.duration_s <= 0 or record.energy_j <= 0:
         raise UsageError(f"run {record.id} has no energy recorded; choose another run")
     place_given = any(x in kw for x in ("region", "cloud", "intensity"))
+    stored = {}
     for k in _RUN_KEYS:
         v = (record.location or {}).get(k)
         if v not in (None, "") and k not in kw and not (k in ("region", "cloud", "intensity") and place_given):
-            kw[k] = v
+            kw[k] = stored[k] = v
     avg = record.energy_j / record.duration_s
     gpus = [d for d in record.domains if getattr(d, "kind", "") == "gpu"]
     gpu_w = sum(d.energy_j for d in gpus) / record.duration_s
-    basis = {"run": record.id, "run_avg_power_w": avg, "run_duration_s": record.duration_s, "run_gpus": len(gpus)}
+    basis = {"run": record.id, "run_avg_power_w": avg, "run_duration_s": record.duration_s, "run_gpus": len(gpus),
+             "stored": stored}
     if gpus:
         count = _count(kw.get("count", len(gpus)))
         kw["power_w"] = (avg - gpu_w) + gpu_w / len(gpus) * count
-        basis["scaling"] = (f"GPU part {gpu_w:.1f} W / {len(gpus)} GPUs x {count}; "
-                            f"rest ({avg - gpu_w:.1f} W) as measured")
+        basis["scaling"] = (f"GPU part {plain(gpu_w)} W / {len(gpus)} GPUs x {count}; "
+                            f"rest ({plain(avg - gpu_w)} W) as measured")
     else:
         count = _count(kw.get("count", 1))
         kw["power_w"] = avg * count
-        basis["scaling"] = f"no GPU domain: whole run's {avg:.1f} W x {count}"
+        basis["scaling"] = f"no GPU in the run: its {plain(avg)} W x {count} machine{'s' if count > 1 else ''}"
     kw["count"] = count
     if "hours" not in kw and "days" not in kw:
         kw["hours"] = record.duration_s / S_PER_H
-        basis["hours"] = "the run's own duration (pass --hours to extrapolate)"
-    fp = estimate(embodied=embodied, **kw)
+        basis["hours"] = f"the run's own duration (pass {opt('hours')} to extrapolate)"
+    # a CPU-only run's hardware is its server, not the GPU archetype
+    fp = estimate(embodied=embodied, _cpu_server=not gpus and "hardware" not in kw, **kw)
     fp.inputs["from_run"] = basis
-    fp.inputs["power_basis"] = f"average power of run {basis['run']}, scaled: {basis['scaling']}"
+    fp.inputs["power_basis"] = f"mean power of run {record.id}, scaled: {basis['scaling']}"
+    for s in fp.sources:
+        if s["factor"] == "total_power":
+            s.update(source=f"from run {record.id}: measured mean power {plain(avg)} W over "
+                            f"{duration(record.duration_s)}, scaled: {basis['scaling']}", url="", note="")
+        keys = [k for k in stored if s["factor"] in _STORED_FACTORS.get(k, ())]
+        if keys:
+            s["origin"] = f"{', '.join(f'{k} {stored[k]}' for k in keys)} stored with run {record.id}"
+            if s["source"].startswith("given by the user"):
+                s["source"] = f"stored with run {record.id}"
+    if stored:
+        fp.notes.insert(0, "from the run's record: " + ", ".join(f"{k} {v}" for k, v in stored.items()))
     return fp
 
 
 def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net_intensity, price_low,
              price_high, prices, tariff, embodied, embodied_kg_per_device=None, host_embodied_kg=None,
-             devices_per_host=None, lifetime_years=None, usage=None, runs=None, sources, notes, inputs) -> Footprint:
+             devices_per_host=None, lifetime_years=None, usage=None, runs=None, sources, notes, inputs,
+             cpu_server=False) -> Footprint:
     n_runs = _count(runs, "runs")
     p = datasets.resolve_pue(pue=pue, provider=provider, cloud=cloud)
     sources.insert(0, p.as_source("pue"))
     if p.source.startswith("assumed"):
-        notes.append("no data centre given: PUE 1.0 assumed; pass pue= (e.g. 'industry') or cloud=")
+        notes.append(f"no data centre given: PUE 1.0 assumed; pass {opt('pue')} (e.g. 'industry') or {opt('cloud')}")
     inputs.update(hours=h, runs=n_runs, pue=p.value, energy_kwh_it_per_run=e_it)
 
     per_run = {"energy_kwh_it": e_it, "energy_kwh": e_it * p.value}
     ci = datasets.resolve_intensity(region=region, cloud=cloud, intensity=intensity)
     if ci is None:
-        notes.append("no location given: CO2e not computed; pass region=, cloud= or intensity=")
+        notes.append(f"no location given: CO2e not computed; pass {opt('region')}, {opt('cloud')} or {opt('intensity')}")
     else:
         sources.append(ci.as_source("intensity"))
         inputs["intensity_g_per_kwh"] = ci.value
         if p.year and ci.year and abs(ci.year - p.year) >= 2:
-            notes.append(f"PUE {p.value:g} is a {p.year} figure; the grid intensity is from {ci.year}")
+            notes.append(f"PUE {plain(p.value)} is a {p.year} figure; the grid intensity is from {ci.year}")
         per_run["co2e_kg"] = per_run["energy_kwh"] * ci.value / 1000.0
     net = net_factor(net_intensity, cloud, ci)  # given, or a provider's carbon-free share (market-based)
     if net is not None:
@@ -292,14 +268,15 @@ def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net
 
     _cost(per_run, h, hw, count, price_low, price_high, prices, cloud, sources, inputs, notes)
     if _given(tariff):
-        t = check_positive(tariff, "tariff", allow_zero=True)
-        sources.append(_given_source("tariff", t, "USD/kWh"))
+        t = check_positive(tariff, _name("tariff"), allow_zero=True)
+        sources.append(_given_source("tariff", t, "USD/kWh", "tariff"))
         inputs["tariff_usd_per_kwh"] = t
         per_run["electricity_cost_usd"] = per_run["energy_kwh"] * t
     if embodied or any(_given(v) for v in (embodied_kg_per_device, host_embodied_kg, devices_per_host,
                                            lifetime_years, usage)):
         per_run["embodied_kg"] = _embodied(h, hw, count, embodied_kg_per_device, host_embodied_kg,
-                                           devices_per_host, lifetime_years, usage, sources, inputs, notes)
+                                           devices_per_host, lifetime_years, usage, sources, inputs, notes,
+                                           cpu_server)
 
     total = {k: v * n_runs for k, v in per_run.items()}
     fp = Footprint(energy_kwh=total["energy_kwh"], energy_kwh_it=total["energy_kwh_it"], pue=p.value, hours=h,
@@ -315,13 +292,14 @@ def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net
                        for e in fp.equivalents)
     if n_runs > 1:
         fp.levels = [dict(per_run, runs=1), dict(total, runs=n_runs)]
-        notes.append(f"totals are for {n_runs} runs of {fmt_number(h)} h each; levels lists one run and all")
+        notes.append(f"totals are for {n_runs:,} runs of {span(h)} each" + either(
+            python="; levels lists one run and all", cli=""))
     return fp
 
 
 def _cost(out, h, hw, count, price_low, price_high, prices, cloud, sources, inputs, notes) -> None:
     if _given(prices) and (_given(price_low) or _given(price_high)):
-        raise UsageError("give a price table (--prices) or --price-low/--price-high, not both")
+        raise UsageError(f"give a price table ({_name('prices')}) or {_name('price_low')}/{_name('price_high')}, not both")
     if not (_given(price_low) or _given(price_high)) and (_given(prices) or _given(cloud)):
         found, more = datasets_hw.cloud_price(prices, cloud, hw)
         notes.extend(more)
@@ -336,13 +314,14 @@ def _cost(out, h, hw, count, price_low, price_high, prices, cloud, sources, inpu
         if low is None:
             notes.append(f"no pre-emptible/spot price in {f.name.split(':')[0]} for {hw['model']}")
     elif _given(price_low) or _given(price_high):
-        low = check_positive(price_low, "price_low", allow_zero=True) if _given(price_low) else None
-        high = check_positive(price_high, "price_high", allow_zero=True) if _given(price_high) else None
+        low = check_positive(price_low, _name("price_low"), allow_zero=True) if _given(price_low) else None
+        high = check_positive(price_high, _name("price_high"), allow_zero=True) if _given(price_high) else None
         if low is not None and high is not None and low > high:
-            raise UsageError(f"price_low ({low:g}) is above price_high ({high:g}); swap them")
+            raise UsageError(f"{_name('price_low')} ({plain(low)}) is above {_name('price_high')} "
+                             f"({plain(high)}); swap them")
         for k, v in (("price_low", low), ("price_high", high)):
             if v is not None:
-                sources.append(_given_source(k, v, "USD/unit-hour"))
+                sources.append(_given_source(k, v, "USD/unit-hour", k))
         if high is None:
             high, low = low, low
     else:
@@ -351,41 +330,6 @@ def _cost(out, h, hw, count, price_low, price_high, prices, cloud, sources, inpu
     out["cost_usd_high"] = count * h * high
     if low is not None:
         out["cost_usd_low"] = count * h * low
-
-
-def _embodied(h, hw, count, per_device, host_kg, per_host, lifetime, usage, sources, inputs, notes) -> float:
-    if _given(per_device):
-        dev = Factor(check_positive(per_device, "embodied_kg_per_device", allow_zero=True), "kg CO2e",
-                     "given by the user", "", None, None)
-        dev_life = None
-    else:
-        found = datasets_hw.embodied_for(hw) if hw else None
-        if found is None:
-            found = datasets.embodied_default("default_gpu")
-            notes.append("embodied: no per-card figure for "
-                         f"{hw['model'] if hw else 'unknown hardware'}; used the Boavizta large-GPU archetype")
-        dev, dev_life = found
-    if _given(host_kg):
-        host = Factor(check_positive(host_kg, "host_embodied_kg", allow_zero=True), "kg CO2e",
-                      "given by the user", "", None, None)
-        host_per = _count(per_host if _given(per_host) else 8, "devices_per_host")
-    else:
-        host, _ = datasets.embodied_default("default_host")
-        host_per = _count(per_host if _given(per_host) else 8, "devices_per_host")  # the 8-GPU host it describes
-    years = check_positive(lifetime if _given(lifetime) else (dev_life or 3.0), "lifetime_years")
-    use = check_positive(usage if _given(usage) else 1.0, "usage")
-    if use > 1:
-        raise UsageError(f"usage: a fraction of the lifetime in use, 0 to 1, got {use:g}")
-    hosts = count / host_per
-    total_kg = count * dev.value + hosts * host.value
-    share = h / (years * HOURS_PER_YEAR * use)
-    sources.append(dev.as_source("embodied_per_device"))
-    sources.append(host.as_source("embodied_per_host"))
-    inputs["embodied"] = {"kg_per_device": dev.value, "host_kg": host.value, "devices_per_host": host_per,
-                          "lifetime_years": years, "usage": use, "hosts": hosts}
-    if not _given(usage):
-        notes.append("embodied: usage 1.0 assumed (hardware busy all its life); idle time raises the share")
-    return total_kg * share
 
 
 def equivalents_for(co2e_kg: float, energy_kwh: float | None = None) -> list[dict]:

@@ -119,29 +119,47 @@ def _comparisons(fp) -> list[dict]:
 
 
 def _print(fp, comparisons) -> None:
+    """One view: each quantity in one unit throughout, every input with where it came from."""
+    from ..fmt import energy_scale, mass_scale, plain, power_scale, usd
+    from ..footprint import span
     from ..report.data import scope_text
-    from ..units import fmt_mass, fmt_number, fmt_power
 
     i = fp.inputs
+    levels = fp.levels
+    e = energy_scale([fp.energy_kwh, fp.energy_kwh_it, fp.energy_kwh_low]
+                     + [lv.get(k) for lv in levels for k in ("energy_kwh", "energy_kwh_low")])
+    m = mass_scale([fp.co2e_kg, fp.co2e_kg_low, fp.co2e_net_kg, fp.embodied_kg]
+                   + [lv.get(k) for lv in levels for k in ("co2e_kg", "co2e_kg_low")]
+                   + [c["co2e_kg"] for c in comparisons])
     what = f"{i['count']} x {i['hardware']}" if i.get("hardware") else f"{i['count']} device(s)"
-    power = f", {fmt_power(i['power_w'])}" if i.get("power_w") else ""
-    if i.get("power_range_w"):  # a hardware estimate: typical training draw to TDP
-        power = f", {fmt_power(i['power_range_w']['low'])} - {fmt_power(i['power_range_w']['high'])}"
-    say(f"{what}, {fmt_number(fp.hours)} h{power} ({i.get('power_basis', '')})")
-    say(fp)
-    for lv in fp.levels:
-        co2 = f", CO2e {fmt_mass(lv['co2e_kg'])}" if "co2e_kg" in lv else ""
-        cost = f", cost ${fmt_number(lv['cost_usd_high'])}" if "cost_usd_high" in lv else ""
-        say(f"  {lv['runs']:>6} run{'s' if lv['runs'] > 1 else ' '}: {fmt_number(lv['energy_kwh'])} kWh{co2}{cost}")
+    rng = i.get("power_range_w")  # a hardware estimate: typical training draw to TDP
+    watts = power_scale(rng["low"], rng["high"]).range(rng["low"], rng["high"]) if rng else (
+        power_scale(i["power_w"])(i["power_w"]) if i.get("power_w") else "")
+    runs = int(i.get("runs") or 1)
+    hours = span(fp.hours) + (f" per run x {runs:,} runs = {span(fp.hours * runs)}" if runs > 1 else "")
+    say(f"{what}, {watts} ({i.get('power_basis', '')}), {hours}")
+    run = i.get("from_run")
+    if run:
+        say(f"from run {run['run']}: measured mean power {plain(run['run_avg_power_w'])} W over "
+            f"{span(run['run_duration_s'] / 3600)}; " + (", ".join(
+                f"{k}: {v} (stored with run {run['run']})" for k, v in run["stored"].items())
+                or "no location stored with the run"))
+    say("\n".join(fp.lines(e, m)))
+    for lv in levels:
+        co2 = f", CO2e {m(lv['co2e_kg'])}" if "co2e_kg" in lv else ""
+        cost = f", cloud cost {usd(lv.get('cost_usd_low'), lv['cost_usd_high'])}" if "cost_usd_high" in lv else ""
+        label = f"{lv['runs']:,} run{'s' if lv['runs'] > 1 else ''}"
+        say(f"  {label:>10}: {e(lv['energy_kwh'])}{co2}{cost}")
     if fp.equivalents:
         say("as much CO2e as:")
-        for e in fp.equivalents:
-            say(f"  {e['text']} ({e['source']}, {e['year']})")
+        for q in fp.equivalents:
+            say(f"  {q['text']} ({q['source']}, {q['year']})")
     if comparisons:
         say("the same energy elsewhere:")
+        width = max(len(c["where"]) for c in comparisons)
         for c in comparisons:
-            say(f"  {c['where']:<16} {c['intensity_g_per_kwh']:>6.0f} g/kWh -> {fmt_mass(c['co2e_kg'])}"
-                  f" ({c['source']}; {c.get('scope') or 'scope not stated'})")
+            say(f"  {c['where']:<{width}} {plain(c['intensity_g_per_kwh']):>5} g/kWh -> {m(c['co2e_kg'])}"
+                f" ({c['source']}; {c.get('scope') or 'scope not stated'})")
     say("sources:")
     for s in fp.sources:
         if s["factor"] == "equivalent":
@@ -149,4 +167,6 @@ def _print(fp, comparisons) -> None:
         year = f", {s['year']}" if s.get("year") else ""
         note = f" ({s['note']})" if s.get("note") and s["factor"] in ("intensity", "pue", "price_per_unit_hour") else ""
         scope = f" [scope: {scope_text(s.get('scope'))}]" if s["factor"] in ("intensity", "net_intensity") else ""
-        say(f"  {s['factor']:<20} {s['value']:g} {s['unit']}: {s['source']}{year}{note}{scope}")
+        where = f" for {s['name']}" if s.get("name") and s["factor"] in ("intensity", "pue") and s["name"] != "none" else ""
+        origin = f" ({s['origin']})" if s.get("origin") else ""
+        say(f"  {s['factor']:<24} {plain(s['value'])} {s['unit']}{where}{origin}: {s['source']}{year}{note}{scope}")

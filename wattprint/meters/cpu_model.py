@@ -23,6 +23,7 @@ import os
 import sys
 import time
 
+from ..fmt import opt
 from .base import MODELLED, Domain, MeterUnavailable
 from .cpu_names import cores_in_name, lookup
 from .procfs import ProcFile
@@ -141,12 +142,12 @@ def per_thread_power(model: str | None, psutil, tdp_w: float | None = None
     per = DEFAULT_PER_CORE_W / smt_ratio(psutil)
     if row is None:
         return per, (f"unknown CPU '{shown}': {DEFAULT_PER_CORE_W:g} W/core default "
-                     f"({DEFAULT_SOURCE}); name it with --cpu or give --cpu-tdp-w"), meta
+                     f"({DEFAULT_SOURCE}); name it with {opt('cpu')} or give {opt('cpu_tdp_w')}"), meta
     meta["match"] = how + (" (core count unknown in a VM)" if tdp is not None else " (no TDP)")
     what = f"TDP {tdp:g} W, {note}" if tdp is not None else "no published TDP"
     return per, (f"{matched} ({what}): {DEFAULT_PER_CORE_W:g} W/core default "
                  f"({DEFAULT_SOURCE}); give the power of the threads this run may use with "
-                 f"--cpu-tdp-w"), meta
+                 f"{opt('cpu_tdp_w')}"), meta
 
 
 def _sockets() -> int:
