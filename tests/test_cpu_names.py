@@ -108,7 +108,7 @@ def test_families_are_refused_with_the_closest_models(name, near):
     with pytest.raises(UsageError) as e:
         cpu_names.resolve(name)
     msg = str(e.value)
-    assert "\n" not in msg and "closest: " in msg and "--cpu-tdp-w" in msg
+    assert "\n" not in msg and "closest: " in msg and "cpu_tdp_w=" in msg  # Python wording: resolve() is called from track()
     assert closest[0] in msg
 
 

@@ -172,14 +172,15 @@ def as_dict(row: dict) -> dict:
 def resolve(name: str) -> dict:
     """The row for a CPU a user named (``--cpu``); ``UsageError`` with the closest names if none."""
     from ..errors import UsageError
+    from ..fmt import opt
 
     if not isinstance(name, str) or not name.strip():
-        raise UsageError(f"cpu must be a CPU model name such as 'AMD EPYC 9654', got {name!r}")
+        raise UsageError(f"{opt('cpu').rstrip('=')} must be a CPU model name such as 'AMD EPYC 9654', got {name!r}")
     row, _ = lookup(name)
     if row is None:
         near = closest(name)
         hint = f"; closest: {', '.join(near)}" if near else ""
         raise UsageError(f"unknown CPU {name!r}: give its model with a number, e.g. 'AMD EPYC "
                          f"9654' (wattprint hardware CPU lists them){hint}; or give its power "
-                         f"with cpu_tdp_w= / --cpu-tdp-w")
+                         f"with {opt('cpu_tdp_w')}")
     return row
