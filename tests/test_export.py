@@ -28,8 +28,11 @@ def test_csv_runs_table_matches_the_documented_schema(store_path):
     assert float(row["co2e_kg"]) == pytest.approx(float(row["energy_kwh_facility"]) * float(row["intensity_g_per_kwh"]) / 1000)
     assert row["intensity_year"] == "2024" and row["samples"] == str(3600 * 3)
     doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "export.md")).read()
-    for col in export.RUN_COLUMNS + export.DOMAIN_COLUMNS + export.SAMPLE_COLUMNS:
+    for col in (export.RUN_COLUMNS + export.DOMAIN_COLUMNS + export.SAMPLE_COLUMNS + export.WINDOW_COLUMNS
+                + export.PROGRESS_COLUMNS + export.prediction_columns()):
         assert f"`{col}`" in doc, col
+    for col in export.CODECARBON_COLUMNS:
+        assert col in doc, col
 
 
 def test_samples_csv_and_jsonl_stream_every_row(store_path, tmp_path):
@@ -55,27 +58,93 @@ def test_samples_csv_and_jsonl_stream_every_row(store_path, tmp_path):
     assert lines[0]["tags"] == ["final"] and lines[1]["in_total"] is True
 
 
-def test_codecarbon_columns_and_values(store_path):
-    energy = make_run(store_path, "r1", location={"cloud": "gcp:us-central1", "pue": "1.1"})
+def _codecarbon_emissions_data():
+    """CodeCarbon 3.3.2's own ``EmissionsData`` (tests/data/codecarbon, MIT), loaded by path so
+    that neither CodeCarbon nor its dependencies need installing."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "data", "codecarbon", "emissions_data.py")
+    spec = importlib.util.spec_from_file_location("codecarbon_emissions_data", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.EmissionsData
+
+
+def _as_codecarbon(row: dict):
+    """A CSV row as CodeCarbon's EmissionsData, each non-empty cell converted to the field's type."""
+    import dataclasses
+
+    cls = _codecarbon_emissions_data()
+    types = {f.name: f.type for f in dataclasses.fields(cls)}
+    assert set(row) == set(types)  # CodeCarbon checks an emissions.csv header as a set
+    conv = {"float": float, "str": str, float: float, str: str}
+    return cls(**{k: conv[types[k]](v) if v != "" else v for k, v in row.items()})
+
+
+SYSTEM = {"os": "Linux-6.8.0-x86_64-with-glibc2.39", "python": "3.12.3", "cpu_model": "AMD EPYC 7B13",
+          "cpu_count": 16, "gpu_models": ["NVIDIA A100-SXM4-40GB"] * 2, "ram_total_gb": 125.8}
+
+
+def test_codecarbon_export_reads_as_codecarbons_own_emissions_data(store_path):
+    energy = make_run(store_path, "r1", location={"cloud": "gcp:europe-west9", "pue": "1.1"})
+    st = Store.open(store_path)
+    st.update_run(st.get_run("r1").key, meta={"system": SYSTEM})
+    st.close()
     r = wp("export", "--format", "codecarbon", "--out", "-")
     assert r.returncode == 0, r.stderr
     reader = csv.DictReader(io.StringIO(r.stdout))
-    # CodeCarbon's EmissionsData field order.
-    assert reader.fieldnames[:7] == ["timestamp", "project_name", "run_id", "experiment_id", "duration",
-                                     "emissions", "emissions_rate"]
-    assert reader.fieldnames[-4:] == ["tracking_mode", "on_cloud", "pue", "wue"]
-    row = next(reader)
-    assert row["project_name"] == "bert" and row["cloud_provider"] == "gcp" and row["cloud_region"] == "us-central1"
-    assert row["on_cloud"] == "Y" and float(row["pue"]) == pytest.approx(1.1)
-    assert float(row["gpu_energy"]) == pytest.approx(energy["gpu:0"] / 3.6e6)
-    assert float(row["energy_consumed"]) == pytest.approx(sum(energy.values()) / 3.6e6 * 1.1)
-    assert float(row["emissions"]) / float(row["duration"]) == pytest.approx(float(row["emissions_rate"]))
-    assert "T" in row["timestamp"] and not row["timestamp"].endswith("Z")
+    fields = [f for f in _codecarbon_emissions_data().__dataclass_fields__]
+    assert reader.fieldnames == fields == export.CODECARBON_COLUMNS  # CodeCarbon's order too
+    cc = _as_codecarbon(next(reader))
+    assert cc.project_name == "bert" and cc.run_id == "r1"
+    assert (cc.cloud_provider, cc.cloud_region, cc.on_cloud) == ("gcp", "europe-west9", "Y")
+    # CodeCarbon's meanings: country by name and ISO 3166 alpha-3, region the site in lower case
+    assert (cc.country_name, cc.country_iso_code, cc.region) == ("France", "FRA", "paris")
+    assert (cc.os, cc.python_version, cc.cpu_model, cc.cpu_count) == (
+        SYSTEM["os"], SYSTEM["python"], SYSTEM["cpu_model"], SYSTEM["cpu_count"])
+    assert cc.gpu_model == "2 x NVIDIA A100-SXM4-40GB" and cc.ram_total_size == SYSTEM["ram_total_gb"]
+    assert cc.pue == pytest.approx(1.1) and cc.gpu_count == 1
+    assert cc.gpu_energy == pytest.approx(energy["gpu:0"] / 3.6e6)
+    assert cc.energy_consumed == pytest.approx(sum(energy.values()) / 3.6e6 * 1.1)
+    assert cc.emissions / cc.duration == pytest.approx(cc.emissions_rate)
+    assert "T" in cc.timestamp and not cc.timestamp.endswith("Z")
+    assert cc.codecarbon_version == "" and cc.water_consumed == ""  # not CodeCarbon; not known
+
+
+@pytest.mark.parametrize("location, country, iso, region", [
+    ({"region": "FR"}, "France", "FRA", ""),  # a whole country has no region (it was 'FR')
+    ({"region": "US-CA"}, "United States", "USA", "california"),
+    ({"region": "CA-QC"}, "Canada", "CAN", "quebec"),
+    ({"region": "DEU"}, "Germany", "DEU", ""),
+    ({"cloud": "aws:eu-west-3"}, "France", "FRA", "paris"),
+    ({"intensity": "300g/kWh"}, "", "", ""),
+])
+def test_codecarbon_location_fields(location, country, iso, region):
+    place = export.place_of(location)
+    assert (place["country_name"], place["country_iso_code"], place["region"]) == (country, iso, region)
+    assert place["cloud_provider"] == (location.get("cloud") or ":").split(":")[0]
+
+
+def test_codecarbon_export_of_a_real_run_fills_what_the_run_stored(store_path):
+    import wattprint
+
+    with wattprint.track(store=store_path, gpus=False, interval=0.02, region="US-CA", quiet=True) as run:
+        sum(range(200_000))
+    r = wp("export", "--format", "codecarbon", "--out", "-", "--store", store_path)
+    assert r.returncode == 0, r.stderr
+    cc = _as_codecarbon(next(csv.DictReader(io.StringIO(r.stdout))))
+    assert (cc.run_id, cc.country_iso_code, cc.region, cc.on_cloud) == (run.run_id, "USA", "california", "N")
+    stored = Store.open(store_path).get_run(run.run_id)
+    system = stored.meta.get("system") or {}
+    cpu = system.get("cpu_model") or next(d.device for d in stored.domains if d.source == "cpu-model")
+    assert cc.cpu_model == cpu and cc.cpu_energy > 0
+    assert cc.os == system.get("os", "") and cc.python_version == system.get("python", "")
 
 
 @pytest.mark.parametrize("args, message", [
     (["--run", "nope"], "no run 'nope'"),
     (["--table", "all"], "CSV holds one table"),
+    (["--what", "all"], "CSV holds one table"),
     (["--format", "codecarbon", "--table", "samples"], "runs table only"),
     (["--project", "none"], "no runs to export"),
     (["--run", "r1", "--project", "bert"], "not both"),
@@ -245,3 +314,51 @@ def test_write_errors_remove_the_temporary_file(tmp_path, monkeypatch, errno_, w
     with pytest.raises(UsageError, match=words):
         files.write_output(str(target), lambda f: f.write("new"))
     assert target.read_text() == "old" and os.listdir(tmp_path / "w") == ["out.csv"]
+
+
+def test_windows_progress_and_predictions_of_a_real_run(store_path, tmp_path):
+    import wattprint
+
+    windows = []
+    with wattprint.track(store=store_path, gpus=False, interval=0.02, flush_interval=0.1, total=6,
+                         unit="epoch", region="FR", quiet=True) as run:
+        for i in range(6):
+            with run.window("epoch") as m:
+                sum(range(100_000))
+            windows.append(m)
+            with run.window("eval") as m:
+                sum(range(20_000))
+            windows.append(m)
+            run.progress(i + 1)
+    out = {}
+    for what in ("windows", "progress", "predictions"):
+        path = tmp_path / f"{what}.csv"
+        r = wp("export", "--what", what, "--out", str(path), "--store", store_path)
+        assert r.returncode == 0, r.stderr
+        reader = csv.DictReader(open(path))
+        assert reader.fieldnames == export.columns(what)
+        out[what] = list(reader)
+    rows = out["windows"]
+    assert [x["name"] for x in rows] == [m.name for m in windows]
+    for row, m in zip(rows, windows):
+        assert float(row["energy_j"]) == pytest.approx(m.total_j)
+        assert float(row["duration_s"]) == pytest.approx(m.seconds, abs=1e-6)
+        assert float(row["energy_kwh"]) == pytest.approx(m.total_j / 3.6e6)
+        assert json.loads(row["energy_j_by_domain"]) == pytest.approx(m.energy_j)
+        assert row["start_time"].endswith("Z") and row["run_id"] == run.run_id
+    progress = run.progress_rows()
+    assert [float(x["done"]) for x in out["progress"]] == [float(p[1]) for p in progress] == [1, 2, 3, 4, 5, 6]
+    assert {x["unit"] for x in out["progress"]} == {"epoch"} and {x["total"] for x in out["progress"]} == {"6.0"}
+    preds = Store.open(store_path).predictions(Store.open(store_path).get_run(run.run_id).key)
+    assert len(out["predictions"]) == len(preds) >= 1
+    for row, (t, data) in zip(out["predictions"], preds):
+        assert float(row["t_s"]) == pytest.approx(t) and row["reliable"] == str(data["reliable"]).lower()
+        if data["energy_kwh"] is not None:
+            assert float(row["energy_kwh"]) == pytest.approx(data["energy_kwh"])
+    # JSON Lines: every table, each row saying which.
+    r = wp("export", "--format", "jsonl", "--out", "-", "--store", store_path)
+    types = [json.loads(x)["type"] for x in r.stdout.splitlines()]
+    assert types.count("window") == 12 and types.count("progress") == 6
+    assert types.count("prediction") == len(preds) and types[0] == "run"
+    r = wp("export", "--format", "jsonl", "--what", "windows", "--out", "-", "--store", store_path)
+    assert {json.loads(x)["type"] for x in r.stdout.splitlines()} == {"window"}

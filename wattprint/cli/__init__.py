@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("predict", "predict a stored or running run's total footprint"),
     "report": ("report", "write a run's report as HTML, Markdown or LaTeX"),
     "campaign": ("campaign", "sum all runs of a project: one model, tuning, the whole R&D"),
-    "export": ("export", "export runs and samples as CSV or JSON Lines"),
+    "export": ("export", "export runs, samples, windows, progress and predictions as CSV or JSON Lines"),
     "merge": ("merge", "merge per-node records of a multi-node job"),
     "exporter": ("prometheus", "serve this node's energy counters to Prometheus"),
     "regions": ("regions", "list known regions and their grid carbon intensity"),
@@ -90,7 +90,7 @@ def _option_of(value: str, dest: str, rest: list[str]) -> str | None:
     return None
 
 
-_DEST_FLAGS = {"fmt": "format", "sources": "from", "run_ids": "run"}
+_DEST_FLAGS = {"fmt": "format", "sources": "from", "run_ids": "run", "table": "what"}
 
 
 def _help() -> str:

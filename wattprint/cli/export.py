@@ -1,4 +1,4 @@
-"""``wattprint export [--run ID...] [--project P] --format csv|jsonl|codecarbon --out PATH|-``."""
+"""``wattprint export [--run ID...] [--project P] [--what TABLE] --format csv|jsonl|codecarbon --out PATH|-``."""
 from __future__ import annotations
 
 import sys
@@ -15,11 +15,13 @@ def add_arguments(p, name) -> None:
     p.add_argument("--tag", "-t", help="only runs with this tag")
     p.add_argument("--since", metavar="DATE", help="only runs started since DATE or an age (7d)")
     p.add_argument("--format", "-f", dest="fmt", choices=("csv", "jsonl", "codecarbon"), default="csv",
-                   help="csv (one table), jsonl (runs, domains and samples, one JSON object a line) or "
-                        "codecarbon (the runs table with CodeCarbon's emissions.csv columns)")
-    p.add_argument("--table", choices=("runs", "domains", "samples", "all"),
-                   help="what to write: runs (default for csv/codecarbon), domains, samples, "
-                        "or all (default for jsonl)")
+                   help="csv (one table), jsonl (every table, one JSON object a line, each with its "
+                        "'type') or codecarbon (the runs with CodeCarbon's emissions.csv columns)")
+    p.add_argument("--what", "--table", "-w", dest="table", metavar="WHAT",
+                   choices=("runs", "domains", "samples", "windows", "progress", "predictions", "all"),
+                   help="runs (default for csv/codecarbon), domains, samples, windows (named spans), "
+                        "progress (the rows run.progress() stored), predictions, or all (default for "
+                        "jsonl)")
     p.add_argument("--out", "-o", required=True, metavar="PATH",
                    help="file to write (written whole or not at all; a device, pipe or /dev/stdout is "
                         "written into), or '-' for stdout")
@@ -60,9 +62,10 @@ def run(args) -> int:
     # Check the format/table pair before any file is created.
     table = args.table or ("all" if args.fmt == "jsonl" else "runs")
     if args.fmt == "csv" and table == "all":
-        raise UsageError("CSV holds one table: give --table runs, domains or samples (or use --format jsonl)")
+        raise UsageError("CSV holds one table: give --what runs, domains, samples, windows, progress or "
+                         "predictions (or use --format jsonl)")
     if args.fmt == "codecarbon" and table != "runs":
-        raise UsageError("--format codecarbon writes the runs table only; drop --table or use csv/jsonl")
+        raise UsageError("--format codecarbon writes the runs table only; drop --what or use csv/jsonl")
     count = [0]
 
     def fill(f):
