@@ -169,3 +169,89 @@ def test_report_loads_offline_with_no_errors_and_its_plots(store_path, tmp_path)
     assert probe["drawn"] == len(probe["plots"]) >= 7
     assert probe["polylines"] == 6 and probe["bars"] == 6
     assert "sum of 2 runs" in probe["text"]
+
+
+# -- what a person sees: a screenshot and the A4 print ---------------------------------------
+def _png(path):
+    """(width, height, rows of (r, g, b)) of an 8-bit RGB or RGBA PNG, decoded here (no imaging library)."""
+    import struct
+    import zlib
+
+    raw = path.read_bytes()
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, head = 8, b"", None
+    while pos < len(raw):
+        n, kind = struct.unpack(">I4s", raw[pos:pos + 8])
+        body = raw[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            head = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    width, height, depth, color, _, _, interlace = head
+    assert depth == 8 and color in (2, 6) and interlace == 0, head
+    bpp = 3 if color == 2 else 4
+    data, stride, prev, rows = zlib.decompress(idat), width * bpp, bytearray(width * bpp), []
+    for y in range(height):
+        f, line = data[y * (stride + 1)], bytearray(data[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append([tuple(line[i:i + 3]) for i in range(0, stride, bpp * 4)])  # every 4th pixel
+        prev = line
+    return width, height, rows
+
+
+def _chromium(*args, timeout=120):
+    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--mute-audio",
+                           *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI installs Debian's chromium)")
+def test_screenshot_of_the_report_for_a_person_to_look_at(store_path, tmp_path):
+    from test_report_html import add_windows
+
+    make_run(store_path, "shot-1", n=3000)
+    add_windows(store_path, "shot-1", warmup_s=240.0)
+    out = tmp_path / "report.html"
+    assert wp("report", "shot-1", "--html", str(out)).returncode == 0
+    png = tmp_path / "report-a4.png"
+    # A4 at 96 dpi: 794 x 1123 CSS pixels, the first page as a reader's screen shows it
+    _chromium("--hide-scrollbars", "--window-size=794,1123", f"--user-data-dir={tmp_path / 'profile'}",
+              f"--screenshot={png}", "file://" + str(out))
+    print(f"\nscreenshot of the HTML report: {png}")
+    width, height, rows = _png(png)
+    assert 1.35 <= height / width <= 1.48, (width, height)  # A4 is 1.414
+    pixels = [p for row in rows for p in row]
+    colours = set(pixels)
+    ink = sum(1 for p in pixels if sum(p) < 600) / len(pixels)
+    assert len(colours) > 20 and 0.01 < ink < 0.6, (len(colours), ink)  # text and charts, not blank
+    # the power chart is on that first screen too: its first line's colour is drawn
+    assert any(abs(r - 0x1f) < 30 and abs(g - 0x77) < 30 and abs(b - 0xb4) < 30 for r, g, b in pixels)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI installs Debian's chromium)")
+def test_the_report_prints_on_a4_pages(store_path, tmp_path):
+    import re
+
+    make_run(store_path, "pdf-1", n=3000)
+    out = tmp_path / "report.html"
+    assert wp("report", "pdf-1", "--html", str(out)).returncode == 0
+    pdf = tmp_path / "report.pdf"
+    _chromium("--no-pdf-header-footer", f"--user-data-dir={tmp_path / 'profile'}", f"--print-to-pdf={pdf}",
+              "file://" + str(out))
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf.read_bytes())
+    assert 1 <= len(boxes) <= 8, len(boxes)
+    # A4 is 595.3 x 841.9 points; Chromium's default (US Letter) would be 612 x 792
+    assert all(abs(float(w) - 595.3) < 2 and abs(float(h) - 841.9) < 2 for w, h in boxes), boxes

@@ -34,8 +34,8 @@ svg.plot{display:block;max-width:100%;height:auto;margin:8px 0}
 .label-measured{color:#1a7f37}.label-modelled{color:#9a6700}
 .card{display:flex;flex-wrap:wrap;gap:10px;border:1px solid #ccc;border-radius:8px;padding:12px 14px;
 margin:12px 0 8px;background:#fafafa}
-.card .fig{flex:1 1 150px;min-width:130px}.card .k{font-size:12px;color:#555;text-transform:uppercase;
-letter-spacing:.04em}.card .v{font-size:24px;font-weight:600;white-space:nowrap}
+.card .fig{flex:1 1 0;min-width:120px}.card .k{font-size:12px;color:#555;text-transform:uppercase;
+letter-spacing:.04em}.card .v{font-size:22px;font-weight:600;white-space:nowrap}
 .card .s{font-size:12px;color:#555}
 .badge{display:inline-block;border-radius:10px;padding:1px 9px;font-size:13px;font-weight:600;color:#fff}
 .badge.measured{background:#1a7f37}.badge.modelled{background:#9a6700}.badge.mixed{background:#5a5a9a}
@@ -80,13 +80,15 @@ def view_of(runs, tot, compared) -> View:
                 fmt.mass_scale([v for v in kg if isinstance(v, num_)]))
 
 
-def _badge(runs) -> str:
+def _badge(runs) -> tuple[str, str]:
+    """The measured/modelled badge and the line under it."""
     share = D.share_modelled(runs)
     if share <= 0:
-        return '<span class="badge measured">measured</span>'
+        return '<span class="badge measured">measured</span>', "by hardware energy counters"
     if share >= 0.999:
-        return '<span class="badge modelled">modelled</span>'
-    return f'<span class="badge mixed">measured, {share * 100:.0f} % modelled</span>'
+        return '<span class="badge modelled">modelled</span>', "no energy counter: a power model"
+    word = "mostly measured" if share < 0.5 else "mostly modelled"
+    return f'<span class="badge mixed">{word}</span>', f"{share * 100:.0f} % of the energy modelled"
 
 
 def _intensity(runs) -> str:
@@ -104,7 +106,7 @@ def _intensity(runs) -> str:
 def _headline(runs, tot, view: View) -> list[str]:
     E, M = view.E, view.M
     pues = sorted({r.footprint.pue for r in runs if r.footprint is not None})
-    it = f"IT {E(tot.energy_kwh_it)}" + (f" × PUE {fmt.plain(pues[0])}" if len(pues) == 1 else "")
+    it = f"IT {E(tot.energy_kwh_it)}" + (f" × PUE {pues[0]:g}" if len(pues) == 1 else "")
     if tot.co2e_kg is None:
         co2, co2_s = "n/a", "no location given"
     else:
@@ -112,15 +114,16 @@ def _headline(runs, tot, view: View) -> list[str]:
         co2_s = _intensity(runs) + (f"; {tot.co2e_runs} of {tot.runs} runs" if tot.co2e_runs < tot.runs else "")
     cost = _cost(tot.cost_usd_low, tot.cost_usd_high, tot.electricity_cost_usd)
     cost_s = "no price or tariff known" if cost == "n/a" else ""
-    what = f"run {runs[0].record.id}" if len(runs) == 1 else f"sum of {tot.runs} runs"
+    what = runs[0].record.status if len(runs) == 1 else f"sum of {tot.runs} runs"
     figs = [("energy", E(tot.energy_kwh), it), ("CO2e", co2, co2_s), ("cost", cost, cost_s),
             ("duration", dur(tot.duration_s), what)]
     h = ['<div class="card headline">']
     for k, v, s in figs:
         h.append(f'<div class="fig"><div class="k">{esc(k)}</div><div class="v">{esc(v)}</div>'
                  f'<div class="s">{esc(s)}</div></div>')
-    h.append(f'<div class="fig"><div class="k">how</div><div class="v">{_badge(runs)}</div>'
-             '<div class="s">see "How it was measured"</div></div></div>')
+    badge, said = _badge(runs)
+    h.append(f'<div class="fig"><div class="k">how</div><div class="v">{badge}</div>'
+             f'<div class="s">{esc(said)}</div></div></div>')
     return h
 
 
@@ -134,7 +137,7 @@ def _summary_table(runs, tot, view: View) -> list[str]:
         h.append(f"<tr><td><code>{esc(rec.id)}</code></td><td>{esc(rec.project or '–')}</td>"
                  f"<td>{esc(', '.join(rec.tags) or '–')}</td><td>{esc(rec.status)}</td>"
                  f"<td>{when(rec.started_at)}</td>{num(dur(rec.duration_s))}{num(E.number(rec.energy_kwh))}"
-                 f"{num(fmt.plain(fp.pue) if fp else 'n/a')}{num(E.number(fp.energy_kwh if fp else None))}"
+                 f"{num(f'{fp.pue:g}' if fp else 'n/a')}{num(E.number(fp.energy_kwh if fp else None))}"
                  f"{num(M.number(fp.co2e_kg if fp else None))}"
                  f"<td>{esc(_cost(fp.cost_usd_low, fp.cost_usd_high, fp.electricity_cost_usd) if fp else 'n/a')}</td></tr>")
     if len(runs) > 1:
