@@ -44,15 +44,39 @@ def test_status_text_has_power_energy_and_prediction():
 
             return Prediction(energy_kwh=3.0, energy_kwh_low=2.5, energy_kwh_high=3.5)
 
-    assert "predicted 3.00 kWh (2.50 kWh - 3.50 kWh)" in status_text(WithPrediction())
+    assert "predicted 3.00 kWh (2.50 - 3.50 kWh)" in status_text(WithPrediction())
 
 
-def test_writes_nothing_when_not_a_terminal(tmp_path):
-    with open(tmp_path / "log", "w") as f:
-        live = LiveStatus(_Run(), stream=f, every=0.05).start()
-        time.sleep(0.2)
+def test_without_a_terminal_says_why_once_then_plain_lines_through_a_pipe():
+    r, w = os.pipe()
+    with os.fdopen(w, "w") as stream, os.fdopen(r) as reader:
+        ticks = iter(range(1000))
+        live = LiveStatus(_Run(), stream=stream, text=lambda run: f"STATUS {next(ticks)}",
+                          plain_every=0.05).start()
+        assert live.plain and not live.active
+        got = [reader.readline() for _ in range(4)]  # blocks until written: no timing guess
         live.stop()
-    assert not live.active and (tmp_path / "log").read_text() == ""
+    assert "stderr is not a terminal" in got[0] and "every" in got[0]
+    assert got[1:] == ["STATUS 0\n", "STATUS 1\n", "STATUS 2\n"]
+    assert not any("\x1b" in line for line in got)  # no escape codes into a log file
+
+
+def test_plain_line_is_the_status_text():
+    r, w = os.pipe()
+    with os.fdopen(w, "w") as stream, os.fdopen(r) as reader:
+        live = LiveStatus(_Run(), stream=stream, plain_every=0.05).start()
+        reader.readline()
+        line = reader.readline()
+        live.stop()
+    assert line.startswith("wattprint") and "750 Wh so far" in line and "290 W" in line
+
+
+def test_dumb_terminal_is_named(monkeypatch):
+    monkeypatch.setenv("TERM", "dumb")
+    master, slave = pty.openpty()
+    with os.fdopen(slave, "w") as stream:
+        assert LiveStatus(_Run(), stream=stream).why_not() == "TERM is 'dumb'"
+    os.close(master)
 
 
 def test_child_output_and_status_line_do_not_mix(monkeypatch):

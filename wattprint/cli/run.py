@@ -2,7 +2,8 @@
 
 Progress (for prediction and budgets) comes from the command's output lines or from the file
 named in ``$WATTPRINT_PROGRESS_FILE`` (see ``wattprint.progress_watch`` and docs/progress.md).
-Output is passed through unchanged, chunk by chunk, as it arrives.
+Output is passed through unchanged, chunk by chunk, as it arrives; with ``--json`` the
+command's stdout goes to stderr, so that stdout holds the one JSON object alone.
 """
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import sys
 
 from ..errors import UsageError
 from ..units import MAX_WORK, check_run_id, printable, shown
-from ._common import add_json, add_store
-from ._output import print_json
+from ._common import add_store
+from ._output import json_text, print_json
 
 
 def add_arguments(p, name) -> None:
@@ -63,8 +64,15 @@ def add_arguments(p, name) -> None:
     p.add_argument("--run-id", help="use this run id instead of a new one: letters, digits, '-', '_' "
                                      "and '.' (not first), at most 128")
     add_store(p)
-    add_json(p)
+    p.add_argument("--json", action="store_true",
+                   help="print the run's record as one JSON object on stdout, and no summary; "
+                        "the command's own stdout then goes to stderr")
+    p.add_argument("--json-out", metavar="FILE",
+                   help="also write that JSON object to FILE (replaced whole at the end), "
+                        "leaving the command's output alone")
     p.add_argument("--quiet", "-q", action="store_true", help="print no summary")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="also say when a prediction is not yet reliable, and why")
     p.add_argument("--live", action="store_true",
                    help="keep a status line (power, energy, predicted total) on the terminal's "
                         "bottom row while the command runs")
@@ -135,24 +143,45 @@ def run(args) -> int:
                pue=args.pue, total=total, unit=args.unit or "step", run_id=args.run_id,
                command=printable_command(cmd), scope=args.scope, predict_every=every or None,
                on_exceed=args.on_exceed, quiet=bool(args.quiet or args.json),
-               cpu=args.cpu, cpu_tdp_w=cpu_tdp_w, **budgets)  # checks the location too
+               cpu=args.cpu, cpu_tdp_w=cpu_tdp_w, verbose=args.verbose,
+               **budgets)  # checks the location too
     if shutil.which(cmd[0]) is None:
         raise UsageError(f"command not found: {cmd[0]!r} (check the name and your PATH)")
+    if args.json_out is not None:
+        from ..report.files import check_writable
+
+        check_writable(args.json_out)  # before the command: a long run must not end in a refusal
     from ..supervise import supervise
 
     exit_code = supervise(run_, cmd, watch_output=not args.no_progress_output, patterns=patterns,
-                          total=total, infer_unit=args.unit is None, live=args.live)
-    if args.json:  # without --json the run printed its own summary when it stopped
-        out = run_.record.as_dict()
-        try:
-            fp = run_.result
-        except UsageError as e:
-            print(printable(f"wattprint: footprint not computed: {e}"), file=sys.stderr)
-            fp = None
-        if fp is not None:
-            out["footprint"] = fp.as_dict()
-        print_json(out)
+                          total=total, infer_unit=args.unit is None, live=args.live,
+                          stdout_to_stderr=bool(args.json))
+    if args.json or args.json_out is not None:
+        out = _as_json(run_)
+        if args.json_out is not None:
+            from ..report.files import write_output
+
+            try:
+                write_output(args.json_out, lambda f: f.write(json_text(out) + "\n"))
+            except UsageError as e:  # the run is stored: say so, don't lose the JSON
+                print(printable(f"wattprint: {e}; the run is stored as {run_.run_id}"),
+                      file=sys.stderr)
+                exit_code = exit_code or 1
+        if args.json:  # without --json the run printed its own summary when it stopped
+            print_json(out)
     return exit_code
+
+
+def _as_json(run_) -> dict:
+    out = run_.record.as_dict()
+    try:
+        fp = run_.result
+    except UsageError as e:
+        print(printable(f"wattprint: footprint not computed: {e}"), file=sys.stderr)
+        fp = None
+    if fp is not None:
+        out["footprint"] = fp.as_dict()
+    return out
 
 
 def printable_command(cmd: list[str]) -> str:

@@ -11,8 +11,10 @@ also then: a child that resets the terminal (``reset``, a pager, a curses progra
 region, and the next tick restores it, so the line redraws after any child output within
 ``every`` seconds. ``stop()`` gives the whole terminal back (``ESC[r``) and clears the row.
 
-Nothing is written unless ``stream`` is a TTY and ``TERM`` is not ``dumb``; every write is
-guarded so a closed or broken terminal never reaches the training. The thread is a daemon.
+Without a terminal of known size (``stream`` is not a TTY, ``TERM`` is ``dumb``, or the size
+cannot be read) there is no bottom row to keep: ``start()`` says why, once, and falls back to a
+plain status line every ``PLAIN_EVERY_S`` seconds. Every write is guarded so a closed or broken
+terminal never reaches the training. The thread is a daemon.
 """
 from __future__ import annotations
 
@@ -22,11 +24,11 @@ import sys
 import threading
 import time
 
+from .. import fmt
 from ..units import J_PER_KWH
-from ..units import fmt_duration as _fmt_duration
-from ..units import fmt_energy as _fmt_energy
 
 SAVE, RESTORE, CLEAR_LINE = "\x1b7", "\x1b8", "\x1b[2K"
+PLAIN_EVERY_S = 30.0  # without a terminal: one plain status line this often
 
 
 def status_text(run) -> str:
@@ -36,19 +38,20 @@ def status_text(run) -> str:
         m = run.energy(fresh=False)  # the sampler's last totals: drawing must not read meters
         counted = m.counted or m.energy_j.keys()  # no double counting
         watts = sum(w for k, w in run.power().items() if k in counted)
-        parts.append(_fmt_duration(m.seconds))
-        parts.append(f"{watts:,.0f} W")
+        parts.append(fmt.duration(m.seconds))
+        parts.append(fmt.power(watts))
         joules = sum(e for k, e in m.energy_j.items() if k in counted)
-        parts.append(f"{_fmt_energy(joules / J_PER_KWH)} so far")
+        parts.append(f"{fmt.energy(joules / J_PER_KWH)} so far")
     predict = getattr(run, "predict", None)
     if callable(predict) and getattr(run, "total", None):
         try:
             p = predict()
             if p.energy_kwh is not None:
+                s = fmt.energy_scale(p.energy_kwh, p.energy_kwh_low, p.energy_kwh_high)
                 rng = ""
                 if p.energy_kwh_low is not None and p.energy_kwh_high is not None:
-                    rng = f" ({_fmt_energy(p.energy_kwh_low)} - {_fmt_energy(p.energy_kwh_high)})"
-                parts.append(f"predicted {_fmt_energy(p.energy_kwh)}{rng}")
+                    rng = f" ({s.range(p.energy_kwh_low, p.energy_kwh_high)})"
+                parts.append(f"predicted {s(p.energy_kwh)}{rng}")
         except Exception:
             pass
     return " · ".join(parts)
@@ -57,21 +60,41 @@ def status_text(run) -> str:
 class LiveStatus:
     """``LiveStatus(run).start()`` ... ``stop()``: a status line on the terminal's bottom row."""
 
-    def __init__(self, run, stream=None, every: float = 1.0, text=status_text):
+    def __init__(self, run, stream=None, every: float = 1.0, text=status_text, *, lines=None,
+                 plain_every: float = PLAIN_EVERY_S):
+        """``stream``: the terminal; ``lines``: where plain lines go without one (default
+        ``stream``; ``wattprint run`` passes a stream that keeps them out of a child's bar)."""
         self.run = run
         self.stream = stream if stream is not None else sys.stderr
+        self.lines = lines if lines is not None else self.stream
         self.every = max(float(every), 0.05)
+        self.plain_every = max(float(plain_every), 0.05)
         self.text = text
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._rows = 0
         self.active = False
+        self.plain = False  # no terminal of known size: plain lines
+
+    def why_not(self) -> str | None:
+        """Why there is no bottom row to keep (None: there is one)."""
+        try:
+            if not self.stream.isatty():
+                return "stderr is not a terminal"
+        except Exception:
+            return "stderr is not a terminal"
+        if os.environ.get("TERM", "") == "dumb":
+            return "TERM is 'dumb'"
+        try:
+            size = os.get_terminal_size(self.stream.fileno())
+        except Exception:
+            return "the terminal's size is unknown"
+        if size.lines < 3 or size.columns < 10:
+            return f"the terminal is {size.columns}x{size.lines}, too small"
+        return None
 
     def enabled(self) -> bool:
-        try:
-            return bool(self.stream.isatty()) and os.environ.get("TERM", "") != "dumb"
-        except Exception:
-            return False
+        return self.why_not() is None
 
     def _size(self) -> tuple[int, int]:
         try:
@@ -108,12 +131,33 @@ class LiveStatus:
         self._write(SAVE + f"\x1b[{rows};1H" + CLEAR_LINE + line[: max(cols - 1, 1)] + RESTORE)
 
     def start(self) -> "LiveStatus":
-        if not self.enabled() or self._thread is not None:
+        if self._thread is not None:
             return self
-        self.active = True
-        self._thread = threading.Thread(target=self._loop, name="wattprint-live", daemon=True)
+        why = self.why_not()
+        if why is not None:
+            self.plain = True
+            self._say(f"wattprint: {fmt.opt('live').rstrip('=')}: no status line at the bottom "
+                      f"({why}); a plain status line every {fmt.duration(self.plain_every)} instead")
+            loop = self._plain_loop
+        else:
+            self.active = True
+            loop = self._loop
+        self._thread = threading.Thread(target=loop, name="wattprint-live", daemon=True)
         self._thread.start()
         return self
+
+    def _say(self, line: str) -> None:
+        try:
+            print(line, file=self.lines, flush=True)
+        except Exception:  # a closed stream must not stop the training
+            self._stop.set()
+
+    def _plain_loop(self) -> None:
+        while not self._stop.wait(self.plain_every):
+            try:
+                self._say(self.text(self.run))
+            except Exception:
+                pass
 
     def _loop(self) -> None:
         while not self._stop.is_set():

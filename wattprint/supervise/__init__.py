@@ -20,7 +20,6 @@ Signals that wattprint inherited as ignored (``nohup``) stay ignored.
 from __future__ import annotations
 
 import os
-import selectors
 import shutil
 import signal
 import subprocess
@@ -28,10 +27,11 @@ import sys
 import tempfile
 import threading
 
-from .errors import BudgetExceeded, UsageError
-from .progress_watch import EPOCH, FileWatcher, LineProgress, Splitter
+from ..errors import UsageError
+from ..progress_watch import FileWatcher, LineProgress
+from .feeder import GRACE_S, Feeder, LineGuard, same_file
 
-GRACE_S = 30.0  # between SIGINT and SIGTERM when a budget stops the command
+__all__ = ["GRACE_S", "Feeder", "LineGuard", "Relay", "supervise"]
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)  # relayed; "cancelled"
 SI_KERNEL = 0x80  # Linux si_code of a signal the kernel sent: a terminal key, a hangup
 # Who sent a signal is known on Linux (sigtimedwait's siginfo); elsewhere it is guessed.
@@ -39,14 +39,31 @@ SIGINFO = sys.platform.startswith("linux") and hasattr(signal, "sigtimedwait")
 
 
 def supervise(run, cmd: list[str], *, watch_output: bool = True, patterns=None,
-              total: float | None = None, infer_unit: bool = False, live: bool = False) -> int:
+              total: float | None = None, infer_unit: bool = False, live: bool = False,
+              stdout_to_stderr: bool = False) -> int:
     """Run ``cmd`` under ``run`` and return its exit code (128+N when killed by signal N).
 
     ``watch_output``: pipe the command's stdout/stderr through us to read progress lines (else
     it keeps the terminal). ``patterns``: progress regexes (default: epoch lines and tqdm bars).
     ``infer_unit``: switch the run's unit to "epoch" when progress comes from epoch lines.
-    ``live``: a status line on the terminal's bottom row. The run is stopped on return.
+    ``live``: a status line on the terminal's bottom row. ``stdout_to_stderr``: the command's
+    stdout goes to our stderr (``run --json`` keeps stdout for the JSON). While the command runs,
+    ``sys.stderr`` is a ``LineGuard``. The run is stopped on return.
     """
+    real_err = sys.stderr
+    guard = LineGuard(real_err)
+    sys.stderr = guard  # wattprint's lines (predictions, warnings) never land inside a bar
+    try:
+        return _supervise(run, cmd, watch_output, patterns, total, infer_unit, live,
+                          stdout_to_stderr, guard)
+    finally:
+        guard.flush()
+        if sys.stderr is guard:
+            sys.stderr = real_err
+
+
+def _supervise(run, cmd, watch_output, patterns, total, infer_unit, live, stdout_to_stderr,
+               guard) -> int:
     env = dict(os.environ)
     env["WATTPRINT_RUN_ID"] = run.run_id
     tmpdir = None
@@ -57,6 +74,10 @@ def supervise(run, cmd: list[str], *, watch_output: bool = True, patterns=None,
         env.setdefault("PYTHONUNBUFFERED", "1")  # a pipe would make Python block-buffer
     feeder = Feeder(run, LineProgress(patterns, total), infer_unit=infer_unit)
     pipe = subprocess.PIPE if watch_output else None
+    out_pipe = pipe if pipe is not None else (guard.stream if stdout_to_stderr else None)
+    out_dst = guard.stream if stdout_to_stderr else sys.stdout
+    # The command's stdout shares a line with wattprint's where both reach the same terminal.
+    out_guard = guard if stdout_to_stderr or same_file(sys.stdout, guard.stream) else None
     # The relay comes first: the threads started below (sampler, pumps) inherit its signal mask.
     with Relay() as relay:
         try:
@@ -73,7 +94,7 @@ def supervise(run, cmd: list[str], *, watch_output: bool = True, patterns=None,
             run.stop("cancelled", exit_code=exit_code)
             return exit_code
         try:
-            child = relay.spawn(lambda: subprocess.Popen(cmd, env=env, stdout=pipe, stderr=pipe))
+            child = relay.spawn(lambda: subprocess.Popen(cmd, env=env, stdout=out_pipe, stderr=pipe))
         except OSError as e:
             run.stop("failed", exit_code=127)
             feeder.close(())
@@ -84,19 +105,22 @@ def supervise(run, cmd: list[str], *, watch_output: bool = True, patterns=None,
         watcher.start()
         pumps = []
         if watch_output:
-            pumps = [threading.Thread(target=feeder.pump, args=(child.stdout, sys.stdout), daemon=True),
-                     threading.Thread(target=feeder.pump, args=(child.stderr, sys.stderr), daemon=True)]
+            pumps = [threading.Thread(target=feeder.pump, args=(child.stdout, out_dst, out_guard),
+                                      daemon=True),
+                     threading.Thread(target=feeder.pump, args=(child.stderr, guard.stream, guard),
+                                      daemon=True)]
             for t in pumps:
                 t.start()
         status = None
         if live:
-            from .report.live import LiveStatus
+            from ..report.live import LiveStatus
 
-            status = LiveStatus(run).start()
+            status = LiveStatus(run, stream=guard.stream, lines=guard).start()
         code = relay.wait()
         feeder.finish()  # the pumps read what the command left, without waiting for grandchildren
         relay.join(pumps)
         feeder.close(pumps)
+        feeder.ended(code == 0 and not relay.received)
         if status is not None:
             status.stop()
         watcher.stop()
@@ -263,129 +287,3 @@ class Relay:
             return os.getpgid(self.child.pid) == os.getpgrp()
         except (AttributeError, OSError):
             return True  # not started, or gone: nothing to relay to
-
-
-class Feeder:
-    """Passes the child's output through and turns its progress into ``run.progress()``."""
-
-    def __init__(self, run, lines: LineProgress, infer_unit: bool = False):
-        self.run, self.lines = run, lines
-        self.infer_unit = infer_unit
-        self.child: subprocess.Popen | None = None
-        self.stopped = False
-        # The two pumps and the file watcher report from their own threads.
-        self.lock = threading.Lock()
-        self._wake = os.pipe()  # written by finish()
-
-    def pump(self, src, dst) -> None:
-        """Copy ``src`` to ``dst`` as it arrives and read progress from its lines, until its end
-        or, after ``finish()``, until the pipe is empty: the command has exited, so all it wrote
-        is there, and a grandchild that holds the pipe open is not waited for."""
-        split = Splitter()
-        fd = src.fileno()
-        try:
-            out = dst.fileno()
-        except (AttributeError, OSError, ValueError):  # e.g. pytest's captured streams
-            out = None
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            sel.register(self._wake[0], selectors.EVENT_READ)
-            while True:
-                if fd not in {key.fd for key, _ in sel.select()}:
-                    break  # woken, nothing left to read
-                more, out = self._copy(fd, out, dst, split)
-                if not more:
-                    return
-        os.set_blocking(fd, False)
-        more = True
-        while more:
-            more, out = self._copy(fd, out, dst, split)
-
-    def finish(self) -> None:
-        """The command has exited: the pumps stop once they have read what it left."""
-        os.write(self._wake[1], b"x")
-
-    def close(self, pumps) -> None:
-        if not any(t.is_alive() for t in pumps):
-            for fd in self._wake:
-                os.close(fd)
-
-    def _copy(self, fd, out, dst, split):
-        """Read once from fd, pass it on, feed its lines: (False at the end, output fd)."""
-        try:
-            data = os.read(fd, 65536)
-        except OSError:  # BlockingIOError once drained
-            return False, out
-        if not data:
-            return False, out
-        if out is not None:
-            out = _write_all(out, data)
-        else:
-            try:
-                dst.write(data.decode("utf-8", errors="replace"))
-                dst.flush()
-            except Exception:
-                pass
-        for line in split.feed(data):
-            got = self._feed(line)
-            if got is not None:
-                self.report(*got)
-        return True, out
-
-    def _feed(self, line: str):
-        with self.lock:
-            try:
-                return self.lines.feed(line)
-            except Exception:
-                return None
-
-    def report(self, done, total=None) -> None:
-        with self.lock:
-            if self.stopped:
-                return
-            if self.infer_unit and self.lines.kind is not None:
-                self.infer_unit = False
-                if self.lines.kind is EPOCH and self.lines.epochs is None \
-                        and "epoch" in (self.lines.last_line or "").lower():
-                    try:  # recorded now, so 'wattprint predict' shows it while the run goes on
-                        self.run.set_unit("epoch")
-                    except Exception:
-                        pass
-            try:
-                self.run.progress(done, total)
-            except BudgetExceeded as e:
-                self.stopped = True
-                print(f"{e}: sending SIGINT to the command", file=sys.stderr, flush=True)
-                self._stop_child()
-
-    def _stop_child(self) -> None:
-        child = self.child
-        if child is None:
-            return
-        try:
-            child.send_signal(signal.SIGINT)
-        except (ProcessLookupError, OSError):
-            return
-
-        def escalate():
-            if child.poll() is None:
-                try:
-                    child.terminate()
-                except (ProcessLookupError, OSError):
-                    pass
-
-        t = threading.Timer(GRACE_S, escalate)
-        t.daemon = True
-        t.start()
-
-
-def _write_all(fd, data: bytes):
-    """Write everything to fd; None once the reader is gone (keep draining the child)."""
-    view = memoryview(data)
-    while view:
-        try:
-            n = os.write(fd, view)
-        except (BrokenPipeError, OSError):
-            return None
-        view = view[n:]
-    return fd
