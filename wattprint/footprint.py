@@ -105,7 +105,7 @@ def _short(s: dict | None) -> str:
     text = s["source"]
     if s.get("year") and str(s["year"]) not in text:
         text += f", {s['year']}"
-    who = s.get("name") or ""
+    who = "" if text.startswith(("given", "stored")) else s.get("name") or ""  # a given value is its own name
     return f"{who}: {text}" if who and who != "none" and who not in text else text
 
 

@@ -131,14 +131,16 @@ def _print(fp, comparisons) -> None:
     m = mass_scale([fp.co2e_kg, fp.co2e_kg_low, fp.co2e_net_kg, fp.embodied_kg]
                    + [lv.get(k) for lv in levels for k in ("co2e_kg", "co2e_kg_low")]
                    + [c["co2e_kg"] for c in comparisons])
+    run = i.get("from_run")
     what = f"{i['count']} x {i['hardware']}" if i.get("hardware") else f"{i['count']} device(s)"
+    if run and not run["run_gpus"] and not i.get("hardware"):
+        what = f"{i['count']} machine{'s' if i['count'] > 1 else ''} (no GPU)"
     rng = i.get("power_range_w")  # a hardware estimate: typical training draw to TDP
     watts = power_scale(rng["low"], rng["high"]).range(rng["low"], rng["high"]) if rng else (
         power_scale(i["power_w"])(i["power_w"]) if i.get("power_w") else "")
     runs = int(i.get("runs") or 1)
     hours = span(fp.hours) + (f" per run x {runs:,} runs = {span(fp.hours * runs)}" if runs > 1 else "")
     say(f"{what}, {watts} ({i.get('power_basis', '')}), {hours}")
-    run = i.get("from_run")
     if run:
         say(f"from run {run['run']}: measured mean power {plain(run['run_avg_power_w'])} W over "
             f"{span(run['run_duration_s'] / 3600)}; " + (", ".join(
