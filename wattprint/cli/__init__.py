@@ -11,6 +11,7 @@ import importlib
 import os
 import re
 import sys
+import textwrap
 
 from .._version import __version__
 from ..errors import UsageError
@@ -98,13 +99,33 @@ def _help() -> str:
              "Measure and account for the energy, CO2e and cost of machine-learning training.", "",
              "commands:"]
     lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", "'wattprint COMMAND --help' lists a command's options; 'wattprint --version' "
-              "prints the version."]
+    lines += ["", "'wattprint COMMAND --help' lists a command's options, with examples; "
+              "'wattprint --version' prints the version."]
     return "\n".join(lines)
 
 
 def command_parser(name: str) -> ArgumentParser:
-    return ArgumentParser(prog=f"wattprint {name}", description=COMMANDS[name][1])
+    return ArgumentParser(prog=f"wattprint {name}", description=COMMANDS[name][1],
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def full_parser(name: str, module) -> ArgumentParser:
+    """The parser of command ``name`` with its options (from ``module``) and worked examples."""
+    from ._examples import epilog
+
+    parser = command_parser(name)
+    module.add_arguments(parser, name)
+    note = parser.epilog  # a command's own note stays, re-wrapped (the examples keep their lines)
+    text = "\n\n".join(textwrap.fill(par, width=_width()) for par in (note or "").split("\n\n") if par)
+    parts = [text, epilog(name)]
+    parser.epilog = "\n\n".join(p for p in parts if p) or None
+    return parser
+
+
+def _width() -> int:
+    import shutil
+
+    return max(40, min(100, shutil.get_terminal_size().columns) - 2)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as e:
         print(f"wattprint {name}: error: not available in this installation ({e})", file=sys.stderr)
         return 2
-    parser = command_parser(name)
-    module.add_arguments(parser, name)
+    parser = full_parser(name, module)
     args = parser.parse_args(rest)
     args.command = name
     try:

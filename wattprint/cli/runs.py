@@ -108,7 +108,11 @@ def _location(loc: dict) -> str:
         return str(loc["region"])
     value = loc.get("intensity")
     if value not in (None, ""):
-        return f"{value} g/kWh" if isinstance(value, (int, float)) else str(value)
+        if isinstance(value, (int, float)):
+            from ..fmt import plain
+
+            return f"{plain(value)} g/kWh"
+        return str(value)
     return "-"
 
 
