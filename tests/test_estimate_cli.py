@@ -167,3 +167,81 @@ def test_k80_count_is_gpus_as_nvml_counts_them(capsys):
     aws = _json(capsys, "--hardware", "Tesla K80", "--count", "2", "--hours", "1", "--cloud", "aws:us-east-1")
     azure = _json(capsys, "--hardware", "Tesla K80", "--count", "2", "--hours", "1", "--cloud", "azure:eastus")
     assert aws["cost_usd_high"] == pytest.approx(1.80) == azure["cost_usd_high"]  # one board, two GK210s
+
+
+# -- the text a person reads (issue 12, item 6): consistent spans, one unit, every input sourced ---
+
+NUMBER_UNIT = r"(?<![\w.])[<\d][\d,.]*\s(%s)\b(?!/)"  # not g/kWh
+
+
+def _units(text: str, units: str) -> set[str]:
+    """Units used for one quantity in the lines that state results (not sources or equivalents)."""
+    import re
+
+    body = text.split("as much CO2e as:")[0] + text.split("the same energy elsewhere:")[-1].split("sources:")[0]
+    body = "\n".join(line for line in body.splitlines() if not line.startswith("note:"))
+    return set(re.findall(NUMBER_UNIT % units, body))
+
+
+def test_runs_say_per_run_and_total_in_the_header_and_the_lines(cli):
+    r = cli("estimate", "--hardware", "V100", "--count", "8", "--hours", "12", "--runs", "50",
+            "--cloud", "gcp:us-central1", "--embodied")
+    assert r.returncode == 0, r.stderr
+    head, energy = r.stdout.splitlines()[:2]
+    assert head.endswith("12.0 h per run x 50 runs = 600 h")
+    assert energy.startswith("energy ") and " over 600 h (50 runs x 12.0 h)" in energy
+    assert " lb" not in r.stdout and "?" not in r.stdout
+    assert len(_units(r.stdout, "GWh|MWh|kWh|Wh|J")) == 1  # one energy unit: totals, range and levels
+    assert len(_units(r.stdout, "t|kg|g|mg")) == 1  # one mass unit: CO2e, embodied, levels, elsewhere
+    assert not __import__("re").search(r"\d[eE][+-]?\d", r.stdout)
+
+
+def test_a_missing_spot_price_says_up_to_with_the_reason(cli, capsys):
+    r = cli("estimate", "--hardware", "A100", "--hours", "2", "--cloud", "aws:us-east-1")
+    line = next(x for x in r.stdout.splitlines() if x.startswith("cloud cost"))
+    d = _json(capsys, "--hardware", "A100", "--hours", "2", "--cloud", "aws:us-east-1")
+    assert d["cost_usd_low"] is None and d["cost_usd_high"] > 0  # the case this test is about
+    assert line == f"cloud cost  up to ${d['cost_usd_high']:,.2f} (on-demand; no spot price known)"
+
+
+def _cpu_only_run(path):
+    st = Store.open(path)
+    now = time.time()
+    st.create_run(RunRecord(id="cpu-run", status="finished", started_at=now - 1800, updated_at=now,
+                            duration_s=1800.0, energy_j=20 * 1800.0, location={"region": "FR"},
+                            domains=[DomainTotal("cpu:0", "cpu", "rapl", "measured", "counter", 20 * 1800.0,
+                                                 20.0, idx=0)]))
+    st.close()
+
+
+def test_from_run_names_where_each_input_came_from(cli, tmp_path):
+    path = str(tmp_path / "s.sqlite")
+    _cpu_only_run(path)
+    r = cli("estimate", "--from-run", "cpu-run", "--store", path, "--hours", "10")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "given by the user" not in out
+    assert "region: FR (stored with run cpu-run)" in out
+    power = next(x for x in out.splitlines() if x.strip().startswith("total_power"))
+    assert "from run cpu-run: measured mean power 20.0 W over 30 min 0 s" in power
+    intensity = next(x for x in out.splitlines() if x.strip().startswith("intensity"))
+    assert "for FR (region FR stored with run cpu-run)" in intensity
+
+
+def test_embodied_of_a_cpu_only_run_is_its_server_not_eight_gpus(cli, tmp_path):
+    import json as json_
+
+    from wattprint.datasets import embodied_server
+
+    path = str(tmp_path / "s.sqlite")
+    _cpu_only_run(path)
+    r = cli("estimate", "--from-run", "cpu-run", "--store", path, "--hours", "100", "--embodied", "--json")
+    d = json_.loads(r.stdout)
+    server, years = embodied_server()
+    assert server.value == 1000 and years == 4  # Cloud Carbon Footprint's base rack server
+    assert d["embodied_kg"] == pytest.approx(1000 * 100 / (4 * 8760 * 1.0))  # one server, 100 h of 4 years
+    factors = {s["factor"] for s in d["sources"]}
+    assert "embodied_per_device" not in factors and "embodied_per_host" in factors
+    assert d["inputs"]["embodied"]["hosts"] == 1
+    text = cli("estimate", "--from-run", "cpu-run", "--store", path, "--hours", "100", "--embodied").stdout
+    assert "no GPU in the run: one base rack server" in text and "GPU archetype" not in text
