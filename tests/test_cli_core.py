@@ -175,3 +175,13 @@ def test_top_level_help_version_and_no_command(cli):
     for name in COMMANDS:  # every listed command exists and has its own help
         r = cli(name, "--help")
         assert r.returncode == 0 and f"usage: wattprint {name}" in r.stdout, (name, r.stderr)
+
+
+def test_doctor_hints_speak_the_command_line_only(monkeypatch):
+    from wattprint.cli import doctor
+    from wattprint.meters import cpu_model
+
+    monkeypatch.setattr(cpu_model, "cpu_model_name", lambda: "AMD EPYC")
+    (hint,) = doctor.cpu_hints([cpu_model.open().domains()[0]])
+    assert "--cpu NAME" in hint and "--cpu-tdp-w W" in hint
+    assert "track(" not in hint and "cpu=" not in hint and "cpu_tdp_w" not in hint

@@ -80,8 +80,8 @@ def cpu_hints(domains) -> list[str]:
             why = (f"CPU '{name}' names no model wattprint knows (a VM often hides it), so a "
                    "default of 12 W/core is charged"
                    + (f"; closest: {', '.join(near)}" if near else ""))
-        hints.append(f"{why}. Name the CPU with `wattprint run --cpu NAME` or track(cpu=NAME) "
+        hints.append(f"{why}. Name the CPU with `wattprint run --cpu NAME` "
                      "(`wattprint hardware CPU` lists them; your cloud's instance page names the "
-                     "model), or give its package power with --cpu-tdp-w W / track(cpu_tdp_w=W) "
-                     "(where its thread count is unknown: the power of the CPUs the run may use).")
+                     "model), or give its package power with `--cpu-tdp-w W` (where its thread "
+                     "count is unknown: the power of the CPUs the run may use).")
     return hints
