@@ -29,17 +29,18 @@ def run(args) -> int:
     for line in study.inputs():
         say(f"  {line}")
     table = None
+    w = min(60, max((len(c.item) for c in checks), default=4))  # items whole, not cut mid-word
     for c in checks:
         if c.table != table:
             table = c.table
             say(f"\nTable {table}")
-            say(f"  {'item':<32} {'figure':<24} {'ours':>12} {'published':>12} {'diff':>9}  status")
+            say(f"  {'item':<{w}} {'figure':<24} {'ours':>12} {'published':>12} {'diff':>9}  status")
         status = {"check": "ok" if c.ok else f"OFF (> {c.tolerance:g})", "calibration": "input (fitted)",
                   "ours": "ours, not in paper", "quoted": "quoted"}[c.kind]
         diff = f"{c.diff:+,.2f}" if c.diff is not None and c.kind == "check" else ""
-        say(f"  {c.item[:32]:<32} {c.figure:<24} {_fmt(c.ours):>12} {_fmt(c.published):>12} {diff:>9}  {status}")
+        say(f"  {c.item[:w]:<{w}} {c.figure:<24} {_fmt(c.ours):>12} {_fmt(c.published):>12} {diff:>9}  {status}")
         if c.note:
-            say(f"  {'':<32} note: {c.note}")
+            say(f"  {'':<{w}} note: {c.note}")
     compared = [c for c in checks if c.kind == "check"]
     say(f"\n{len(compared) - len(failed)}/{len(compared)} published figures within their printed rounding"
           + ("" if not failed else f"; {len(failed)} off"))
