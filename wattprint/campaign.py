@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from .errors import UsageError
 from .totals import accumulate
@@ -95,7 +95,8 @@ def parse_since(text: str) -> float:
 
 
 def account(runs, *, footprint=None) -> dict:
-    """Sum ``runs`` (store.RunRecord) into the four levels; plain data for JSON and text."""
+    """Sum ``runs`` (store.RunRecord) into the four levels; plain data for JSON and text.
+    ``footprint(record, notes)`` gives a run's footprint (None with a note when it has none)."""
     if footprint is None:
         from .report.data import footprint_or_note as footprint
     from .plugins.distributed import countable
@@ -128,3 +129,69 @@ def account(runs, *, footprint=None) -> dict:
                            "experimentation": "every other run",
                            "gpu_hours": "GPU domains measured x run duration, summed over runs",
                            "host_hours": "run durations x hosts measured (job records: x nodes)"}}
+
+
+# -- the project report (wattprint report --project) ----------------------------------------------
+WEEKLY_AFTER_DAYS = 62   # a longer span is shown by week, a shorter one by day
+
+
+def _bucket(t: float, weekly: bool) -> str:
+    day = datetime.fromtimestamp(t, timezone.utc).date()
+    if weekly:
+        day -= timedelta(days=day.weekday())  # weeks start on Monday (ISO)
+    return day.isoformat()
+
+
+def project_report(runs, *, top: int = 10, footprint=None) -> dict:
+    """Everything a project report shows, as plain data: the Table 4 levels (``account``), the
+    energy and CO2e per day or week (runs by their start, in UTC), the tuning and final shares and
+    the ``top`` runs with the most energy (PUE included). Sums go through ``totals.accumulate``."""
+    if footprint is None:
+        from .report.data import footprint_or_note as footprint
+    from .plugins.distributed import countable
+
+    runs = countable(runs)
+    fps: dict = {}
+
+    def cached(rec, notes):  # each run's footprint once, for the levels, the buckets and the list
+        if rec.key not in fps:
+            own: list = []
+            fps[rec.key] = (footprint(rec, own), own)
+        notes.extend(fps[rec.key][1])
+        return fps[rec.key][0]
+
+    acc = account(runs, footprint=cached)
+    starts = [r.started_at for r in runs if r.started_at]
+    weekly = bool(starts) and (max(starts) - min(starts)) > WEEKLY_AFTER_DAYS * 86400
+    buckets: dict = {}
+    rows = []
+    for rec in runs:
+        fp = cached(rec, [])
+        if rec.started_at:
+            key = _bucket(rec.started_at, weekly)
+            buckets.setdefault(key, Level(key, key)).add(rec, fp)
+        rows.append({"id": rec.id, "level": level_of(rec.tags), "tags": list(rec.tags), "status": rec.status,
+                     "started_at": rec.started_at, "duration_s": rec.duration_s or 0.0,
+                     "energy_kwh_it": rec.energy_kwh, "energy_kwh": fp.energy_kwh if fp else rec.energy_kwh,
+                     "co2e_kg": fp.co2e_kg if fp else None,
+                     "cost_usd_low": fp.cost_usd_low if fp else None, "cost_usd_high": fp.cost_usd_high if fp else None})
+    rows.sort(key=lambda r: -r["energy_kwh"])
+    lv = {x["level"]: x for x in acc["levels"]}
+    tot = lv["total"]
+    share = {k: (lv[k]["energy_kwh"] / tot["energy_kwh"] if tot["energy_kwh"] > 0 else None)
+             for k in ("final", "tuning", "experimentation")}
+    co2_share = None
+    if tot["co2e_kg"] and lv["tuning"]["co2e_kg"] is not None:
+        co2_share = lv["tuning"]["co2e_kg"] / tot["co2e_kg"]
+    sources, seen = [], set()
+    for fp, _ in fps.values():
+        for s in (fp.sources if fp is not None else []):
+            k = (s.get("factor"), s.get("value"), s.get("source"), s.get("name"))
+            if s.get("factor") != "equivalent" and k not in seen:
+                seen.add(k)
+                sources.append(s)
+    return {**acc, "by": "week" if weekly else "day",
+            "over_time": [asdict(buckets[k]) for k in sorted(buckets)],
+            "share_of_energy": share, "tuning_share_of_co2e": co2_share,
+            "top": rows[:max(top, 0)], "top_n": top, "sources": sources,
+            "first_start": min(starts) if starts else None, "last_start": max(starts) if starts else None}

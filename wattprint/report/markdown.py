@@ -6,6 +6,8 @@ markup, and numbers with '%' or '$' stay literal in LaTeX.
 """
 from __future__ import annotations
 
+import re
+
 from .._version import __version__
 from ..units import printable
 from . import data as D
@@ -14,16 +16,17 @@ CITATION = ("Strubell, E., Ganesh, A. and McCallum, A. (2019). Energy and Policy
             "for Deep Learning in NLP. ACL 2019.")
 
 
-def _fe(kwh):
-    from ..units import fmt_energy
+def _fe(kwh, E=None):
+    """An energy in the statement's one unit ``E`` (a lone value picks its own)."""
+    from .. import fmt
 
-    return "n/a" if kwh is None else fmt_energy(kwh)
+    return "n/a" if kwh is None else (E or fmt.energy_scale(kwh))(kwh)
 
 
-def _fm(kg):
-    from ..units import fmt_mass
+def _fm(kg, M=None):
+    from .. import fmt
 
-    return "n/a" if kg is None else fmt_mass(kg)
+    return "n/a" if kg is None else (M or fmt.mass_scale(kg))(kg)
 
 
 def _lb(kg):
@@ -66,12 +69,17 @@ def _cost_text(low, high, elec) -> str | None:
 
 def statement(runs: list) -> tuple[list[str], list[tuple[str, str]], list[str]]:
     """(paragraph sentences, table rows (quantity, value), sources) as plain text."""
+    from .. import fmt
+
     tot = D.totals(runs)
+    nets = [r.footprint.co2e_net_kg for r in runs if r.footprint is not None]
+    E = fmt.energy_scale([tot.energy_kwh, tot.energy_kwh_it, *tot.by_kind.values()])
+    M = fmt.mass_scale([v for v in (tot.co2e_kg, *nets) if v is not None])
     measured, modelled = D.measured_modelled(runs)
     what = (f"run {runs[0].record.id}" + (f" of project {runs[0].record.project}" if runs[0].record.project else "")
             if len(runs) == 1 else f"{len(runs)} runs ({', '.join(r.record.id for r in runs)})")
     s = [f"The training reported here ({what}) ran for {_fd(tot.duration_s)} and drew "
-         f"{_fe(tot.energy_kwh_it)} of electricity at the computing equipment."]
+         f"{_fe(tot.energy_kwh_it, E)} of electricity at the computing equipment."]
     s.append(f"Measured with hardware energy counters: {_parts(measured)}." if measured else
              "No part was measured with hardware energy counters.")
     if modelled:
@@ -81,9 +89,9 @@ def statement(runs: list) -> tuple[list[str], list[tuple[str, str]], list[str]]:
     if len(pues) == 1:
         pue, src = pues.pop()
         s.append(f"With a power usage effectiveness (PUE) of {pue:g} ({src}), the facility drew "
-                 f"{_fe(tot.energy_kwh)}.")
+                 f"{_fe(tot.energy_kwh, E)}.")
     elif pues:
-        s.append(f"With each run's power usage effectiveness (PUE) applied, the facility drew {_fe(tot.energy_kwh)}.")
+        s.append(f"With each run's power usage effectiveness (PUE) applied, the facility drew {_fe(tot.energy_kwh, E)}.")
     locs = []
     for r in runs:
         f = _factor(r.footprint, "intensity")
@@ -96,10 +104,9 @@ def statement(runs: list) -> tuple[list[str], list[tuple[str, str]], list[str]]:
         loc_text = "; ".join(locs)
         part = "" if tot.co2e_runs == tot.runs else f" for the {tot.co2e_runs} of {tot.runs} runs with a location"
         s.append(f"At a grid carbon intensity of {loc_text}, this emitted an estimated "
-                 f"{_fm(tot.co2e_kg)} CO2e ({_lb(tot.co2e_kg)}){part}.")
-        nets = [r.footprint.co2e_net_kg for r in runs if r.footprint is not None]
+                 f"{_fm(tot.co2e_kg, M)} CO2e ({_lb(tot.co2e_kg)}){part}.")
         if len(nets) == tot.runs and all(n is not None for n in nets):
-            s.append(f"Net of carbon-free energy (market-based), it was {_fm(sum(nets))} CO2e; the "
+            s.append(f"Net of carbon-free energy (market-based), it was {_fm(sum(nets), M)} CO2e; the "
                      "location-based figure above is the one reported.")
     else:
         s.append("No location was given, so no CO2e is stated.")
@@ -112,14 +119,14 @@ def statement(runs: list) -> tuple[list[str], list[tuple[str, str]], list[str]]:
     s.append(f"Energy was measured with wattprint {__version__} and converted following Strubell et al. (2019).")
 
     rows = [("runs", str(tot.runs)), ("duration", _fd(tot.duration_s)),
-            ("energy at the equipment (IT)", _fe(tot.energy_kwh_it))]
+            ("energy at the equipment (IT)", _fe(tot.energy_kwh_it, E))]
     for kind, kwh in sorted(tot.by_kind.items(), key=lambda kv: -kv[1]):
         label = {d.label for r in runs for d in r.record.domains if d.kind == kind}
-        rows.append((f"  of which {kind} ({'/'.join(sorted(label))})", _fe(kwh)))
+        rows.append((f"  of which {kind} ({'/'.join(sorted(label))})", _fe(kwh, E)))
     if fps:
         rows.append(("PUE", ", ".join(sorted({f'{fp.pue:g}' for fp in fps}))))
-        rows.append(("energy at the facility", _fe(tot.energy_kwh)))
-    rows.append(("CO2e", _fm(tot.co2e_kg)))
+        rows.append(("energy at the facility", _fe(tot.energy_kwh, E)))
+    rows.append(("CO2e", _fm(tot.co2e_kg, M)))
     if cost:
         if tot.cost_usd_high is not None:
             rows.append(("cloud cost (USD)", f"{tot.cost_usd_low or tot.cost_usd_high:,.2f} - {tot.cost_usd_high:,.2f}"))
@@ -146,13 +153,14 @@ _MD_SPECIAL = set("\\`*_{}[]<>#|~")
 
 def md_escape(text) -> str:
     out = []
-    for ch in printable(str(text).replace("\r", " ").replace("\n", " ")):
+    text = printable(str(text).replace("\r", " ").replace("\n", " "))
+    for i, ch in enumerate(text):
         if ch == "<":
             out.append("&lt;")
         elif ch == ">":
             out.append("&gt;")
-        elif ch == "&":
-            out.append("&amp;")
+        elif ch == "&":  # only where it could start an entity: 'R&D' stays readable as plain text
+            out.append("&amp;" if re.match(r"&#?\w+;", text[i:]) else "&")
         elif ch in _MD_SPECIAL:
             out.append("\\" + ch)
         elif ch in "\r\n":

@@ -198,3 +198,43 @@ def bar_chart(bars: list, *, title: str, unit: str, width: int = 760, css_class:
 
 def _value(v: float) -> str:
     return plain(v)
+
+
+def column_chart(columns: list, *, title: str, unit: str, width: int = 760, height: int = 240,
+                 css_class: str = "plot") -> str:
+    """Vertical bars ``[(label, value)]`` in order (days or weeks), a y axis in ``unit`` and at
+    most about 12 labels along the bottom."""
+    left, right, top, bottom = 64, 16, 28, 40
+    pw, ph = width - left - right, height - top - bottom
+    out = [f'<svg class="{esc(css_class)}" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+           f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">',
+           f"<title>{esc(title)}</title>",
+           f'<text x="{left}" y="16" font-size="13" font-weight="bold">{esc(title)}</text>']
+    vals = [v for _, v in columns if v is not None and math.isfinite(v)]
+    if not vals:
+        out.append(f'<text x="{left}" y="{top + ph / 2:.0f}" font-size="12">no data to plot</text></svg>')
+        return "".join(out)
+    yt = nice_ticks(0.0, max(max(vals), 1e-12))
+    y1 = yt[-1]
+    out.append('<g font-size="11" fill="#444">')
+    for v in yt:
+        y = top + ph - v / y1 * ph
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{_num(y)}" y2="{_num(y)}" stroke="#e4e4e4"/>'
+                   f'<text x="{left - 6}" y="{_num(y + 4)}" text-anchor="end">{esc(_tick_label(v))}</text>')
+    out.append(f'<text transform="translate(14 {top + ph / 2:.0f}) rotate(-90)" text-anchor="middle">'
+               f'{esc(unit)}</text></g>')
+    n = len(columns)
+    slot = pw / max(n, 1)
+    every = max(1, math.ceil(n / 12))
+    for i, (label, value) in enumerate(columns):
+        v = value if value is not None and math.isfinite(value) else 0.0
+        h = max(v / y1 * ph, 0.0)
+        x = left + i * slot + slot * 0.1
+        shown = "n/a" if value is None else _value(value)
+        out.append(f'<rect class="bar" x="{_num(x)}" y="{_num(top + ph - h)}" width="{_num(max(slot * 0.8, 0.5))}" '
+                   f'height="{_num(h)}" fill="#1f77b4"><title>{esc(label)}: {esc(shown)} {esc(unit)}</title></rect>')
+        if i % every == 0:
+            out.append(f'<text x="{_num(x + slot * 0.4)}" y="{top + ph + 16}" font-size="10" '
+                       f'text-anchor="middle">{esc(label)}</text>')
+    out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="#888"/></svg>')
+    return "".join(out)
