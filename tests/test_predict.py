@@ -3,6 +3,7 @@ import bisect
 import json
 import logging
 import random
+import sys
 import time
 
 import pytest
@@ -104,10 +105,10 @@ def test_early_prediction_is_unreliable_with_a_wide_range():
 
 
 @pytest.mark.parametrize("rows,total,problem", [
-    ([(1, 1, 10), (2, 2, 20)], 0, "total=0"),
-    ([(1, 1, 10), (2, 2, 20)], -5, "total=-5"),
+    ([(1, 1, 10), (2, 2, 20)], 0, "total (0) is not a positive"),
+    ([(1, 1, 10), (2, 2, 20)], -5, "total (-5) is not a positive"),
     ([(1, 5, 10), (2, 3, 20), (3, 6, 30)], 10, "backwards"),
-    ([(1, 5, 10), (2, 12, 20)], 10, "exceeds total"),
+    ([(1, 5, 10), (2, 12, 20)], 10, "exceeds the total"),
 ])
 def test_bad_input_is_reported_and_unreliable(rows, total, problem):
     p = estimate(rows, total)
@@ -158,24 +159,86 @@ def test_live_predictions_are_logged_and_stored(analytic, caplog):
         _train(run, 300)
         p = run.predict()
     lines = [r.getMessage() for r in caplog.records if "predicted total" in r.getMessage()]
-    assert len(lines) == 4 and lines[0].startswith("wattprint: at 25 %")
     from wattprint.store import Store
 
     store = Store.open()
     stored = store.predictions(run.record.key)
+    # every checkpoint is stored; only the first reliable one, and moves, are said
     assert [round(d["fraction_done"], 2) for _, d in stored] == [0.25, 0.5, 0.75, 1.0]
+    reliable = [d for _, d in stored if d["reliable"]]
+    assert 1 <= len(lines) <= len(reliable)
+    assert not any("not yet reliable" in line for line in lines)
     assert p.fraction_done == 1.0 and p.energy_kwh * 3.6e6 == pytest.approx(run.last_progress[2])
 
 
-def test_predictions_printed_unless_quiet(analytic, capsys):
-    with wattprint.track(meters=[_warm_meter(analytic)], interval=0.02, total=100,
-                         predict_every=0.5, distributed=False):
-        pass
-    with wattprint.track(meters=[_warm_meter(analytic)], interval=0.02, total=100,
-                         predict_every=0.5, distributed=False) as run:
-        _train(run, 100)
+def _uneven_epochs(run, n=8):
+    """Epochs of very different lengths: the prediction never becomes reliable."""
+    for i in range(n):
+        time.sleep(0.03 * (1 + 4 * (i % 2)))
+        run.progress(i + 1)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_an_unreliable_8_epoch_run_prints_at_most_two_lines(analytic, capsys, verbose):
+    with wattprint.track(meters=[_warm_meter(analytic)], interval=0.01, total=8, unit="epoch",
+                         verbose=verbose, distributed=False) as run:
+        _uneven_epochs(run)
+    stored = [d for _, d in __import__("wattprint.store", fromlist=["Store"]).Store.open()
+              .predictions(run.record.key)]
+    assert len(stored) >= 8  # every checkpoint stored
+    assert not any(d["reliable"] for d in stored if d["fraction_done"] < 1)  # the premise
     err = capsys.readouterr().err
-    assert err.count("wattprint: at ") == 2 and "at 50 % (50/100 step)" in err
+    lines = [line for line in err.splitlines() if line.startswith("wattprint: at ")]
+    assert len(lines) <= 2 and bool(lines) == verbose
+    assert all("not yet reliable (" in line and "[unreliable" not in line for line in lines)
+
+
+def _pred(mid, reliable=True, width=0.1):
+    from wattprint.predict import Prediction
+
+    return Prediction(energy_kwh=mid, energy_kwh_low=mid * (1 - width), energy_kwh_high=mid * (1 + width),
+                      reliable=reliable, reasons=[] if reliable else ["only 1 steady segment(s)"])
+
+
+@pytest.mark.parametrize("verbose,expect", [
+    (False, [False, False, True, False, False, True, False]),
+    (True, [True, False, True, False, False, True, False]),
+])
+def test_a_line_when_first_reliable_then_when_it_moves_out_of_range(verbose, expect):
+    from wattprint.plugins.forecast import ForecastPlugin
+    from wattprint.run.options import options
+
+    plugin = ForecastPlugin(options(total=10, verbose=verbose))
+    preds = [_pred(1.0, False, 0.5), _pred(1.2, False, 0.5),  # unreliable, inside the last shown
+             _pred(1.0), _pred(1.08), _pred(0.92),            # reliable, then within 0.9 - 1.1
+             _pred(1.2), _pred(1.15)]                         # out of it, then within 1.08 - 1.32
+    assert [plugin._worth_a_line(p) for p in preds] == expect
+
+
+def test_prediction_reads_as_a_sentence():
+    from wattprint.predict import Prediction
+
+    p = Prediction(energy_kwh=1.2, energy_kwh_low=1.0, energy_kwh_high=1.4, duration_s=12000,
+                   co2e_kg=0.5, fraction_done=0.4, done=40, total=100, unit="epoch", reliable=True)
+    assert str(p) == ("Predicted total 1.20 kWh (1.00 - 1.40 kWh), 3 h 20 min, 500 g CO2e, "
+                      "at 40 % of 100 epochs; reliable.")
+    p.reliable, p.reasons = False, ["only 2 steady segment(s) after warm-up; need 4"]
+    assert str(p).endswith("; not yet reliable: only 2 steady segment(s) after warm-up; need 4.")
+    assert "Prediction(energy_kwh=1.2" in repr(p)  # the full repr stays for debugging
+    assert str(Prediction(reasons=["no progress reported; x"])) == "No prediction yet: no progress reported; x."
+
+
+def test_prediction_lines_go_through_tqdm_when_it_has_bars(analytic, capsys):
+    tqdm = pytest.importorskip("tqdm")
+    with wattprint.track(meters=[_warm_meter(analytic)], interval=0.02, total=300,
+                         predict_every=0.25, distributed=False) as run:
+        for i in tqdm.tqdm(range(300), mininterval=0, file=sys.stderr):
+            time.sleep(0.004)
+            run.progress(i + 1)
+    err = capsys.readouterr().err
+    at = [i for i in range(len(err)) if err.startswith("wattprint: at ", i)]
+    assert at  # a reliable prediction was said
+    assert all(err[i - 1] in "\r\n" for i in at)  # at a line's start, not after a bar's text
 
 
 def test_budget_stop_raises_in_the_training_loop(analytic):
@@ -234,7 +297,7 @@ def test_bad_progress_warns_and_never_raises(analytic, caplog):
     text = caplog.text
     assert "total=-3 ignored: it must be a positive number" in text
     assert "progress went backwards" in text
-    assert "exceeds total" in text
+    assert "work done (4) exceeds the total (3)" in text
     assert not p.reliable
 
 

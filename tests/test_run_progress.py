@@ -314,3 +314,61 @@ def test_predict_a_running_run_and_bad_input(tmp_path, cli):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     r = cli("predict", "live", "--total", "-4")
     assert r.returncode == 2 and "--total" in r.stderr and "Traceback" not in r.stderr
+
+
+# -- prediction lines ----------------------------------------------------------------------------
+UNEVEN_8 = """
+    import time
+    for e in range(1, 9):
+        time.sleep(0.03 * (1 + 4 * (e % 2)))  # epochs of very different lengths: never reliable
+        print(f"epoch {e}/8 loss={1 / e:.3f}")
+"""
+
+
+@pytest.mark.parametrize("verbose", [[], ["-v"]])
+def test_an_unreliable_8_epoch_run_prints_at_most_two_prediction_lines(tmp_path, verbose):
+    child = _script(tmp_path, UNEVEN_8)
+    run_id = f"u8{len(verbose)}"
+    r = _cli_bytes("run", "--interval", "0.01", "--run-id", run_id, *verbose, "--", sys.executable, child)
+    assert r.returncode == 0, r.err
+    store = Store.open()
+    preds = [d for _, d in store.predictions(store.get_run(run_id).key)]
+    assert len(preds) >= 8 and not any(d["reliable"] for d in preds if d["fraction_done"] < 1)
+    said = [line for line in (r.out + r.err).splitlines() if "predicted total" in line]
+    assert len(said) <= 2 and bool(said) == bool(verbose)
+    assert "[unreliable" not in r.err and "e-0" not in r.err  # no reason dump, no exponents
+
+
+def test_a_line_of_ours_never_lands_inside_the_childs_open_line(tmp_path):
+    """The child leaves its line open ('\\r' after the text, as a bar does); wattprint's
+    prediction line, said on reading it, starts on a fresh line."""
+    child = _script(tmp_path, """
+        import sys
+        sys.stderr.write("\\repoch 1/8 loss=1.0\\r")
+        sys.stderr.flush()
+    """)
+    r = _cli_bytes("run", "-v", "--interval", "0.01", "--", sys.executable, child)
+    assert r.returncode == 0, r.err
+    assert "\repoch 1/8 loss=1.0\r\nwattprint: at 12 % of 8 epochs: " in r.err
+
+
+def test_line_guard_unit():
+    import io
+
+    from wattprint.supervise import LineGuard
+
+    out = io.StringIO()
+    guard = LineGuard(out)
+    guard.child_wrote(b"\r 40%|####  | 4/10 [")
+    print("wattprint: first", file=guard)
+    print("wattprint: second", file=guard, flush=True)
+    guard.child_wrote(b"done\n")
+    print("wattprint: third", file=guard)
+    assert out.getvalue() == "\nwattprint: first\nwattprint: second\nwattprint: third\n"
+
+
+def test_live_without_a_terminal_says_why(tmp_path):
+    child = _script(tmp_path, "print('hi')\n")
+    r = _cli_bytes("run", "--live", "-q", "--", sys.executable, child)
+    assert r.returncode == 0 and r.out == "hi\n"
+    assert r.err.count("--live: no status line at the bottom (stderr is not a terminal)") == 1

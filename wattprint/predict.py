@@ -96,29 +96,69 @@ class Prediction:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def line(self) -> str:
-        """One line for logs: ``at 12 % (48/400 step): 1.23 kWh (1.20-1.26), 3h 02m ...``."""
-        from .units import fmt_duration, fmt_energy, fmt_mass
-
+    def __str__(self) -> str:
+        """One or two sentences: ``print(run.predict())``. The dataclass repr stays for debugging."""
         if self.energy_kwh is None:
-            why = "; ".join(self.problems + self.reasons) or "no progress yet"
-            return f"no prediction: {why}"
-        head = (f"at {self.fraction_done * 100:.0f} % ({_num(self.done)}/{_num(self.total)}"
-                f"{' ' + self.unit if self.unit else ''})" if self.fraction_done is not None else "")
-        parts = [f"predicted total {fmt_energy(self.energy_kwh)} "
-                 f"({fmt_energy(self.energy_kwh_low)} - {fmt_energy(self.energy_kwh_high)})"]
+            return f"No prediction yet: {self.short_reason() or 'no progress reported'}."
+        text = f"Predicted total {self._totals()}"
+        where = self._where()
+        if where:
+            text += f", {where}"
+        if self.reliable:
+            return text + "; reliable."
+        return text + f"; not yet reliable: {self.short_reason()}."
+
+    def line(self, verbose: bool = False) -> str:
+        """One line for a log: ``at 40 % of 100 epochs: predicted total 1.2 kWh (1.0 - 1.4 kWh),
+        3 h 20 min, 0.5 kg CO2e``; an unreliable one says so, with its reason when ``verbose``."""
+        if self.energy_kwh is None:
+            return f"no prediction yet: {self.short_reason() or 'no progress reported'}"
+        where = self._where()
+        text = (f"{where}: " if where else "") + f"predicted total {self._totals()}"
+        if not self.reliable:
+            text += " - not yet reliable" + (f" ({self.short_reason()})" if verbose else "")
+        return text
+
+    def short_reason(self) -> str:
+        """The first reason the prediction is not reliable, or the first input problem."""
+        for why in self.problems + self.reasons:
+            if why != "bad input (see problems)":
+                return why
+        return ""
+
+    def _totals(self) -> str:
+        from . import fmt
+
+        s = fmt.energy_scale(self.energy_kwh, self.energy_kwh_low, self.energy_kwh_high)
+        parts = [s(self.energy_kwh)]
+        if self.energy_kwh_low is not None and self.energy_kwh_high is not None \
+                and self.energy_kwh_low != self.energy_kwh_high:
+            parts[0] += f" ({s.range(self.energy_kwh_low, self.energy_kwh_high)})"
         if self.duration_s is not None:
-            parts.append(f"{fmt_duration(self.duration_s)}")
+            parts.append(fmt.duration(self.duration_s))
         if self.co2e_kg is not None:
-            parts.append(f"{fmt_mass(self.co2e_kg)} CO2e")
+            parts.append(f"{fmt.mass(self.co2e_kg)} CO2e")
         if self.cost_usd is not None:
-            parts.append(f"${self.cost_usd:,.2f}")
-        tail = "" if self.reliable else " [unreliable: " + "; ".join(self.problems + self.reasons) + "]"
-        return f"{head}: " + ", ".join(parts) + tail
+            parts.append(fmt.usd(self.cost_usd_low, self.cost_usd_high)
+                         if self.cost_usd_low is not None and self.cost_usd_high is not None
+                         else fmt.usd(self.cost_usd))
+        return ", ".join(parts)
+
+    def _where(self) -> str:
+        if self.fraction_done is None or self.total is None:
+            return ""
+        unit = self.unit or "unit"
+        units = unit if self.total == 1 or unit.endswith("s") else unit + "s"
+        return f"at {self.fraction_done * 100:.0f} % of {_num(self.total)} {units}"
 
 
 def _num(x) -> str:
-    return "?" if x is None else f"{x:g}"
+    """A count of work: whole numbers with thousands separators, never an exponent."""
+    if x is None:
+        return "?"
+    from .fmt import plain
+
+    return f"{x:,.0f}" if float(x).is_integer() else plain(x)
 
 
 def clean(rows, total):
@@ -130,7 +170,8 @@ def clean(rows, total):
         except (TypeError, ValueError):
             total = float("nan")
         if not (math.isfinite(total) and total > 0):
-            problems.append(f"total={total:g} is not a positive number; pass a total > 0")
+            problems.append(f"the total ({_num(total)}) is not a positive number; "
+                            f"pass a total above 0 ({_total_option()})")
             total = None
     pts: list[tuple[float, float, float]] = []
     backwards = None
@@ -151,11 +192,32 @@ def clean(rows, total):
         pts.append((t, d, e))
         last_t, last_d = t, d
     if backwards:
-        problems.append(f"progress went backwards ({backwards[0]:g} after {backwards[1]:g}); "
+        problems.append(f"progress went backwards ({_num(backwards[0])} after {_num(backwards[1])}); "
                         "report cumulative work done, e.g. the global step")
     if total is not None and pts and pts[-1][1] > total * (1 + 1e-9):
-        problems.append(f"done={pts[-1][1]:g} exceeds total={total:g}; pass the right total")
+        problems.append(f"work done ({_num(pts[-1][1])}) exceeds the total ({_num(total)}); "
+                        f"pass the right total ({_total_option()})")
     return pts, total, problems
+
+
+def _how_to_report() -> str:
+    from .fmt import either
+
+    return either(python="call run.progress(done) as work completes",
+                  cli="print 'epoch k/N' lines or write $WATTPRINT_PROGRESS_FILE (see docs/progress.md)")
+
+
+def _how_to_give_total() -> str:
+    from .fmt import either
+
+    return either(python="pass track(total=N) or run.progress(done, total=N)",
+                  cli="pass --total N, or print 'epoch k/N' lines")
+
+
+def _total_option() -> str:
+    from .fmt import either
+
+    return either(python="total=", cli="--total")
 
 
 def _segments(pts, resolution_s: float):
@@ -186,14 +248,14 @@ def extrapolate(rows, total, *, unit: str | None = None, resolution_s: float = 0
     pts, total, problems = clean(rows, total)
     p = Prediction(total=total, unit=unit, problems=problems)
     if not pts or pts[-1][1] <= 0:
-        p.reasons.append("no progress reported; call run.progress(done) as work completes")
+        p.reasons.append("no progress reported; " + _how_to_report())
         return p
     if pts[0][1] > 0 and pts[0][0] > 0:
         pts.insert(0, (0.0, 0.0, 0.0))
     t_now, done, e_now = pts[-1]
     p.t, p.done, p.energy_kwh_so_far = t_now, done, e_now / J_PER_KWH
     if total is None:
-        p.reasons.append("no total; pass track(total=N) or progress(done, total=N)")
+        p.reasons.append("no total; " + _how_to_give_total())
         return p
     done_c = min(done, total)
     p.fraction_done = done_c / total
