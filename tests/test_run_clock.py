@@ -11,6 +11,14 @@ from wattprint.run.recorder import Recorder
 from wattprint.store import DomainTotal, RunRecord, Store
 from clock import ManualClock
 
+
+@pytest.fixture(autouse=True)
+def _python_wording(monkeypatch):
+    """The CLI's main(), run in-process by other tests, switches hints to CLI wording for good."""
+    from wattprint import fmt
+
+    monkeypatch.setitem(fmt._INTERFACE, "name", "python")
+
 POWER_W = 250.0
 
 

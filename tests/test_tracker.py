@@ -10,6 +10,14 @@ from wattprint.store import Store
 from clock import ManualClock
 
 
+@pytest.fixture(autouse=True)
+def _python_wording(monkeypatch):
+    """The CLI's main(), run in-process by other tests, switches hints to CLI wording for good."""
+    from wattprint import fmt
+
+    monkeypatch.setitem(fmt._INTERFACE, "name", "python")
+
+
 def flat(analytic, watts, **kw):
     return analytic(lambda t: watts, lambda t: watts * t, **kw)
 

@@ -279,7 +279,7 @@ def cloud_price(prices, cloud, spec: dict | None) -> tuple[tuple | None, list[st
             raise
         return None, [f"no price for {spec['model']} in {name} ({provider}'s latest table): cloud cost not "
                       f"computed; pass {_prices()}"]
-    notes = [] if given else [f"prices from {name}, the latest {provider} table (no {opt('prices').rstrip('=')} given)"]
+    notes = [] if given else [f"prices from {name}, the latest {provider} table (no {opt('prices')} given)"]
     if provider:
         t = next(r for r in table("prices.csv") if r["table"] == name)
         if t["provider"] != provider:
