@@ -243,15 +243,22 @@ def _fill(o: dict, fp, e_it: dict, wall: dict, k: float) -> None:
                           "embodied_kg_high")}
 
 
+def _or_inf(x) -> float:
+    return float("inf") if x is None else x
+
+
 _MARKS = (("cleanest", "co2e_kg", "CO2e"), ("cheapest", "cost_usd", "cloud cost"), ("fastest", "wall_hours", "wall time"))
 
 
 def _mark(p: Plan) -> None:
     for mark, q, what in _MARKS:
-        have = [(o[q], i) for i, o in enumerate(p.options) if o.get(q) is not None]
+        # ties (same hardware, other places) go to the cleaner, then cheaper option
+        have = [(o[q], _or_inf(o.get("co2e_kg")), _or_inf(o.get("cost_usd")), i) for i, o in enumerate(p.options)
+                if o.get(q) is not None]
         if not have:
             continue
         best, worst = min(have), max(have)
+        best, worst = (best[0], best[-1]), (worst[0], worst[-1])
         p.marks[mark] = best[1]
         if len(have) > 1 and worst[0] > best[0]:
             p.savings[mark] = {"quantity": q, "what": what, "best": best[1], "worst": worst[1],

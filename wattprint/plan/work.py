@@ -63,6 +63,12 @@ def number(text, what: str, allow_zero: bool = False) -> float:
     return x
 
 
+def _big(x: float) -> str:
+    from .text import big
+
+    return big(x)
+
+
 def work(*, params=None, tokens=None, flops=None, config=None, samples=None, seq_len=None, epochs=None,
          layers=None, hidden=None) -> Work:
     """The training's FLOPs and how they were counted (``sources`` names the rule)."""
@@ -94,7 +100,7 @@ def work(*, params=None, tokens=None, flops=None, config=None, samples=None, seq
         shape["hidden"] = int(number(hidden, "hidden"))
     d = _tokens(tokens, samples, seq, epochs)
     f = 6.0 * n * d
-    basis = f"6 x {n:.4g} parameters x {d:.4g} tokens"
+    basis = f"6 x {_big(n)} parameters x {_big(d)} tokens"
     sources = [RULE]
     notes = []
     if shape.get("note"):
@@ -102,7 +108,7 @@ def work(*, params=None, tokens=None, flops=None, config=None, samples=None, seq
     L, H = shape.get("layers"), shape.get("hidden")
     if seq and L and H:
         f += 12.0 * L * H * seq * d
-        basis += f" + 12 x {L} layers x {H} d_model x {seq:g} seq_len x tokens (attention)"
+        basis += f" + 12 x {L} layers x {H} d_model x {_big(seq)} seq_len x tokens (attention)"
         sources.append(ATTENTION)
     elif seq and not (L and H):
         notes.append(f"attention FLOPs left out: give {opt('layers')} and {opt('hidden')} (or {opt('config')}) "
