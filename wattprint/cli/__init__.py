@@ -23,7 +23,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # name -> (module, one-line help). Order is the order of ``wattprint --help``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "run a command and measure the energy of its whole life"),
-    "runs": ("runs", "list stored runs"),
+    "runs": ("runs", "list stored runs, newest first"),
     "show": ("runs", "show one stored run"),
     "doctor": ("doctor", "say which meters this machine has and how to fix what is missing"),
     "estimate": ("estimate", "estimate energy, CO2e, cost and embodied emissions without running anything"),
