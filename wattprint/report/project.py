@@ -62,7 +62,7 @@ def tables(d) -> dict:
             fmt.usd(r["cost_usd_low"], r["cost_usd_high"]) if r["cost_usd_high"] is not None else "-"]
            for r in d["top"]]
     return {"levels": (["level", "runs", "GPU-h", f"energy ({E.unit})", f"CO2e ({M.unit})", "cloud cost",
-                        "share of energy"], levels),
+                        "share"], levels),
             "over_time": ([d["by"] + (" (Monday)" if d["by"] == "week" else ""), "runs", f"energy ({E.unit})",
                            f"CO2e ({M.unit})"], over),
             "top": (["run", "level", "started", "duration", f"energy ({E.unit})", f"CO2e ({M.unit})",
@@ -149,7 +149,8 @@ def html(d, filters: dict) -> str:
         cols_m = [(b["level"], (b["co2e_kg"] or 0.0) / M.size) for b in d["over_time"]]
         h.append(column_chart(cols_m, title=f"CO2e per {d['by']} ({M.unit})", unit=M.unit,
                               css_class="plot co2e-over-time"))
-    h.append(f"<details><summary>The {len(d['over_time'])} {esc(d['by'])}s as a table</summary>")
+    n = len(d["over_time"])
+    h.append(f"<details><summary>The {n} {esc(d['by'])}{'' if n == 1 else 's'} as a table</summary>")
     h += _html_table("over-time", *t["over_time"]) + ["</details>"]
     h.append(f"<h2>The {len(d['top'])} runs that used the most energy</h2>")
     h += _html_table("top", *t["top"], first_code=True)

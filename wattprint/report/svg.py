@@ -224,7 +224,7 @@ def column_chart(columns: list, *, title: str, unit: str, width: int = 760, heig
     out.append(f'<text transform="translate(14 {top + ph / 2:.0f}) rotate(-90)" text-anchor="middle">'
                f'{esc(unit)}</text></g>')
     n = len(columns)
-    slot = pw / max(n, 1)
+    slot = min(pw / max(n, 1), 60.0)  # a few columns stay columns, not slabs
     every = max(1, math.ceil(n / 12))
     for i, (label, value) in enumerate(columns):
         v = value if value is not None and math.isfinite(value) else 0.0
