@@ -38,6 +38,11 @@ def test_steps_reported_and_energy_in_history():
     # Steps under 10 ms apart are reported together; the last one always is.
     assert done[-1] == 24 and done == sorted(set(done)) and len(done) >= 3
     assert len(hist.history["energy_kwh"]) == 3 and hist.history["energy_kwh"][-1] > 0
+    # every History list lines up with the epochs; predictions are kept beside, one per epoch
+    assert {len(v) for v in hist.history.values()} == {3}
+    assert not any(k.startswith("predicted") for k in hist.history)
+    assert len(cb.predictions) == 3
+    assert all(p is None or (p.reliable and str(p).startswith("Predicted total")) for p in cb.predictions)
     assert cb.footprint.co2e_kg > 0
 
 

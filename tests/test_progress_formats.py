@@ -109,3 +109,50 @@ def test_a_failed_command_leaves_the_announced_epoch_undone():
 ])
 def test_header_or_result_line(line, expect):
     assert LineProgress().feed(line) == expect
+
+
+KERAS_SCRIPT = """
+import json, os, sys, time
+os.environ["KERAS_BACKEND"] = "torch"
+import numpy as np, keras
+ends = []
+class Slow(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(0.25)  # epochs long enough that a claim made as one starts shows
+    def on_epoch_end(self, epoch, logs=None):
+        ends.append(time.time())
+x = np.random.default_rng(0).normal(size=(96, 4)).astype("float32")
+m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+m.compile(optimizer="sgd", loss="mse")
+m.fit(x, x.sum(1, keepdims=True), epochs=4, batch_size=16, callbacks=[Slow()])
+json.dump(ends, open(sys.argv[1], "w"))
+"""
+
+
+@pytest.mark.frameworks
+@pytest.mark.slow
+def test_wattprint_run_of_keras_never_stores_an_epoch_before_it_ends(tmp_path):
+    import importlib.util
+    import subprocess
+    import sys
+
+    if not (importlib.util.find_spec("keras") and importlib.util.find_spec("torch")):
+        pytest.skip("needs keras and torch")
+    from wattprint.store import Store
+
+    script, ends_file = tmp_path / "fit.py", tmp_path / "ends.json"
+    script.write_text(KERAS_SCRIPT)
+    r = subprocess.run([sys.executable, "-m", "wattprint", "run", "-q", "--interval", "0.05",
+                        "--flush-interval", "0.05", "--run-id", "keras-live", "--",
+                        sys.executable, str(script), str(ends_file)],
+                       capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    ends = json.loads(ends_file.read_text())
+    store = Store.open()
+    rec = store.get_run("keras-live")
+    rows = store.progress(rec.key)
+    assert rec.unit == "epoch" and rec.total == 4
+    for t, done, _, _ in rows:
+        at = rec.started_at + t + 0.3  # clock slack; an epoch lasts about 1.5 s
+        assert done <= sum(1 for e in ends if e <= at), (t, done, ends)
+    assert [d for _, d, _, _ in rows] == [1, 2, 3, 4]  # the last one once the command ended

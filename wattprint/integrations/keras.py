@@ -4,9 +4,12 @@
     model.fit(x, y, epochs=10, callbacks=[WattprintCallback(project="cnn")])
 
 Progress is the global batch count against epochs x steps per epoch (or, when Keras does not
-know the steps, epochs). The energy so far and the prediction are added to each epoch's
-``logs`` (so they show in the progress bar and in ``History``), and the final footprint is
-logged at the end of ``fit``. A budget with ``on_exceed="stop"`` sets
+know the steps, epochs). The energy so far is added to each epoch's ``logs`` as ``energy_kwh``
+(so it shows in the progress bar, and ``History`` has one value per epoch, beside ``loss``).
+The prediction is not put into ``History``: it exists only once reliable, and a list that
+starts late would not line up with the epochs. ``callback.predictions`` holds it instead, one
+entry per epoch (``None`` where not yet reliable; ``print()`` one to read it). The final
+footprint is logged at the end of ``fit``. A budget with ``on_exceed="stop"`` sets
 ``model.stop_training``; the run is stored as "stopped". Pass ``run=`` to report into a run you
 started yourself.
 """
@@ -27,6 +30,7 @@ class WattprintCallback(keras.callbacks.Callback):
         self.adapter = _Adapter(run, **track_options)
         self.log_metrics = log_metrics
         self.footprint = None
+        self.predictions: list = []  # per epoch: the reliable Prediction, or None
         self.global_step = 0
         self.per_step = True
 
@@ -41,6 +45,7 @@ class WattprintCallback(keras.callbacks.Callback):
         self.adapter.unit = "step" if self.per_step else "epoch"
         total = epochs * steps if (epochs and steps) else epochs
         self.global_step = 0
+        self.predictions = []
         self.adapter.begin(total)
 
     def on_train_batch_end(self, batch, logs=None):
@@ -54,8 +59,17 @@ class WattprintCallback(keras.callbacks.Callback):
         stop = self.adapter.progress(epoch + 1, force=True) if not self.per_step else self.adapter.flush()
         if stop:
             self.model.stop_training = True
+        run = self.run
+        if run is None or run.status != "running":
+            self.predictions.append(None)
+            return
+        try:
+            p = run.predict()
+        except Exception:
+            p = None
+        self.predictions.append(p if p is not None and p.reliable else None)
         if self.log_metrics and logs is not None:
-            logs.update({k.split("/", 1)[1]: v for k, v in self.adapter.metrics().items()})
+            logs["energy_kwh"] = run.energy().energy_kwh
 
     def on_train_end(self, logs=None):
         self.footprint = self.adapter.end("finished")
