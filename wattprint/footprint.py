@@ -72,8 +72,9 @@ class Footprint:
                          "(TDP, upper bound)" + (f"; CO2e {m(self.co2e_kg_low)} to {m(self.co2e_kg)}"
                                                  if self.co2e_kg_low is not None else ""))
         if self.co2e_kg is not None:
-            ci = src["intensity"]
-            lines.append(f"CO2e        {m(self.co2e_kg)} at {plain(ci['value'])} g/kWh ({_short(ci)})")
+            ci = src.get("intensity")
+            at = f" at {plain(ci['value'])} g/kWh" if ci else ""
+            lines.append(f"CO2e        {m(self.co2e_kg)}{at} ({_short(ci)})")
         if self.co2e_net_kg is not None:
             lines.append(f"CO2e net    {m(self.co2e_net_kg)} (market-based; the CO2e above is location-based)")
         if self.embodied_kg is not None:
@@ -85,8 +86,9 @@ class Footprint:
                     f"up to {usd(self.cost_usd_high)} (on-demand; no spot price known)")
             lines.append(f"cloud cost  {cost}")
         if self.electricity_cost_usd is not None:
-            lines.append(f"electricity {usd(self.electricity_cost_usd)} at {plain(self.inputs['tariff_usd_per_kwh'])} "
-                         f"USD/kWh ({_short(src.get('tariff'))})")
+            t = src.get("tariff")
+            at = f" at {plain(t['value'])} USD/kWh" if t else ""
+            lines.append(f"electricity {usd(self.electricity_cost_usd)}{at} ({_short(t)})")
         return lines + [f"note: {n}" for n in self.notes]
 
 
