@@ -262,4 +262,5 @@ def _mark(p: Plan) -> None:
         p.marks[mark] = best[1]
         if len(have) > 1 and worst[0] > best[0]:
             p.savings[mark] = {"quantity": q, "what": what, "best": best[1], "worst": worst[1],
-                               "saves": (worst[0] - best[0]) * p.trials, "share": 1 - best[0] / worst[0]}
+                               "saves": (worst[0] - best[0]) * (1 if q == "wall_hours" else p.trials),
+                               "share": 1 - best[0] / worst[0]}

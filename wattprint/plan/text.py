@@ -94,7 +94,7 @@ def verdicts(p) -> list[str]:
             worst = p.options[s["worst"]]
             saved = {"co2e_kg": lambda x: f"{fmt.mass(x)} CO2e", "cost_usd": lambda x: f"{fmt.usd(x)}",
                      "wall_hours": lambda x: fmt.duration(x * 3600)}[s["quantity"]](s["saves"])
-            per = " over the campaign" if p.trials != 1 else ""
+            per = " over the campaign" if p.trials != 1 and s["quantity"] != "wall_hours" else ""
             line += f"; saves {saved} ({fmt.plain(s['share'] * 100)} %){per} against the worst, {_name(worst)}"
         out.append(line)
     return out
@@ -162,7 +162,8 @@ def _campaign_line(p) -> str:
     o = p.options[i]
     c = o["campaign"]
     basis = f" ({p.trials_basis})" if p.trials_basis and p.trials_basis != "given" else ""
-    co2 = f", CO2e {fmt.mass(c['co2e_kg_low'])} - {fmt.mass(c['co2e_kg_high'])}" if c["co2e_kg_low"] is not None else ""
+    co2 = (f", CO2e {fmt.mass_scale(c['co2e_kg_low'], c['co2e_kg_high']).range(c['co2e_kg_low'], c['co2e_kg_high'])}"
+           if c["co2e_kg_low"] is not None else "")
     cost = f", cost {fmt.usd(c['cost_usd_low'], c['cost_usd_high'])}" if c["cost_usd_high"] is not None else ""
     es = fmt.energy_scale(c["energy_kwh_low"], c["energy_kwh_high"])
     return (f"the campaign, {fmt.plain(p.trials)} trainings{basis}, on {_name(o)}: energy "
