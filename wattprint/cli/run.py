@@ -54,7 +54,9 @@ def add_arguments(p, name) -> None:
                    help="leave the command's output alone (it keeps the terminal); progress "
                         "then only comes from $WATTPRINT_PROGRESS_FILE")
     p.add_argument("--predict-every", default="0.1", metavar="F",
-                   help="print a prediction every F of the total (default 0.1 = 10 %%; 0 = never)")
+                   help="predict (and store the prediction) every F of the total (default 0.1 = "
+                        "10 %%; 0 = never); a line is printed when it first becomes reliable "
+                        "and when it moves out of its range")
     p.add_argument("--budget-kwh", metavar="KWH", help="energy budget for the whole run")
     p.add_argument("--budget-co2e-kg", metavar="KG", help="CO2e budget (needs a location)")
     p.add_argument("--budget-usd", metavar="USD", help="cost budget (needs a tariff or cloud prices)")
@@ -75,7 +77,8 @@ def add_arguments(p, name) -> None:
                    help="also say when a prediction is not yet reliable, and why")
     p.add_argument("--live", action="store_true",
                    help="keep a status line (power, energy, predicted total) on the terminal's "
-                        "bottom row while the command runs")
+                        "bottom row while the command runs; without a terminal, a plain status "
+                        "line every 30 s")  # report.live.PLAIN_EVERY_S
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS",
                    help="the command to run and measure")
 
