@@ -100,6 +100,10 @@ def verdicts(p) -> list[str]:
     return out
 
 
+def _num(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else fmt.plain(x)
+
+
 def _name(o) -> str:
     return f"{o['hardware']} x {o['count']}" + (f" at {o['location']}" if o["location"] else "")
 
@@ -114,7 +118,7 @@ def source_lines(p, rows: list[int]) -> list[str]:
         seen.add(key)
         name = f" {s['name']}" if s.get("name") else ""
         year = f", {s['year']}" if s.get("year") else ""
-        value = fmt.plain(s["value"]) if isinstance(s.get("value"), (int, float)) else s.get("value")
+        value = _num(s["value"]) if isinstance(s.get("value"), (int, float)) else s.get("value")
         out.append(f"{s['factor']}{name}: {value} {s['unit']} ({s['source']}{year})")
     return out
 
@@ -166,5 +170,5 @@ def _campaign_line(p) -> str:
            if c["co2e_kg_low"] is not None else "")
     cost = f", cost {fmt.usd(c['cost_usd_low'], c['cost_usd_high'])}" if c["cost_usd_high"] is not None else ""
     es = fmt.energy_scale(c["energy_kwh_low"], c["energy_kwh_high"])
-    return (f"the campaign, {fmt.plain(p.trials)} trainings{basis}, on {_name(o)}: energy "
+    return (f"the campaign, {_num(p.trials)} trainings{basis}, on {_name(o)}: energy "
             f"{es.range(c['energy_kwh_low'], c['energy_kwh_high'])}{co2}{cost}")
