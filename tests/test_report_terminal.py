@@ -54,3 +54,17 @@ def test_a_tiny_runs_summary_speaks_the_command_lines_language(store_path):
     assert "run.progress(" not in text and "track(" not in text, text
     # the note about the assumed PUE still tells the CLI user what to give
     assert "--pue" in text or "PUE" in text
+
+
+def test_predict_text_has_one_energy_unit_and_plain_counts(store_path):
+    from test_report import make_run
+
+    make_run(store_path, "p1", n=600, status="running")
+    r = run_cli("predict", "p1", "--total", "1000000", env={"WATTPRINT_STORE": store_path})
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    assert "100/1000000 epoch" in text and not re.search(r"\d[eE][-+]?\d", text), text
+    energy = [ln for ln in text.splitlines() if ln.startswith(("run ", "energy"))]
+    assert len(_units("\n".join(energy), ENERGY_UNITS)) == 1, text  # measured, predicted and range
+    co2 = [ln for ln in text.splitlines() if ln.startswith("CO2e")]
+    assert co2 and len(_units(co2[0], MASS_UNITS)) == 1, text

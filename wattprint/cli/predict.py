@@ -35,29 +35,38 @@ def run(args) -> int:
     return 0
 
 
-def text(rec, p) -> str:
-    from ..units import fmt_duration, fmt_energy, fmt_mass
+def _count(x) -> str:
+    """Work done or to do in plain digits, as a training log writes it: 1000000 not 1e+06."""
+    from .. import fmt
 
-    lines = [f"run {rec.id} ({rec.status}), measured so far {fmt_energy(rec.energy_kwh)} "
-             f"in {fmt_duration(rec.duration_s or 0.0)}"]
+    return f"{x:.0f}" if float(x).is_integer() else fmt.plain(x)
+
+
+def text(rec, p) -> str:
+    """One energy unit and one mass unit for every line (issue 12, item 5)."""
+    from .. import fmt
+
+    E = fmt.energy_scale([v for v in (rec.energy_kwh, p.energy_kwh, p.energy_kwh_low, p.energy_kwh_high)
+                          if v is not None])
+    lines = [f"run {rec.id} ({rec.status}), measured so far {E(rec.energy_kwh)} "
+             f"in {fmt.duration(rec.duration_s or 0.0)}"]
     if p.energy_kwh is None:
         lines.append("no prediction: " + "; ".join(p.problems + p.reasons))
         return "\n".join(lines)
     unit = f" {p.unit}" if p.unit else ""
-    lines.append(f"progress    {p.done:g}/{p.total:g}{unit} ({p.fraction_done * 100:.1f} %)")
-    lines.append(f"energy      {fmt_energy(p.energy_kwh)} "
-                 f"(range {fmt_energy(p.energy_kwh_low)} - {fmt_energy(p.energy_kwh_high)}), IT side")
-    lines.append(f"duration    {fmt_duration(p.duration_s)} "
-                 f"(range {fmt_duration(p.duration_s_low)} - {fmt_duration(p.duration_s_high)})")
+    lines.append(f"progress    {_count(p.done)}/{_count(p.total)}{unit} ({p.fraction_done * 100:.1f} %)")
+    lines.append(f"energy      {E(p.energy_kwh)} (range {E.range(p.energy_kwh_low, p.energy_kwh_high)}), IT side")
+    lines.append(f"duration    {fmt.duration(p.duration_s)} "
+                 f"(range {fmt.duration(p.duration_s_low)} - {fmt.duration(p.duration_s_high)})")
     if p.co2e_kg is not None:
-        lines.append(f"CO2e        {fmt_mass(p.co2e_kg)} "
-                     f"(range {fmt_mass(p.co2e_kg_low)} - {fmt_mass(p.co2e_kg_high)}), PUE {p.pue:g}")
+        M = fmt.mass_scale([v for v in (p.co2e_kg, p.co2e_kg_low, p.co2e_kg_high) if v is not None])
+        lines.append(f"CO2e        {M(p.co2e_kg)} (range {M.range(p.co2e_kg_low, p.co2e_kg_high)}), PUE {p.pue:g}")
     if p.cost_usd is not None:
-        lines.append(f"cost        ${p.cost_usd:,.2f} (range ${p.cost_usd_low:,.2f} - ${p.cost_usd_high:,.2f})")
+        lines.append(f"cost        {fmt.usd(p.cost_usd)} (range {fmt.usd(p.cost_usd_low, p.cost_usd_high)})")
     if p.kwh_per_unit is not None:
-        warm = (f" after {p.warmup_done:g}{unit}{'' if p.warmup_done == 1 else 's'} of warm-up ({fmt_duration(p.warmup_s)}) left out"
-                if p.warmup_done else "")
-        lines.append(f"rate        {fmt_energy(p.kwh_per_unit)} and {p.seconds_per_unit:.3g} s "
+        warm = (f" after {_count(p.warmup_done)}{unit}{'' if p.warmup_done == 1 else 's'} of warm-up "
+                f"({fmt.duration(p.warmup_s)}) left out" if p.warmup_done else "")
+        lines.append(f"rate        {fmt.energy(p.kwh_per_unit)} and {fmt.plain(p.seconds_per_unit)} s "
                      f"per{unit or ' unit'}{warm}, over {p.segments} steady segments")
     if rec.status != "running" and p.fraction_done < 1:
         lines.append(f"note        the run ended ({rec.status}) at {p.fraction_done * 100:.0f} % of its "
