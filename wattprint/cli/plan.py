@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..errors import UsageError
 from ._common import add_store
+from ..units import check_finite_tree
 from ._output import json_text, say
 
 # CLI option -> plan() keyword, passed through when given
@@ -62,8 +63,8 @@ def run(args) -> int:
     if args.from_run is not None or args.total_work is not None:
         kw["from_run"] = _from_run(args, kw)
     p = plan(**kw)
-    d = p.as_dict()
-    text = json_text(d)  # refused before anything is written or printed when not finite
+    check_finite_tree(p.options)  # refused before anything is written or printed
+    text = json_text(p.as_dict()) if args.json else ""
     if args.html:
         from ..plan.html import write
 

@@ -13,7 +13,7 @@ MFU, typical draw, spot price), as do high ends (low MFU, TDP, on-demand price).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .. import datasets, datasets_hw, draw, footprint
 from ..errors import UsageError
@@ -38,7 +38,10 @@ class Plan:
     notes: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # shallow copies: dataclasses.asdict deep-copies every option's sources (slow for all-clouds)
+        d = {k: getattr(self, k) for k in ("flops", "work", "trials", "trials_basis", "marks", "savings")}
+        d.update(options=[dict(o) for o in self.options], sources=list(self.sources), notes=list(self.notes))
+        return d
 
 
 def _split(text) -> list[str]:
@@ -129,10 +132,9 @@ def _place_kw(kind, key, pue, notes) -> dict:
     return kw
 
 
-def _label(kind, key) -> str | None:
+def _label(kind, key, names: dict) -> str | None:
     if kind == "cloud":
-        r = datasets.cloud_region(key)
-        return f"{key} ({r['name']})"
+        return f"{key} ({names[key]})"
     return key
 
 
@@ -155,6 +157,7 @@ def plan(*, params=None, tokens=None, flops=None, config=None, samples=None, seq
     if len(specs) * len(places) > MAX_OPTIONS:
         raise UsageError(f"{len(specs) * len(places)} options asked for, at most {MAX_OPTIONS}: name fewer")
     k = _trials(trials)
+    names = {f"{r['provider']}:{r['region']}": r["name"] for r in datasets.table("cloud_regions.csv")}
     options = []
     for spec in specs:
         base = _throughput(spec, w, from_run, precision, mfu, params=w.params)
@@ -170,7 +173,7 @@ def plan(*, params=None, tokens=None, flops=None, config=None, samples=None, seq
         if base.get("energy_kwh_it_low") is not None:  # measured on this hardware: the run's own energy
             e_it = {"_low": base["energy_kwh_it_low"], "_high": base["energy_kwh_it_high"]}
         for kind, key in places:
-            o = dict(base, hardware=spec["model"], count=n, nodes=nodes, location=_label(kind, key),
+            o = dict(base, hardware=spec["model"], count=n, nodes=nodes, location=_label(kind, key, names),
                      location_kind=kind, power_w_low=pw_lo, power_w_high=pw_hi, power_basis=pw_basis,
                      host_w_low=h_lo, host_w_high=h_hi, host_basis=h_basis,
                      wall_hours=wall[""], wall_hours_low=wall["_low"], wall_hours_high=wall["_high"])
