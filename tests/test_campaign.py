@@ -109,3 +109,20 @@ def test_a_job_and_its_rank_records_count_once(store_path):
     tot = {x["level"]: x for x in account(parts)["levels"]}["total"]
     assert tot["runs"] == 3 and tot["energy_kwh_it"] == pytest.approx(2.0)
     assert tot["host_hours"] == pytest.approx(2.0)
+
+
+def test_campaign_text_has_one_unit_per_column_and_speaks_cli(store_path):
+    import re
+
+    _campaign(store_path)
+    make_run(store_path, "tiny", n=2, tags=["ablation"])  # a run thousands of times smaller
+    r = wp("campaign", "--project", "bert")
+    assert r.returncode == 0, r.stderr
+    head = r.stdout.splitlines()[1]
+    units = re.findall(r"(?:IT|ENERGY|CO2e) (\w+)", head)
+    assert len(units) == 3 and units[0] == units[1], head  # both energies in one unit, named once
+    assert not re.search(r"\d[eE][-+]?\d", r.stdout) and "kWh" not in r.stdout.split("\n", 2)[2]
+    r = wp("campaign", "--project", "bert", "--tag", "ablation")
+    assert "--tag final" in r.stdout and "tags=[" not in r.stdout and "region=" not in r.stdout
+    acc = account(Store.open(store_path).list_runs(tag="ablation"))  # the Python wording
+    assert any("tags=['final']" in n for n in acc["notes"]) and any("region=" in n for n in acc["notes"])

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .errors import UsageError
+from .fmt import either
 from .totals import accumulate
 from .units import S_PER_H, parse_duration
 
@@ -116,12 +117,14 @@ def account(runs, *, footprint=None) -> dict:
     tot = levels["total"]
     if tot.co2e_runs < tot.runs:
         notes.append(f"{tot.runs - tot.co2e_runs} of {tot.runs} runs have no location, so no CO2e: "
-                     "CO2e covers the other runs only (give --region/--cloud/--intensity when running)")
+                     "CO2e covers the other runs only (give " + either(python="region=, cloud= or intensity=",
+                                                                      cli="--region, --cloud or --intensity")
+                     + " when running)")
     if running:
         notes.append(f"{running} runs are still running: counted up to their last flush")
     if levels["final"].runs == 0:
-        notes.append("no run is tagged 'final': tag the final model's training with --tag final "
-                     "(or tags=['final']) to split it out")
+        notes.append("no run is tagged 'final': tag the final model's training with "
+                     + either(python="tags=['final']", cli="--tag final") + " to split it out")
     share = (levels["final"].energy_kwh / tot.energy_kwh) if tot.energy_kwh > 0 and levels["final"].runs else None
     return {"runs": tot.runs, "levels": [asdict(levels[k]) for k, _ in LEVELS],
             "final_share_of_energy": share, "notes": notes,

@@ -20,11 +20,9 @@ def add_arguments(p, name) -> None:
 
 
 def _usd(low, high) -> str:
-    if high is None:
-        return "-"
-    if low is None or abs(low - high) < 0.005:
-        return f"${high:,.2f}"
-    return f"${low:,.0f}-{high:,.0f}"
+    from .. import fmt
+
+    return "-" if high is None else fmt.usd(low, high)
 
 
 def since_time(text: str) -> float:
@@ -58,23 +56,28 @@ def run(args) -> int:
         acc["filters"] = {"project": args.project, "tag": args.tag, "since": args.since, "store": store.path}
         print_json(acc)
         return 0
-    from ..units import fmt_energy, fmt_mass
+    from .. import fmt
 
+    # one unit per column: chosen from the whole R&D's figures, the largest in each
+    tot = acc["levels"][-1]
+    E = fmt.energy_scale(tot["energy_kwh"], tot["energy_kwh_it"])
+    M = fmt.mass_scale(tot["co2e_kg"]) if tot["co2e_kg"] is not None else fmt.mass_scale(0.0)
     head = "campaign" + (f" {args.project}" if args.project else "") + f": {acc['runs']} runs"
     say(head)
-    say(f"  {'':<31} {'RUNS':>5} {'GPU-h':>9} {'HOST-h':>9} {'ENERGY IT':>10} {'ENERGY':>10} "
-          f"{'CO2e':>10} {'CLOUD COST':>14} {'ELECTRICITY':>11}")
+    say(f"  {'':<31} {'RUNS':>5} {'GPU-h':>9} {'HOST-h':>9} {'IT ' + E.unit:>10} {'ENERGY ' + E.unit:>10} "
+        f"{'CO2e ' + M.unit:>10} {'CLOUD COST':>14} {'ELECTRICITY':>11}")
     for lv in acc["levels"]:
-        co2 = fmt_mass(lv["co2e_kg"]) if lv["co2e_kg"] is not None else "-"
+        co2 = M.number(lv["co2e_kg"]) if lv["co2e_kg"] is not None else "-"
         if lv["co2e_kg"] is not None and lv["co2e_runs"] < lv["runs"]:
             co2 += "*"
-        elec = f"${lv['electricity_cost_usd']:,.2f}" if lv["electricity_cost_usd"] is not None else "-"
-        say(f"  {lv['label']:<31} {lv['runs']:>5} {lv['gpu_hours']:>9,.1f} {lv['host_hours']:>9,.1f} "
-              f"{fmt_energy(lv['energy_kwh_it']):>10} {fmt_energy(lv['energy_kwh']):>10} {co2:>10} "
-              f"{_usd(lv['cost_usd_low'], lv['cost_usd_high']):>14} {elec:>11}")
+        elec = fmt.usd(lv["electricity_cost_usd"]) if lv["electricity_cost_usd"] is not None else "-"
+        say(f"  {lv['label']:<31} {lv['runs']:>5} {fmt.plain(lv['gpu_hours']):>9} {fmt.plain(lv['host_hours']):>9} "
+            f"{E.number(lv['energy_kwh_it']):>10} {E.number(lv['energy_kwh']):>10} {co2:>10} "
+            f"{_usd(lv['cost_usd_low'], lv['cost_usd_high']):>14} {elec:>11}")
     if acc["final_share_of_energy"] is not None:
         say(f"  the final model is {acc['final_share_of_energy'] * 100:.1f} % of the whole R&D's energy")
-    say("  GPU-h: GPU domains x run duration; ENERGY includes PUE; * CO2e covers only runs with a location")
+    say("  GPU-h: GPU domains x run duration; ENERGY includes PUE; * CO2e covers only runs with a location; "
+        "'wattprint report --project P' writes this as a report (HTML, Markdown, LaTeX)")
     for n in acc["notes"]:
         say(f"  note: {n}")
     return 0
