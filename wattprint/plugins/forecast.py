@@ -175,9 +175,17 @@ def _count(x) -> str:
     return f"{x:,.0f}" if float(x).is_integer() else fmt.plain(x)
 
 
+def _as_given(x) -> str:
+    """A number as a person typed it, never an exponent: 1e-09 is 0.000000001."""
+    from decimal import Decimal
+
+    text = format(Decimal(repr(float(x))), "f")
+    return text[:-2] if text.endswith(".0") else text
+
+
 def _given(name: str, value) -> str:
     """An option as the user set it: ``budget_kwh=2`` in Python, ``--budget-kwh 2`` on the CLI."""
-    text = fmt.plain(value) if isinstance(value, (int, float)) else str(value)
+    text = _as_given(value) if isinstance(value, (int, float)) else str(value)
     if fmt.interface() == "cli":
         return f"{fmt.opt(name)} {text}"
     return f"{fmt.opt(name)}{text!r}" if isinstance(value, str) else f"{fmt.opt(name)}{text}"
