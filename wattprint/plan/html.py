@@ -65,7 +65,7 @@ def chart(p, rows, width=760, height=380) -> str:
         c = PALETTE[hw.index(o["hardware"]) % len(PALETTE)]
         (x0, x1), (y0, y1) = ends(o, xq, xd), ends(o, yq, yd)
         x, y = o[xq] / xd, o[yq] / yd
-        name = esc(T._name(o))
+        name = esc(T.name_of(o))
         out.append(f'<g class="option"><title>{name}</title>'
                    f'<line class="range" x1="{sx(x0):.1f}" x2="{sx(x1):.1f}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" '
                    f'stroke="{c}" stroke-opacity="0.5"/>'
@@ -91,7 +91,7 @@ def page(p) -> str:
          f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
          f'<meta name="viewport" content="width=device-width, initial-scale=1">'
          f"<title>wattprint plan</title><style>{STYLE}.wide{{overflow-x:auto}}</style></head><body>",
-         "<h1>Training plan</h1>", f'<p class="muted">{esc(T._work_line(p))}</p>', chart(p, rows),
+         "<h1>Training plan</h1>", f'<p class="muted">{esc(T.work_line(p))}</p>', chart(p, rows),
          "<h2>Options, best first</h2><div class=wide><table><tr><th>#</th>"
          + "".join(f'<th{"" if c == "option" else " class=n"}>{esc(head[c])}</th>' for c in cols) + "</tr>"]
     for n, i in enumerate(rows, 1):
@@ -103,7 +103,7 @@ def page(p) -> str:
         h.append(f'<p class="muted">{left} more options ranked lower: the JSON output lists them all.</p>')
     h.append("<h2>What to choose</h2><ul>" + "".join(f"<li>{esc(v)}</li>" for v in T.verdicts(p)) + "</ul>")
     if p.trials != 1:
-        h.append(f"<p>{esc(T._campaign_line(p))}</p>")
+        h.append(f"<p>{esc(T.campaign_line(p))}</p>")
     h.append("<h2>How</h2><p>device-hours = FLOPs / (peak &times; MFU); energy = device-hours &times; device power "
              "(typical training draw to TDP) + node-hours &times; host power, &times; PUE. Each range pairs its low "
              "ends (high MFU, typical draw, spot price) and its high ends; a point value is the middle.</p>")

@@ -88,14 +88,14 @@ def verdicts(p) -> list[str]:
         if mark not in p.marks:
             continue
         o = p.options[p.marks[mark]]
-        line = f"{mark}: {_name(o)}"
+        line = f"{mark}: {name_of(o)}"
         s = p.savings.get(mark)
         if s:
             worst = p.options[s["worst"]]
             saved = {"co2e_kg": lambda x: f"{fmt.mass(x)} CO2e", "cost_usd": lambda x: f"{fmt.usd(x)}",
                      "wall_hours": lambda x: fmt.duration(x * 3600)}[s["quantity"]](s["saves"])
             per = " over the campaign" if p.trials != 1 and s["quantity"] != "wall_hours" else ""
-            line += f"; saves {saved} ({fmt.plain(s['share'] * 100)} %){per} against the worst, {_name(worst)}"
+            line += f"; saves {saved} ({fmt.plain(s['share'] * 100)} %){per} against the worst, {name_of(worst)}"
         out.append(line)
     return out
 
@@ -104,7 +104,7 @@ def _num(x: float) -> str:
     return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else fmt.plain(x)
 
 
-def _name(o) -> str:
+def name_of(o) -> str:
     return f"{o['hardware']} x {o['count']}" + (f" at {o['location']}" if o["location"] else "")
 
 
@@ -131,7 +131,7 @@ def render(p, top: int | None = 10) -> str:
             if c != "net" or any(p.options[i].get("co2e_net_kg") is not None for i in rows)]
     table = [head] + [cells(p, i, sc) for i in rows]
     width = {c: max(len(r[c]) for r in table) for c in cols}
-    lines = [_work_line(p), ""]
+    lines = [work_line(p), ""]
     for n, r in enumerate(table):
         rank = "#" if n == 0 else str(n)
         lines.append(f"{rank:>3}  " + "  ".join(r[c].ljust(width[c]) if c == "option" else r[c].rjust(width[c])
@@ -142,7 +142,7 @@ def render(p, top: int | None = 10) -> str:
     lines.append("")
     lines += verdicts(p)
     if p.trials != 1:
-        lines.append(_campaign_line(p))
+        lines.append(campaign_line(p))
     lines += ["", "how: device-hours = FLOPs / (peak x MFU); energy = device-hours x device power (typical training "
               "draw to TDP) + node-hours x host power, x PUE; each range pairs its low ends and its high ends", "sources:"]
     lines += ["  " + s for s in source_lines(p, rows[:3])]
@@ -155,13 +155,13 @@ def render(p, top: int | None = 10) -> str:
     return "\n".join(lines)
 
 
-def _work_line(p) -> str:
+def work_line(p) -> str:
     if p.flops is None:
         return f"work: {p.work['basis']}"
     return f"work: {p.work['basis']} = {flops_text(p.flops)}"
 
 
-def _campaign_line(p) -> str:
+def campaign_line(p) -> str:
     i = p.marks.get("cleanest", 0)
     o = p.options[i]
     c = o["campaign"]
@@ -170,5 +170,5 @@ def _campaign_line(p) -> str:
            if c["co2e_kg_low"] is not None else "")
     cost = f", cost {fmt.usd(c['cost_usd_low'], c['cost_usd_high'])}" if c["cost_usd_high"] is not None else ""
     es = fmt.energy_scale(c["energy_kwh_low"], c["energy_kwh_high"])
-    return (f"the campaign, {_num(p.trials)} trainings{basis}, on {_name(o)}: energy "
+    return (f"the campaign, {_num(p.trials)} trainings{basis}, on {name_of(o)}: energy "
             f"{es.range(c['energy_kwh_low'], c['energy_kwh_high'])}{co2}{cost}")
