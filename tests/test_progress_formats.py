@@ -156,3 +156,12 @@ def test_wattprint_run_of_keras_never_stores_an_epoch_before_it_ends(tmp_path):
         at = rec.started_at + t + 0.3  # clock slack; an epoch lasts about 1.5 s
         assert done <= sum(1 for e in ends if e <= at), (t, done, ends)
     assert [d for _, d, _, _ in rows] == [1, 2, 3, 4]  # the last one once the command ended
+
+
+def test_a_bar_labelled_with_its_epoch_counts_it_when_full():
+    lp = LineProgress()
+    assert lp.feed("epoch 1/8:   0%|          | 0/30 [00:00<?, ?it/s]") is None
+    assert lp.feed("epoch 1/8:  50%|█████     | 15/30 [00:00<00:00, 300it/s]") is None
+    assert lp.feed("epoch 1/8: 100%|██████████| 30/30 [00:00<00:00, 300it/s]") == (1, 8)
+    assert lp.feed("epoch 2/8:   3%|▎         | 1/30 [00:00<00:00, 300it/s]") == (1, 8)
+    assert lp.end() == (2, 8)

@@ -16,9 +16,10 @@ is matched against these formats; the first that matches is followed from then o
 Start or end of a unit. An epoch line is counted when it is printed, as the end of that epoch
 (``epoch 3/5 loss=0.12`` is printed after the work), except a header: an epoch line with
 nothing after it but punctuation or "start"/"begin" (Keras' ``Epoch 3/5``, printed as epoch 3
-*starts*). A header counts the epoch before it as done; the announced epoch is done when the
-next header comes, or when the command ends with exit code 0 (a failed command did not finish
-it). Step and iteration lines, tqdm and Rich bars count what they show.
+*starts*), or a tqdm bar labelled with it that is not full (``tqdm(desc="epoch 3/5")`` runs
+during epoch 3). A header counts the epoch before it as done; the announced epoch is done when
+the next header or its full bar comes, or when the command ends with exit code 0 (a failed
+command did not finish it). Step and iteration lines, tqdm and Rich bars count what they show.
 
 Bars. Only one bar is followed: the first one, known by its label (the text before the
 percentage, digits aside) and its total. Other bars are left alone, such as an evaluation bar
@@ -136,9 +137,11 @@ class LineProgress:
             return None
         self.kind = rx
         self.last_line = line
-        if rx is EPOCH and not self.custom and m.group(0).lower().startswith("epoch") \
-                and HEADER_TAIL.fullmatch(line[m.end():]):
-            return self._header(done, total)
+        if rx is EPOCH and not self.custom and m.group(0).lower().startswith("epoch"):
+            bar = TQDM.search(line, m.end())  # tqdm(desc="epoch 3/5"): epoch 3 is running
+            if HEADER_TAIL.fullmatch(line[m.end():]) or (
+                    bar and not _number(bar.group("done")) >= (_number(bar.group("total")) or 0)):
+                return self._header(done, total)
         if self.last is not None and done < self.last[0]:
             # the bar started again (next epoch): count on; a finished pass is its whole total
             prev_done, prev_total = self.last
