@@ -182,11 +182,16 @@ def test_from_run_scales_the_measured_rate_to_the_total_work(store_path):
     rows = s.progress(rec.key)
     work_j = rows[-1][3]
     fr = scaled(rec, rows, 1000)
-    p = plan(from_run=fr, hardware=None, where="DE")
-    o = p.options[0]
+    with pytest.raises(UsageError, match="does not record its accelerator"):
+        plan(from_run=fr, where="DE")  # the test run's GPU is named "0": which one must be said
+    p = plan(from_run=fr, hardware="A100,H100", where="DE")
+    o, h = p.options
     assert o["energy_kwh_it_low"] <= 10 * work_j / 3.6e6 <= o["energy_kwh_it_high"]
     assert o["device_hours"] == pytest.approx(10 * rows[-1][0] / 3600, rel=0.05)
-    r = wp("--from-run", "m1", "--total-work", "1000", "--where", "DE", "--store", store_path, "--json")
+    assert h["device_hours"] == pytest.approx(o["device_hours"] * 312 / 989)  # other hardware: by peak FLOP/s
+    assert h["energy_kwh_it_high"] == pytest.approx(h["device_hours_high"] * 0.7 + h["wall_hours_high"] * 4.6)
+    r = wp("--from-run", "m1", "--total-work", "1000", "--hardware", "A100", "--where", "DE", "--store", store_path,
+           "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["work"]["from_run"] == "m1"
 

@@ -127,8 +127,11 @@ def _place_kw(kind, key, pue, notes) -> dict:
         if "pue" not in kw:
             kw["pue"] = "industry"
             notes.append(f"{key}: no data centre named, so the industry-average PUE; pass {opt('pue')} for yours")
-    elif "pue" not in kw:
-        kw["pue"] = "industry"
+    else:
+        notes.append(f"no place given: CO2e not computed; pass {opt('where')} (clouds, regions or all-clouds)")
+        if "pue" not in kw:
+            kw["pue"] = "industry"
+            notes.append(f"no data centre named, so the industry-average PUE; pass {opt('pue')} for yours")
     return kw
 
 
@@ -139,10 +142,11 @@ def _label(kind, key, names: dict) -> str | None:
 
 
 def plan(*, params=None, tokens=None, flops=None, config=None, samples=None, seq_len=None, epochs=None,
-         layers=None, hidden=None, hardware="H100", count=None, deadline_days=None, where=None, pue=None,
+         layers=None, hidden=None, hardware=None, count=None, deadline_days=None, where=None, pue=None,
          precision=None, mfu=None, host_w=None, trials=None, trials_basis=None, from_run=None) -> Plan:
     """Plan a training: device-hours, wall time, energy, CO2e, cost and embodied emissions for each
     hardware x location, as ranges, with the cleanest, cheapest and fastest marked (see module doc).
+    ``hardware`` is a list or a comma-separated text (default H100, or a measured run's own).
     ``from_run`` is a measured run's scaled work (``plan.from_run.scaled``) instead of FLOPs."""
     notes: list[str] = []
     if from_run is None:
@@ -152,7 +156,16 @@ def plan(*, params=None, tokens=None, flops=None, config=None, samples=None, seq
         w = Work(flops=from_run.get("flops"), basis=from_run["basis"], sources=[], notes=list(from_run["notes"]))
     notes += w.notes
     names = _split(hardware or (from_run or {}).get("hardware") or "H100")
+    if not names:
+        raise UsageError(f"{opt('hardware')} {shown(hardware)}: name at least one accelerator, e.g. H100,A100")
     specs = [datasets_hw.hardware(n) for n in names]
+    if from_run is not None and from_run["spec"] is None:
+        if hardware in (None, ""):
+            raise UsageError(f"run {from_run['run']} does not record its accelerator: pass {opt('hardware')} with the "
+                             "one it ran on first (others after it are scaled by peak FLOP/s)")
+        from_run = dict(from_run, spec=specs[0], hardware=specs[0]["model"])
+        notes.append(f"run {from_run['run']} does not record its accelerator: taken to be {specs[0]['model']}, "
+                     f"the first {opt('hardware')}")
     places = locations(where) or [(None, None)]
     if len(specs) * len(places) > MAX_OPTIONS:
         raise UsageError(f"{len(specs) * len(places)} options asked for, at most {MAX_OPTIONS}: name fewer")
@@ -238,7 +251,7 @@ def _fill(o: dict, fp, e_it: dict, wall: dict, k: float) -> None:
     o["cost_usd_high"] = o["cost_on_demand_usd_high"]
     for q in ("energy_kwh_it", "energy_kwh", "co2e_kg", "co2e_net_kg", "embodied_kg", "cost_usd"):
         o[q] = _mid(o[f"{q}_low"], o[f"{q}_high"])
-    o["notes"] += [n for n in fp.notes if "equivalent" not in n]
+    o["notes"] += [n for n in fp.notes if not n.startswith(("no location given", "no data centre given"))]
     if k != 1.0:
         o["campaign"] = {q: (None if o[q] is None else o[q] * k) for q in
                          ("device_hours_low", "device_hours_high", "energy_kwh_low", "energy_kwh_high",

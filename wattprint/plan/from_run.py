@@ -49,7 +49,7 @@ def scaled(rec, rows, total_work) -> dict:
 def on_hardware(fr: dict, spec: dict, precision) -> dict:
     """The scaled run's device-hours (and, on the same hardware, its energy) on ``spec``."""
     run_spec = fr["spec"]
-    same = run_spec is None or run_spec["model"] == spec["model"]
+    same = run_spec["model"] == spec["model"]
     out = {"precision": None, "peak_tflops": None, "mfu_low": None, "mfu_high": None, "mfu_basis": "measured run",
            "notes": [], "notes_": [], "sources": [{"factor": "measured_run", "value": fr["run"], "unit": "run",
                                                     "source": fr["basis"], "url": "", "year": None, "name": "",
@@ -63,8 +63,6 @@ def on_hardware(fr: dict, spec: dict, precision) -> dict:
         out["sources"].append(src)
         out["notes_"].append(f"{spec['model']}: time scaled from {run_spec['model']} by peak FLOP/s "
                              f"{old:g} / {new:g} (same MFU assumed)")
-    elif run_spec is None and fr["hardware"] is None:
-        out["notes_"].append(f"run {fr['run']}'s hardware is unknown: its measured rate is used for every option")
     for e in ("_low", "", "_high"):
         out[f"device_hours{e}"] = fr[f"device_hours{e}"] * ratio
     if same:

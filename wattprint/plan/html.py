@@ -107,7 +107,7 @@ def page(p) -> str:
     h.append("<h2>How</h2><p>device-hours = FLOPs / (peak &times; MFU); energy = device-hours &times; device power "
              "(typical training draw to TDP) + node-hours &times; host power, &times; PUE. Each range pairs its low "
              "ends (high MFU, typical draw, spot price) and its high ends; a point value is the middle.</p>")
-    h.append("<h3>Sources</h3><ul>" + "".join(f"<li>{esc(s)}</li>" for s in T.source_lines(p, rows[:3])) + "</ul>")
+    h.append("<h3>Sources</h3><ul>" + "".join(f"<li>{esc(s)}</li>" for s in T.source_lines(p, rows)) + "</ul>")
     notes = list(dict.fromkeys(p.notes + [n for i in rows for n in p.options[i]["notes"]]))
     if notes:
         h.append("<h3>Notes</h3><ul>" + "".join(f'<li class="note">{esc(n)}</li>' for n in notes) + "</ul>")

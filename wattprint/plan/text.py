@@ -109,7 +109,9 @@ def name_of(o) -> str:
 
 
 def source_lines(p, rows: list[int]) -> list[str]:
-    """Each input's source once: work rule, peaks, MFU ends, power, host, PUE, grids, prices, embodied."""
+    """Each input's source once (work rule, peaks, MFU ends, power, host, PUE, grids, prices,
+    embodied) for the first named and the marked options and the best of ``rows``."""
+    rows = list(dict.fromkeys([0] + list(p.marks.values()) + rows[:3]))
     seen, out = set(), []
     for s in p.sources + [s for i in rows for s in p.options[i]["sources"]]:
         key = (s["factor"], s.get("name"), s["source"])
@@ -145,7 +147,7 @@ def render(p, top: int | None = 10) -> str:
         lines.append(campaign_line(p))
     lines += ["", "how: device-hours = FLOPs / (peak x MFU); energy = device-hours x device power (typical training "
               "draw to TDP) + node-hours x host power, x PUE; each range pairs its low ends and its high ends", "sources:"]
-    lines += ["  " + s for s in source_lines(p, rows[:3])]
+    lines += ["  " + s for s in source_lines(p, rows)]
     notes = list(dict.fromkeys(p.notes + [n for i in rows for n in p.options[i]["notes"]]))
     if notes:
         lines.append("notes:")

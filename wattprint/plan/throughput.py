@@ -105,4 +105,6 @@ def mfu_range(spec: dict, params: float | None = None, given=None) -> dict:
 
 
 def _b(n: float) -> str:
-    return f"{n / 1e9:.3g}B" if n >= 1e9 else f"{n / 1e6:.3g}M"
+    from ..fmt import plain
+
+    return f"{plain(n / 1e9)}B" if n >= 1e9 else f"{plain(n / 1e6)}M"
