@@ -118,11 +118,13 @@ def test_codecarbon_export_reads_as_codecarbons_own_emissions_data(store_path):
     ({"region": "DEU"}, "Germany", "DEU", ""),
     ({"cloud": "aws:eu-west-3"}, "France", "FRA", "paris"),
     ({"intensity": "300g/kWh"}, "", "", ""),
+    ({"cloud": "aws:xx-nowhere-9"}, "", "", ""),  # unknown to the tables: provider and region kept
 ])
 def test_codecarbon_location_fields(location, country, iso, region):
     place = export.place_of(location)
     assert (place["country_name"], place["country_iso_code"], place["region"]) == (country, iso, region)
     assert place["cloud_provider"] == (location.get("cloud") or ":").split(":")[0]
+    assert place["cloud_region"] == (location.get("cloud") or ":").split(":")[1]
 
 
 def test_codecarbon_export_of_a_real_run_fills_what_the_run_stored(store_path):

@@ -207,7 +207,9 @@ def place_of(location: dict) -> dict:
     if location.get("cloud"):
         try:
             r = cloud_region(location["cloud"])
-        except UsageError:
+        except UsageError:  # a region the tables do not know: still on that cloud
+            provider, _, region = str(location["cloud"]).partition(":")
+            out.update(cloud_provider=provider.strip().lower(), cloud_region=region.strip())
             return out
         out.update(cloud_provider=r["provider"], cloud_region=r["region"])
         country(r["country_iso2"])
