@@ -79,6 +79,17 @@ def test_energy_and_co2e_columns_have_one_unit_named_in_the_header(store_path, c
     assert "no location stored" in out  # the '-' CO2e of the run without one is explained
 
 
+def test_a_location_that_cannot_be_used_is_told_from_none(store_path, cli):
+    _fill(store_path, 2)
+    st = Store.open(store_path)
+    st.update_run(st.get_run("r00-a").key, location={"region": "Atlantis"})
+    st.close()
+    out = cli("runs", "--store", store_path).stdout
+    row = next(x for x in out.splitlines() if x.startswith("r00-a"))
+    assert re.split(r"\s{2,}", row)[6] == "?" and "could not be used" in out
+    assert "no location stored" not in out  # r01-b has a cloud region
+
+
 def test_an_empty_store_and_no_match_say_so(store_path, cli):
     _fill(store_path, 2)
     r = cli("runs", "--project", "nope", "--store", store_path)

@@ -69,18 +69,22 @@ def table(runs) -> str:
     from ..fmt import duration, energy_scale, mass_scale
     from ..report.data import footprint_or_note
 
-    co2 = []
+    co2: list = []  # kg, or '-' (no grid location stored) or '?' (one that could not be used)
     for r in runs:
-        fp = footprint_or_note(r, []) if r.location else None
-        co2.append(fp.co2e_kg if fp is not None else None)
+        if not any((r.location or {}).get(k) not in (None, "") for k in ("region", "cloud", "intensity")):
+            co2.append("-")
+            continue
+        fp = footprint_or_note(r, [])
+        co2.append(fp.co2e_kg if fp is not None and fp.co2e_kg is not None else "?")
+    kg = [c for c in co2 if not isinstance(c, str)]
     es = energy_scale([r.energy_kwh for r in runs])
-    ms = mass_scale([c for c in co2 if c is not None])
-    co2_head = f"CO2e {ms.unit}" if any(c is not None for c in co2) else "CO2e"
+    ms = mass_scale(kg)
+    co2_head = f"CO2e {ms.unit}" if kg else "CO2e"
     head = ["RUN", "PROJECT", "STATUS", "STARTED", "DURATION", f"ENERGY {es.unit}", co2_head,
             "LOCATION", "TAGS"]
     rows = [[r.id, r.project or "-", r.status, _time(r.started_at, "%Y-%m-%d %H:%M"),
              duration(r.duration_s or 0), es.number(r.energy_kwh) if r.energy_j else "0",
-             ms.number(c) if c is not None else "-", _location(r.location), ",".join(r.tags) or "-"]
+             c if isinstance(c, str) else ms.number(c), _location(r.location), ",".join(r.tags) or "-"]
             for r, c in zip(runs, co2)]
     rows = [[printable(str(c)) for c in row] for row in rows]
     caps = [40, 16, 11, 16, 12, 12, 10, 24, 30]
@@ -95,8 +99,10 @@ def table(runs) -> str:
         return "  ".join(out).rstrip()
 
     text = "\n".join([line(head)] + [line(r) for r in rows])
-    if any(c is None for c in co2):
+    if "-" in co2:
         text += "\nCO2e '-': no location stored with the run ('wattprint run --region R' or --cloud)"
+    if "?" in co2:
+        text += "\nCO2e '?': the stored location could not be used ('wattprint show RUN' says why)"
     return text
 
 
