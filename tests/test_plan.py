@@ -46,6 +46,10 @@ CONFIGS = [("GPT2Config", "GPT2LMHeadModel", dict(n_embd=64, n_layer=3, n_head=4
                                                          num_attention_heads=8, num_key_value_heads=4, vocab_size=500)),
            ("BertConfig", "BertModel", dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                                             num_attention_heads=4, vocab_size=1000)),
+           ("RobertaConfig", "RobertaModel", dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                                  num_attention_heads=4, vocab_size=1000, max_position_embeddings=130)),
+           ("Qwen2Config", "Qwen2ForCausalLM", dict(hidden_size=64, intermediate_size=176, num_hidden_layers=2,
+                                                     num_attention_heads=8, num_key_value_heads=2, vocab_size=500)),
            ("T5Config", "T5ForConditionalGeneration", dict(d_model=64, d_ff=128, d_kv=16, num_heads=4, num_layers=2,
                                                            num_decoder_layers=3, vocab_size=1000,
                                                            feed_forward_proj="gated-gelu", tie_word_embeddings=False))]
