@@ -113,13 +113,16 @@ class DevTools:
                 pass
 
 
-def load_in_chromium(path, profile):
+def load_in_chromium(path, profile, width=794):
+    """Load ``path`` in a ``width`` px wide window (794: an A4 page at 96 dpi)."""
     dt = DevTools(CHROMIUM, profile)
     try:
         target = dt.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = dt.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Network", "Runtime", "Log"):
             dt.send(f"{domain}.enable", session=session)
+        dt.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": 1123, "deviceScaleFactor": 1,
+                                                       "mobile": False}, session=session)
         dt.events.clear()
         url = "file://" + os.path.abspath(path)
         dt.send("Page.navigate", {"url": url}, session=session)
@@ -136,6 +139,7 @@ def load_in_chromium(path, profile):
               bars: document.querySelectorAll('svg.breakdown rect.bar').length,
               scripts: document.scripts.length,
               pwned: typeof window.__pwned !== 'undefined',
+              overflow: document.documentElement.scrollWidth - window.innerWidth,
               text: document.body.innerText,
             };
         })()"""}, session=session)["result"]["value"]
@@ -169,6 +173,7 @@ def test_report_loads_offline_with_no_errors_and_its_plots(store_path, tmp_path)
     assert probe["drawn"] == len(probe["plots"]) >= 7
     assert probe["polylines"] == 6 and probe["bars"] == 6
     assert "sum of 2 runs" in probe["text"]
+    assert probe["overflow"] <= 0, probe["overflow"]  # nothing sticks out of an A4-wide window
 
 
 # -- what a person sees: a screenshot and the A4 print ---------------------------------------

@@ -145,7 +145,7 @@ def test_html_is_self_contained_escaped_and_has_its_plots(store_path):
     assert 'class="plot regions"' in page and page.count('class="plot predictions"') == 2
     assert page.count("<polyline") >= 2 * len(WATTS)
     # The sum row for two runs; a2 had no location so CO2e covers one of them.
-    assert "sum of 2 runs" in page and "(1 of 2 runs)" in page
+    assert "sum of 2 runs" in page and "1 of 2 runs with a location" in page
     assert "Had you trained elsewhere" in page and "Ember" in page
     assert "Sources of every factor" in page
     assert "no location given" in page

@@ -128,27 +128,36 @@ def _headline(runs, tot, view: View) -> list[str]:
 
 
 def _summary_table(runs, tot, view: View) -> list[str]:
+    """One row per run, narrow enough for A4: the project is in the subtitle, a status only
+    when it is not 'finished', a cost column only when some run has a price."""
     E, M = view.E, view.M
-    h = ['<table class="runs"><tr><th>run</th><th>project</th><th>tags</th><th>status</th>'
-         f'<th>started</th><th class="n">duration</th><th class="n">IT ({E.unit})</th>'
-         f'<th class="n">PUE</th><th class="n">energy ({E.unit})</th><th class="n">CO2e ({M.unit})</th><th>cost</th></tr>']
+    costs = any(r.footprint is not None and (r.footprint.cost_usd_high is not None
+                                             or r.footprint.electricity_cost_usd is not None) for r in runs)
+    h = ['<table class="runs"><tr><th>run</th><th>tags</th><th>started (UTC)</th><th class="n">duration</th>'
+         f'<th class="n">IT ({E.unit})</th><th class="n">PUE</th><th class="n">energy ({E.unit})</th>'
+         f'<th class="n">CO2e ({M.unit})</th>' + ("<th>cost</th>" if costs else "") + "</tr>"]
     for r in runs:
         rec, fp = r.record, r.footprint
-        h.append(f"<tr><td><code>{esc(rec.id)}</code></td><td>{esc(rec.project or '–')}</td>"
-                 f"<td>{esc(', '.join(rec.tags) or '–')}</td><td>{esc(rec.status)}</td>"
-                 f"<td>{when(rec.started_at)}</td>{num(dur(rec.duration_s))}{num(E.number(rec.energy_kwh))}"
+        status = "" if rec.status == "finished" else f' <span class="note">{esc(rec.status)}</span>'
+        started = time.strftime("%Y-%m-%d %H:%M", time.gmtime(rec.started_at)) if rec.started_at else "–"
+        cost = (f"<td>{esc(_cost(fp.cost_usd_low, fp.cost_usd_high, fp.electricity_cost_usd) if fp else 'n/a')}</td>"
+                if costs else "")
+        h.append(f"<tr><td><code>{esc(rec.id)}</code>{status}</td><td class=wrap>{esc(', '.join(rec.tags) or '–')}</td>"
+                 f"<td>{started}</td>{num(dur(rec.duration_s))}{num(E.number(rec.energy_kwh))}"
                  f"{num(f'{fp.pue:g}' if fp else 'n/a')}{num(E.number(fp.energy_kwh if fp else None))}"
-                 f"{num(M.number(fp.co2e_kg if fp else None))}"
-                 f"<td>{esc(_cost(fp.cost_usd_low, fp.cost_usd_high, fp.electricity_cost_usd) if fp else 'n/a')}</td></tr>")
+                 f"{num(M.number(fp.co2e_kg if fp else None))}{cost}</tr>")
     if len(runs) > 1:
-        co2 = M.number(tot.co2e_kg)
-        if tot.co2e_kg is not None and tot.co2e_runs < tot.runs:
-            co2 += f" ({tot.co2e_runs} of {tot.runs} runs)"
-        h.append(f"<tr class=sum><td>sum of {tot.runs} runs</td><td></td><td></td><td></td><td></td>"
+        partial = tot.co2e_kg is not None and tot.co2e_runs < tot.runs
+        co2 = M.number(tot.co2e_kg) + ("*" if partial else "")
+        cost = (f"<td>{esc(_cost(tot.cost_usd_low, tot.cost_usd_high, tot.electricity_cost_usd))}</td>"
+                if costs else "")
+        h.append(f"<tr class=sum><td>sum of {tot.runs} runs</td><td></td><td></td>"
                  f"{num(dur(tot.duration_s))}{num(E.number(tot.energy_kwh_it))}<td></td>"
-                 f"{num(E.number(tot.energy_kwh))}{num(co2)}"
-                 f"<td>{esc(_cost(tot.cost_usd_low, tot.cost_usd_high, tot.electricity_cost_usd))}</td></tr>")
+                 f"{num(E.number(tot.energy_kwh))}{num(co2)}{cost}</tr>")
     h.append("</table>")
+    if len(runs) > 1 and partial:
+        h.append(f'<p class="muted">* CO2e of the {tot.co2e_runs} of {tot.runs} runs with a location; '
+                 "the others have energy only.</p>")
     return h
 
 
@@ -174,8 +183,8 @@ def _regions(runs, tot, rows, view: View) -> list[str]:
     h.append(f'<table class="regions"><tr><th>grid</th><th class="n">g/kWh</th><th class="n">CO2e ({M.unit})</th>'
              "<th>source</th></tr>")
     for r in rows:
-        h.append(f"<tr><td>{esc(r['name'])}</td>{num(fmt.plain(r['intensity_g_per_kwh']))}"
-                 f"{num(M.number(r['co2e_kg']))}<td>{esc(r['source'])}"
+        h.append(f"<tr><td class=wrap>{esc(r['name'])}</td>{num(fmt.plain(r['intensity_g_per_kwh']))}"
+                 f"{num(M.number(r['co2e_kg']))}<td class=wrap>{esc(r['source'])}"
                  f"{', ' + esc(r['year']) if r['year'] else ''}</td></tr>")
     h.append("</table>")
     return h
@@ -186,10 +195,10 @@ def _equivalents(tot, view: View) -> list[str]:
     if not eq:
         return []
     h = ["<h2>Equivalents</h2>", f"<p>{esc(view.M(tot.co2e_kg))} CO2e is about:</p>",
-         '<table class="equivalents"><tr><th class="n">about</th><th>item</th><th>source (its factor under Sources)</th>'
+         '<table class="equivalents"><tr><th class="n">about</th><th>item</th><th>source</th>'
          "</tr>"]
     for e in eq:
-        h.append(f"<tr><td class=n>{esc(e['text'])}</td><td>{esc(e['name'])}</td>"
+        h.append(f"<tr><td class=n>{esc(e['text'])}</td><td class=wrap>{esc(e['name'])}</td>"
                  f"<td class=wrap>{esc(D.source_text(e))}</td></tr>")
     h.append("</table>")
     return h
@@ -243,8 +252,10 @@ def render(runs: list) -> str:
     ids = ", ".join(r.record.id for r in runs)
     title = f"wattprint report: {ids}" if len(runs) <= 3 else f"wattprint report: {len(runs)} runs"
     rec = runs[0].record
+    projects = sorted({r.record.project or "–" for r in runs})
     sub = (f"project {rec.project or '–'} · {rec.host or 'host unknown'} · started {when(rec.started_at)}"
-           if len(runs) == 1 else f"{len(runs)} runs")
+           if len(runs) == 1 else f"{len(runs)} runs · project{'s' if len(projects) > 1 else ''} "
+           + ", ".join(projects))
     h = [f'<p class="muted">{esc(sub)}</p>']
     h += _headline(runs, tot, view)
     if len(runs) > 1:
