@@ -200,6 +200,26 @@ def test_from_run_scales_the_measured_rate_to_the_total_work(store_path):
     assert json.loads(r.stdout)["work"]["from_run"] == "m1"
 
 
+def test_sweep_from_project_takes_the_measured_tuning_ratio(store_path):
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_report import make_run
+
+    e_final = sum(make_run(store_path, "f1", project="p", tags=("final",), n=300, predictions=False).values())
+    make_run(store_path, "t1", project="p", tags=("tuning",), n=300, predictions=False)
+    make_run(store_path, "t2", project="p", tags=("sweep",), n=300, predictions=False)
+    make_run(store_path, "x1", project="p", tags=(), n=300, predictions=False)  # experimentation: not part of the ratio
+    assert e_final > 0
+    r = wp("--params", "1e9", "--tokens", "2e10", "--hardware", "A100", "--sweep-from-project", "p", "--store",
+           store_path, "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["trials"] == pytest.approx(3.0) and "2 tuning" in d["trials_basis"]
+    o = d["options"][0]
+    assert o["campaign"]["energy_kwh_high"] == pytest.approx(3 * o["energy_kwh_high"])
+    bad = wp("--params", "1e9", "--tokens", "2e10", "--sweep-from-project", "nope", "--store", store_path)
+    assert bad.returncode == 2 and "no runs of project" in bad.stderr
+
+
 # -- CLI -----------------------------------------------------------------------------------------------------
 def test_cli_table_json_and_html(tmp_path):
     out = tmp_path / "plan.html"

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
-from ..fmt import opt
+from ..fmt import either, opt
 from ..units import shown
 
 RULE = {"factor": "flops_rule", "value": 6, "unit": "FLOP per parameter per token",
@@ -77,8 +77,9 @@ def work(*, params=None, tokens=None, flops=None, config=None, samples=None, seq
         raise UsageError(f"give the work one way: {opt('flops')}, {opt('params')} with {opt('tokens')}, "
                          f"or {opt('config')}, not {' and '.join(opt(g) for g in given)}")
     if not given:
+        run = either(python="from_run=plan.from_run.scaled(record, rows, W)", cli="--from-run RUN --total-work W")
         raise UsageError(f"say how much work the training is: {opt('params')} N with {opt('tokens')} D, "
-                         f"{opt('flops')} F, {opt('config')} config.json, or --from-run RUN --total-work W")
+                         f"{opt('flops')} F, {opt('config')} config.json, or {run}")
     seq = number(seq_len, "seq_len") if seq_len not in (None, "") else None
     if flops not in (None, ""):
         extra = [k for k, v in (("tokens", tokens), ("samples", samples), ("epochs", epochs)) if v not in (None, "")]
