@@ -145,7 +145,7 @@ def _print(fp, comparisons) -> None:
         say(f"from run {run['run']}: measured mean power {plain(run['run_avg_power_w'])} W over "
             f"{span(run['run_duration_s'] / 3600)}; " + (", ".join(
                 f"{k}: {v} (stored with run {run['run']})" for k, v in run["stored"].items())
-                or "no location stored with the run"))
+                or "no location stored with the run") + (f"; duration: {run['hours']}" if run.get("hours") else ""))
     say("\n".join(fp.lines(e, m)))
     for lv in levels:
         co2 = f", CO2e {m(lv['co2e_kg'])}" if "co2e_kg" in lv else ""
