@@ -251,6 +251,10 @@ def test_cli_table_json_and_html(tmp_path):
     (["--params", "7e9", "--tokens", "2e12", "--hardware", "TPUv5e", "--precision", "fp32"], "no fp32 peak"),
     (["--params", "1e99", "--tokens", "2e12"], "more than wattprint accepts"),
     (["--from-run", "x"], "go together"),
+    (["--params", "7e9", "--tokens", "2e12", "--where", ","], "at least one place"),
+    (["--params", "7e9", "--tokens", "2e12", "--hardware", ","], "at least one accelerator"),
+    (["--params", "7e9", "--tokens", "2e12", "--count", "2.5"], "whole number"),
+    (["--config", "/nonexistent/config.json", "--tokens", "1e9"], "no such file"),
     (["--params", "7e9", "--tokens", "2e12", "--top", "0"], "--top"),
 ])
 def test_bad_input_is_one_line_exit_2(args, words, tmp_path):

@@ -155,6 +155,8 @@ def plan(*, params=None, tokens=None, flops=None, config=None, samples=None, seq
     else:
         w = Work(flops=from_run.get("flops"), basis=from_run["basis"], sources=[], notes=list(from_run["notes"]))
     notes += w.notes
+    if from_run is not None and mfu not in (None, ""):
+        raise UsageError(f"{opt('mfu')} has no effect on a measured run's rate: drop it, or plan from FLOPs")
     names = _split(hardware or (from_run or {}).get("hardware") or "H100")
     if not names:
         raise UsageError(f"{opt('hardware')} {shown(hardware)}: name at least one accelerator, e.g. H100,A100")
@@ -167,6 +169,8 @@ def plan(*, params=None, tokens=None, flops=None, config=None, samples=None, seq
         notes.append(f"run {from_run['run']} does not record its accelerator: taken to be {specs[0]['model']}, "
                      f"the first {opt('hardware')}")
     places = locations(where) or [(None, None)]
+    if where not in (None, "") and places == [(None, None)]:
+        raise UsageError(f"{opt('where')} {shown(where)}: name at least one place, e.g. aws:us-east-1,DE or all-clouds")
     if len(specs) * len(places) > MAX_OPTIONS:
         raise UsageError(f"{len(specs) * len(places)} options asked for, at most {MAX_OPTIONS}: name fewer")
     k = _trials(trials)
