@@ -58,7 +58,7 @@ def _over_time(r, view: View) -> list[str]:
     rec = r.record
     if not r.series:
         return ["<p>No power samples to plot.</p>"]
-    span = max((p[0] for pts in r.series.values() for p in pts), default=0.0)
+    span = max([p[0] for pts in r.series.values() for p in pts] + [rec.duration_s or 0.0])
     div, unit = time_axis(span)
     P = fmt.power_scale([w for pts in r.series.values() for _, w in pts])
     series = {name: [(t / div, w / P.size) for t, w in pts] for name, pts in r.series.items()}
@@ -73,7 +73,8 @@ def _over_time(r, view: View) -> list[str]:
         marks = [a / div for _, a, _, _ in r.windows[::step]]
     h = ["<h3>Power over time</h3>",
          line_chart(series, title=f"Power per domain ({rec.id})", x_label=f"time since start ({unit})",
-                    y_label=f"power ({P.unit})", css_class="plot power", spans=spans, marks=marks)]
+                    y_label=f"power ({P.unit})", css_class="plot power", spans=spans, marks=marks,
+                    x_range=(0.0, span / div))]
     said = [f"Each point is the average power over {dur(r.bucket_s)}, from the energy counters at the "
             "bucket's edges; totals are the stored totals, not sums of plotted points."]
     if warm:
@@ -84,17 +85,22 @@ def _over_time(r, view: View) -> list[str]:
         said.append(f"Ticks at the top: the start of each of {len(r.windows):,} windows"
                     + (f" (every {step}th)" if step > 1 else "") + ".")
     h.append(f'<p class="muted">{" ".join(esc(s) for s in said)}</p>')
-    return h + _predictions(r, view)
+    return h + _predictions(r, view, (span, div, unit))
 
 
-def _predictions(r, view: View) -> list[str]:
+def _predictions(r, view: View, axis=None) -> list[str]:
+    """The predicted total and its range over the run, on the power chart's time axis."""
     preds = [(t, p) for t, p in r.predictions if isinstance(p, dict) and p.get("energy_kwh") is not None]
     if not preds:
         return []
     E, actual = view.E, r.record.energy_kwh
     step = max(1, len(preds) // 300)  # keep the plot small for runs that predicted often
     shown = preds[::step] + ([preds[-1]] if (len(preds) - 1) % step else [])
-    div, unit = time_axis(max(t for t, _ in shown))
+    span = max(t for t, _ in shown)
+    if axis is not None:
+        span, div, unit = max(axis[0], span), axis[1], axis[2]
+    else:
+        div, unit = time_axis(span)
     line = [(t / div, p["energy_kwh"] / E.size) for t, p in shown]
     band = [(t / div, (p.get("energy_kwh_low") or p["energy_kwh"]) / E.size,
              (p.get("energy_kwh_high") or p["energy_kwh"]) / E.size) for t, p in shown]
@@ -103,7 +109,7 @@ def _predictions(r, view: View) -> list[str]:
          line_chart({name: line}, bands={name: band}, hlines=[(actual / E.size, f"actual {E(actual)}")],
                     title="Prediction and its range (shaded) against the final energy",
                     x_label=f"time of prediction ({unit})", y_label=f"energy ({E.unit}, IT)",
-                    css_class="plot predictions")]
+                    css_class="plot predictions", x_range=(0.0, span / div))]
     last_t, last = preds[-1]
     err = (last["energy_kwh"] - actual) / actual * 100 if actual > 0 else None
     done = last.get("fraction_done")

@@ -58,15 +58,18 @@ def time_axis(seconds: float) -> tuple[float, str]:
 def line_chart(series: dict, *, title: str, x_label: str, y_label: str, width: int = 760,
                height: int = 300, bands: dict | None = None, hlines: list | None = None,
                y_min: float | None = 0.0, css_class: str = "plot", spans: list | None = None,
-               marks: list | None = None) -> str:
+               marks: list | None = None, x_range: tuple | None = None) -> str:
     """Lines ``{name: [(x, y), ...]}``, optional shaded ``bands {name: [(x, lo, hi)]}``,
     horizontal reference lines ``[(y, label)]``, shaded x-ranges ``spans [(x0, x1, label, kind)]``
     (kind 'warmup' or 'window'; labelled when wide enough) and short ``marks`` at the top (x
-    positions: window starts when there are too many windows to shade), with axes and a legend."""
+    positions: window starts when there are too many windows to shade), with axes and a legend.
+    ``x_range`` widens the x axis to cover it (charts stacked on one time axis)."""
     bands = bands or {}
     hlines = hlines or []
     xs = ([p[0] for pts in series.values() for p in pts] + [b[0] for pts in bands.values() for b in pts]
           + [x for a, b, _, _ in spans or [] for x in (a, b)] + list(marks or []))
+    if xs and x_range:
+        xs += list(x_range)
     ys = ([p[1] for pts in series.values() for p in pts] + [v for pts in bands.values() for b in pts
                                                             for v in b[1:]] + [h[0] for h in hlines])
     ys = [y for y in ys if y is not None and math.isfinite(y)]
