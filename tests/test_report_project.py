@@ -173,3 +173,14 @@ def test_project_html_in_chromium(store_path, tmp_path):
     assert probe["scripts"] == 0 and probe["overflow"] <= 0, probe["overflow"]
     assert probe["plots"] == ["plot energy-over-time", "plot co2e-over-time"] and probe["drawn"] == 2
     assert "one model (tag final)" in probe["text"] and "whole R&D (all runs)" in probe["text"]
+
+
+def test_the_old_flags_and_out_work_for_projects_and_runs_alike(store_path, tmp_path):
+    _project(store_path)
+    r = wp("report", "--project", "bert", "--md", str(tmp_path / "a.md"), "--latex", str(tmp_path / "a.tex"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "a.md").read_text().startswith("## wattprint project report")
+    assert (tmp_path / "a.tex").read_text().startswith("% Project energy")
+    r = wp("report", "f1", "-o", str(tmp_path / "run.tex"))  # a run's statement, format from the suffix
+    assert r.returncode == 0, r.stderr
+    assert r"\paragraph{Energy and carbon footprint.}" in (tmp_path / "run.tex").read_text()
