@@ -8,7 +8,8 @@ from ._output import json_text, say
 
 # CLI option -> plan() keyword, passed through when given
 _PASS = ("params", "tokens", "flops", "config", "samples", "seq_len", "epochs", "layers", "hidden", "hardware",
-         "count", "deadline_days", "where", "pue", "precision", "mfu", "host_w", "trials")
+         "count", "deadline_days", "where", "pue", "precision", "mfu", "host_w", "trials", "price_low", "price_high",
+         "prices")
 
 
 def add_arguments(parser, name):
@@ -32,6 +33,9 @@ def add_arguments(parser, name):
     a("--pue", metavar="P", help="data-centre PUE for every option (default: the cloud's, else the industry average)")
     a("--precision", metavar="P", help="bf16 (default), fp16, tf32 or fp32: which datasheet peak")
     a("--mfu", metavar="M", help="model FLOPs utilisation: 0.35 or a range 0.3-0.5 (default: published reports)")
+    a("--price-low", metavar="USD", help="your price per device-hour, low end (spot), for every option")
+    a("--price-high", metavar="USD", help="your price per device-hour, high end (on-demand), for every option")
+    a("--prices", metavar="TABLE", help="price table for every option: strubell2019, aws-2023-10, azure-2024-03")
     a("--host-w", metavar="W", help="host power per node in W (default: datasheet maximum, low end half)")
     a("--trials", metavar="K", help="trainings in the campaign (tuning sweep + final): totals x K")
     a("--sweep-from-project", metavar="P", help="K from a stored project: (final + tuning runs) / final, by energy")

@@ -143,7 +143,8 @@ def _label(kind, key, names: dict) -> str | None:
 
 def plan(*, params=None, tokens=None, flops=None, config=None, samples=None, seq_len=None, epochs=None,
          layers=None, hidden=None, hardware=None, count=None, deadline_days=None, where=None, pue=None,
-         precision=None, mfu=None, host_w=None, trials=None, trials_basis=None, from_run=None) -> Plan:
+         precision=None, mfu=None, host_w=None, trials=None, trials_basis=None, from_run=None,
+         price_low=None, price_high=None, prices=None) -> Plan:
     """Plan a training: device-hours, wall time, energy, CO2e, cost and embodied emissions for each
     hardware x location, as ranges, with the cleanest, cheapest and fastest marked (see module doc).
     ``hardware`` is a list or a comma-separated text (default H100, or a measured run's own).
@@ -196,6 +197,7 @@ def plan(*, params=None, tokens=None, flops=None, config=None, samples=None, seq
                      wall_hours=wall[""], wall_hours_low=wall["_low"], wall_hours_high=wall["_high"])
             o["notes"] = list(base["notes"])
             fp = footprint.for_energy(1.0, 1.0, hardware=spec["model"], count=n, embodied=True,
+                                      price_low=price_low, price_high=price_high, prices=prices,
                                       **_place_kw(kind, key, pue, o["notes"]))
             _fill(o, fp, e_it, wall, k)
             o["sources"] = base["sources"] + pw_src + [h_src] + [s for s in fp.sources if s["factor"] != "equivalent"]

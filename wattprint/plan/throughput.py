@@ -94,8 +94,9 @@ def mfu_range(spec: dict, params: float | None = None, given=None) -> dict:
     if params:
         sizes = [float(r["params_b"]) * 1e9 for r in mine]
         if params < min(sizes) / 10 or params > max(sizes) * 10:
-            notes.append(f"MFU reports for {spec['family']} cover {_b(min(sizes))}-{_b(max(sizes))} parameters; "
-                         f"{_b(params)} lies outside: small models often reach a lower MFU than these")
+            span = _b(min(sizes)) if min(sizes) == max(sizes) else f"{_b(min(sizes))}-{_b(max(sizes))}"
+            notes.append(f"MFU reports for {spec['family']} cover {span} parameters; {_b(params)} lies outside: "
+                         "MFU at other sizes may differ (small models often reach less)")
     for end, r in (("low", low), ("high", high)):
         if "hours" in r["basis"] or "upper bound" in r["basis"]:
             notes.append(f"MFU {end} end {float(r['mfu']):.0%} is {r['model']}: {r['note']}")
