@@ -265,6 +265,14 @@ def test_bad_input_is_one_line_exit_2(args, words, tmp_path):
     assert r.stdout == "" and not out.exists()
 
 
+def test_the_package_itself_is_callable_as_wattprint_plan():
+    import wattprint
+    import wattprint.plan.text  # noqa: F401  (binds wattprint.plan to the package)
+
+    p = wattprint.plan(params=1e9, tokens=1e10, hardware="A100")
+    assert isinstance(p, wattprint.plan.Plan) and p.flops == 6e19
+
+
 def test_start_up_is_light():
     code = ("import sys, time; t = time.perf_counter(); import wattprint.cli.plan, wattprint.plan; "
             "assert 'numpy' not in sys.modules, 'numpy imported'; print(time.perf_counter() - t)")

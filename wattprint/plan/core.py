@@ -228,6 +228,9 @@ def _throughput(spec, w: Work, from_run, precision, mfu, params) -> dict:
     m = mfu_range(spec, params, mfu)
     lo = w.flops / (pk * 1e12 * m["high"]) / 3600.0
     hi = w.flops / (pk * 1e12 * m["low"]) / 3600.0
+    if used in ("tf32", "fp32"):
+        m["notes"].append(f"MFU reports are of bf16/fp16 training; {used} training may reach another fraction of "
+                          f"its {used} peak: check with {opt('mfu')}")
     return {"precision": used, "peak_tflops": pk, "mfu_low": m["low"], "mfu_high": m["high"], "mfu_basis": m["basis"],
             "device_hours": (lo + hi) / 2, "device_hours_low": lo, "device_hours_high": hi,
             "notes": [], "notes_": m["notes"], "sources": [pk_src] + m["sources"]}
