@@ -16,7 +16,9 @@ def _units(text, units):
 
 
 def _summary(store_path, *extra):
-    r = run_cli("run", "--region", "FR", *extra, "--", sys.executable, "-c", "print('hello from the child')",
+    # a fixed id: a generated one is hex and may read like '239e67'
+    r = run_cli("run", "--region", "FR", "--run-id", "tiny", *extra, "--", sys.executable, "-c",
+                "print('hello from the child')",
                 env={"WATTPRINT_STORE": store_path}, timeout=120)
     assert r.returncode == 0, r.stderr
     lines = r.stderr.splitlines()
