@@ -60,10 +60,14 @@ def _parts(ds) -> str:
 def _cost_text(low, high, elec) -> str | None:
     out = []
     if high is not None:
-        out.append(f"a cloud cost of ${high:,.2f}" if low in (None, high)
-                   else f"a cloud cost of ${low:,.2f} to ${high:,.2f}")
+        from .. import fmt
+
+        out.append(f"a cloud cost of {fmt.usd(high)}" if low in (None, high)
+                   else f"a cloud cost of {fmt.usd(low, high).replace(' - ', ' to ')}")
     if elec is not None:
-        out.append(f"an electricity cost of ${elec:,.2f}")
+        from .. import fmt
+
+        out.append(f"an electricity cost of {fmt.usd(elec)}")
     return " and ".join(out) or None
 
 
@@ -129,9 +133,9 @@ def statement(runs: list) -> tuple[list[str], list[tuple[str, str]], list[str]]:
     rows.append(("CO2e", _fm(tot.co2e_kg, M)))
     if cost:
         if tot.cost_usd_high is not None:
-            rows.append(("cloud cost (USD)", f"{tot.cost_usd_low or tot.cost_usd_high:,.2f} - {tot.cost_usd_high:,.2f}"))
+            rows.append(("cloud cost", fmt.usd(tot.cost_usd_low, tot.cost_usd_high)))
         if tot.electricity_cost_usd is not None:
-            rows.append(("electricity cost (USD)", f"{tot.electricity_cost_usd:,.2f}"))
+            rows.append(("electricity cost", fmt.usd(tot.electricity_cost_usd)))
     sources = []
     for src in D.sources(runs):
         if src.get("factor") == "equivalent" and not any(e["name"] == src.get("name") for e in picks):
