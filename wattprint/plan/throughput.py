@@ -90,13 +90,19 @@ def mfu_range(spec: dict, params: float | None = None, given=None) -> dict:
         mine = rows
     low = min(mine, key=lambda r: float(r["mfu"]))
     high = max(mine, key=lambda r: float(r["mfu"]))
-    lo, hi = float(low["mfu"]), float(high["mfu"])
     if params:
         sizes = [float(r["params_b"]) * 1e9 for r in mine]
         if params < min(sizes) / 10 or params > max(sizes) * 10:
+            # the generation's reports say nothing at this size: the range says so by reaching down
+            # to the lowest MFU any report achieved
             span = _b(min(sizes)) if min(sizes) == max(sizes) else f"{_b(min(sizes))}-{_b(max(sizes))}"
-            notes.append(f"MFU reports for {spec['family']} cover {span} parameters; {_b(params)} lies outside: "
-                         "MFU at other sizes may differ (small models often reach less)")
+            floor = min(rows, key=lambda r: float(r["mfu"]))
+            widened = float(floor["mfu"]) < float(low["mfu"])
+            notes.append(f"MFU reports for {spec['family']} cover {span} parameters; {_b(params)} lies outside"
+                         + (f", so the low end is the lowest MFU of any report ({floor['model']}, "
+                            f"{float(floor['mfu']):.0%})" if widened else ": MFU at this size may differ"))
+            low = floor if widened else low
+    lo, hi = float(low["mfu"]), float(high["mfu"])
     for end, r in (("low", low), ("high", high)):
         if "hours" in r["basis"] or "upper bound" in r["basis"]:
             notes.append(f"MFU {end} end {float(r['mfu']):.0%} is {r['model']}: {r['note']}")
