@@ -190,8 +190,9 @@ def test_from_run_scales_the_measured_rate_to_the_total_work(store_path):
     fr = scaled(rec, rows, 1000)
     with pytest.raises(UsageError, match="does not record its accelerator"):
         plan(from_run=fr, where="DE")  # the test run's GPU is named "0": which one must be said
-    p = plan(from_run=fr, hardware="A100,H100", where="DE")
+    p = plan(from_run=fr, hardware="A100,H100")  # the run's own place (DE, PUE 1.1) when none is given
     o, h = p.options
+    assert o["location"] == "DE" and o["pue"] == 1.1
     assert o["energy_kwh_it_low"] <= 10 * work_j / 3.6e6 <= o["energy_kwh_it_high"]
     assert o["device_hours"] == pytest.approx(10 * rows[-1][0] / 3600, rel=0.05)
     assert h["device_hours"] == pytest.approx(o["device_hours"] * 312 / 989)  # other hardware: by peak FLOP/s

@@ -169,6 +169,9 @@ def plan(*, params=None, tokens=None, flops=None, config=None, samples=None, seq
         from_run = dict(from_run, spec=specs[0], hardware=specs[0]["model"])
         notes.append(f"run {from_run['run']} does not record its accelerator: taken to be {specs[0]['model']}, "
                      f"the first {opt('hardware')}")
+    if from_run is not None and where in (None, "") and from_run.get("where"):
+        where, pue = from_run["where"], pue if pue not in (None, "") else from_run.get("pue")
+        notes.append(f"place and PUE of run {from_run['run']}: {where}; pass {opt('where')} to compare others")
     places = locations(where) or [(None, None)]
     if where not in (None, "") and places == [(None, None)]:
         raise UsageError(f"{opt('where')} {shown(where)}: name at least one place, e.g. aws:us-east-1,DE or all-clouds")

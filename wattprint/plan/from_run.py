@@ -39,7 +39,9 @@ def scaled(rec, rows, total_work) -> dict:
              f"{unit} on its stable part ({p.segments} segments; warm-up {p.warmup_done:g} {unit} left out)"]
     if not p.reliable:
         notes.append(f"run {rec.id}'s rate is not yet reliable: " + "; ".join(p.problems + p.reasons))
+    loc = rec.location or {}
     return {"run": rec.id, "hardware": spec["model"] if spec else None, "spec": spec, "devices": n,
+            "where": loc.get("cloud") or loc.get("region") or None, "pue": loc.get("pue") or None,
             "device_hours_low": p.duration_s_low * n / 3600.0, "device_hours": p.duration_s * n / 3600.0,
             "device_hours_high": p.duration_s_high * n / 3600.0, "energy_kwh_it_low": p.energy_kwh_low,
             "energy_kwh_it_high": p.energy_kwh_high, "flops": None, "notes": notes,
