@@ -178,7 +178,7 @@ def plan(*, params=None, tokens=None, flops=None, config=None, samples=None, seq
     if len(specs) * len(places) > MAX_OPTIONS:
         raise UsageError(f"{len(specs) * len(places)} options asked for, at most {MAX_OPTIONS}: name fewer")
     k = _trials(trials)
-    names = {f"{r['provider']}:{r['region']}": r["name"] for r in datasets.table("cloud_regions.csv")}
+    region_names = {f"{r['provider']}:{r['region']}": r["name"] for r in datasets.table("cloud_regions.csv")}
     options = []
     for spec in specs:
         base = _throughput(spec, w, from_run, precision, mfu, params=w.params)
@@ -194,7 +194,7 @@ def plan(*, params=None, tokens=None, flops=None, config=None, samples=None, seq
         if base.get("energy_kwh_it_low") is not None:  # measured on this hardware: the run's own energy
             e_it = {"_low": base["energy_kwh_it_low"], "_high": base["energy_kwh_it_high"]}
         for kind, key in places:
-            o = dict(base, hardware=spec["model"], count=n, nodes=nodes, location=_label(kind, key, names),
+            o = dict(base, hardware=spec["model"], count=n, nodes=nodes, location=_label(kind, key, region_names),
                      location_kind=kind, power_w_low=pw_lo, power_w_high=pw_hi, power_basis=pw_basis,
                      host_w_low=h_lo, host_w_high=h_hi, host_basis=h_basis,
                      wall_hours=wall[""], wall_hours_low=wall["_low"], wall_hours_high=wall["_high"])
