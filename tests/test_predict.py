@@ -12,6 +12,14 @@ import wattprint
 from wattprint.predict import Prediction, extrapolate as estimate
 
 
+@pytest.fixture(autouse=True)
+def _python_wording(monkeypatch):
+    """The CLI's main(), run in-process by other tests, switches hints to CLI wording for good."""
+    from wattprint import fmt
+
+    monkeypatch.setitem(fmt._INTERFACE, "name", "python")
+
+
 def timeline(total=1000, step_s=0.5, power=100.0, warm_frac=0.03, warm_mult=2.0, warm_slow=1.0,
              noise=0.05, interval=1.0, setup_s=3.0, seed=0):
     """Progress rows (t, done, energy_j) as Run.progress() records them, and the final energy.
@@ -306,3 +314,14 @@ def test_no_progress_warns_at_the_end(analytic, caplog):
                          distributed=False) as run:
         p = run.predict()
     assert not p.reliable and "no progress was reported" in caplog.text
+
+
+def test_hints_speak_the_interfaces_language(monkeypatch):
+    from wattprint import fmt
+
+    python = " ".join(estimate([], 10).reasons + estimate([(1, 1, 10)], None).reasons)
+    assert "run.progress(done)" in python and "total=N" in python
+    monkeypatch.setitem(fmt._INTERFACE, "name", "cli")
+    cli = " ".join(estimate([], 10).reasons + estimate([(1, 1, 10)], None).reasons)
+    assert "'epoch k/N' lines" in cli and "$WATTPRINT_PROGRESS_FILE" in cli and "--total N" in cli
+    assert "run.progress" not in cli and "total=" not in cli
