@@ -17,6 +17,9 @@ def _isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("WATTPRINT_SYSFS_ROOT", str(empty))
     monkeypatch.delenv("WATTPRINT_PROGRESS_FILE", raising=False)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    from wattprint import fmt
+
+    monkeypatch.setattr(fmt, "_INTERFACE", {"name": "python"})  # a test's use_cli() ends with it
     for var in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK",
                 "SLURM_JOB_ID", "SLURM_PROCID", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE"):
         monkeypatch.delenv(var, raising=False)

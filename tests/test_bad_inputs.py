@@ -406,8 +406,8 @@ def test_regions_query_matching_nothing_says_so(capsys):
 
 
 def test_absurd_magnitudes_name_the_bound(capsys):
-    for argv, words in ((["estimate", "--hours", "1e306", "--power-w", "1e6"], "more than 1e+08 h"),
-                        (["estimate", "--hours", "1", "--power-w", "300", "--runs", "1e308"], "more than 1e+06 runs"),
+    for argv, words in ((["estimate", "--hours", "1e306", "--power-w", "1e6"], "more than 100,000,000 h"),
+                        (["estimate", "--hours", "1", "--power-w", "300", "--runs", "1e308"], "more than 1,000,000 runs"),
                         (["estimate", "--hours", "1", "--hardware", "V100", "--count", "1e9"], "ten million"),
                         (["run", "--interval", "1e20", "--", "true"], "a day")):
         rc, out, err = call(argv, capsys)

@@ -64,7 +64,9 @@ def test_wanted():
 
 
 def test_ids():
-    assert d.rank_run_id("slurm-1", "gpu/a01", 7) == "slurm-1.ngpu-a01.r7"
+    assert d.rank_run_id("slurm-1", "gpu/a01", 7) == "slurm-1.gpu-a01.r7"
+    assert d.rank_run_id("slurm-1", "node1", 3) == "slurm-1.node1.r3"
+    assert d.rank_run_id("slurm-1", "0", 0) == "slurm-1.n0.r0"
     assert d.safe_id("  my job: 1  ") == "my-job-1"
     a = d.fallback_job_id({"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"})
     b = d.fallback_job_id({"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29501"})

@@ -12,7 +12,8 @@ EXPONENT = re.compile(r"\d[eE][+-]?\d")
 
 @pytest.mark.parametrize("x, text", [
     (0, "0"), (1, "1.00"), (12.345, "12.3"), (999.6, "1,000"), (12345, "12,300"),
-    (0.0502, "0.0502"), (2.34e-5, "0.0000234"), (-0.5, "-0.500"), (1.2e15, "1,200,000,000,000,000"),
+    (0.0502, "0.0502"), (8.4e22, "84,000,000,000,000,000,000,000"), (-12345, "-12,300"),
+    (99960, "100,000"), (2.34e-5, "0.0000234"), (-0.5, "-0.500"), (1.2e15, "1,200,000,000,000,000"),
 ])
 def test_plain_numbers(x, text):
     assert fmt.plain(x) == text
@@ -87,9 +88,21 @@ def test_wording_follows_the_interface(monkeypatch):
     assert fmt.opt("pue") == "pue="
     assert fmt.opt("cpu_tdp_w") == "cpu_tdp_w="
     assert fmt.either(python="call run.progress(done)", cli="print 'epoch k/N'") == "call run.progress(done)"
-    fmt.use_cli()
+    assert fmt.use("cli") == "python"
     assert fmt.interface() == "cli"
     assert fmt.opt("pue") == "--pue"
     assert fmt.opt("cpu_tdp_w") == "--cpu-tdp-w"
     assert fmt.opt("budget_co2e_kg") == "--budget-co2e-kg"
     assert fmt.either(python="a", cli="b") == "b"
+
+
+def test_the_cli_speaks_its_language_and_leaves_python_wording_behind(capsys):
+    from wattprint.cli import main
+
+    assert fmt.interface() == "python"
+    assert main(["estimate", "--hours", "2", "--power", "300W", "--region", "FR"]) == 0
+    out = capsys.readouterr().out
+    assert "pue=" not in out and "--pue" in out  # the no-PUE note, as typed on the command line
+    assert fmt.interface() == "python"  # main() called in-process switched back
+    with pytest.raises(ValueError):
+        fmt.use("java")

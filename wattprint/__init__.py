@@ -9,12 +9,13 @@ Heavy parts are imported on first use so that ``import wattprint`` stays light.
 from ._version import __version__
 from .errors import BudgetExceeded, UsageError, WattprintError
 
-__all__ = ["__version__", "track", "Run", "estimate", "BudgetExceeded", "UsageError", "WattprintError"]
+__all__ = ["__version__", "track", "Run", "estimate", "plan", "BudgetExceeded", "UsageError", "WattprintError"]
 
 _LAZY = {
     "track": ("run", "track"),
     "Run": ("run", "Run"),
     "estimate": ("footprint", "estimate"),
+    "plan": ("plan", "plan"),
     "Footprint": ("footprint", "Footprint"),
     "Prediction": ("predict", "Prediction"),
 }

@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 
 from .errors import UsageError
-from .fmt import opt
+from .fmt import exact, opt
 from .units import MAX_PUE, check_range, parse_intensity, shown
 
 
@@ -260,7 +260,7 @@ def resolve_pue(*, pue=None, provider=None, cloud=None) -> Factor:
             raise UsageError(f"{_n('pue')} {shown(pue)}: give a number >= 1 or a preset ({', '.join(presets)})") from None
         check_range(value, _n("pue"), MAX_PUE, why="the worst data centres measured are near 3")
         if value < 1:
-            raise UsageError(f"{_n('pue')}: must be 1 or more (facility energy / IT energy), got {value:g}")
+            raise UsageError(f"{_n('pue')}: must be 1 or more (facility energy / IT energy), got {exact(value)}")
         return Factor(value, "ratio", f"given by the user ({_n('pue')})", "", None, None, name=str(pue))
     if cloud not in (None, ""):
         p, region = split_cloud(cloud)

@@ -10,8 +10,8 @@ row, and ``s.unit`` names the column. A value too small to show in that unit rea
 ``"<0.001 Wh"``, never ``"0.000000"``. A lone value picks its own unit (``energy(x)``).
 
 Wording. The library and the CLI share messages, but each speaks its own language:
-``opt("pue")`` is ``pue=`` in Python and ``--pue`` on the command line (``use_cli()`` switches,
-once, at the CLI's start), and ``either(python=..., cli=...)`` picks a whole phrase.
+``opt("pue")`` is ``pue=`` in Python and ``--pue`` on the command line (the CLI's ``main()`` switches
+with ``use("cli")`` and back when it returns), and ``either(python=..., cli=...)`` picks a whole phrase.
 """
 from __future__ import annotations
 
@@ -34,9 +34,29 @@ def plain(x: float, digits: int = 3) -> str:
     if not math.isfinite(x):
         return "n/a"
     mag = math.floor(math.log10(abs(x)))
-    if mag >= digits - 1:
-        return f"{round(x, digits - 1 - mag):,.0f}"
+    if mag >= digits - 1:  # whole: the significant digits then zeros (a float past 2**53 is noise)
+        mantissa, exp = f"{abs(x):.{digits - 1}e}".split("e")
+        whole = mantissa.replace(".", "") + "0" * (int(exp) - (digits - 1))
+        return ("-" if x < 0 else "") + f"{int(whole):,}"
     return f"{x:,.{digits - 1 - mag}f}"
+
+
+def exact(x: float) -> str:
+    """``x`` as given, all its digits, never an exponent: for limits and echoed input in
+    messages (``1e-09`` -> ``0.000000001``, ``1e18`` -> ``1,000,000,000,000,000,000``)."""
+    from decimal import Decimal
+
+    x = float(x)
+    if not math.isfinite(x):
+        return str(x)
+    if x != 0 and not 1e-15 <= abs(x) < 1e24:  # an absurd input echoed back: say its size
+        mantissa, power = f"{x:.3g}".split("e")
+        return f"{mantissa} x 10^{int(power)}"
+    text = format(Decimal(repr(x)), "f")
+    whole, _, frac = text.partition(".")
+    frac = frac.rstrip("0")
+    whole = f"{int(whole):,}" if whole not in ("-0",) else "-0"
+    return f"{whole}.{frac}" if frac else whole
 
 
 @dataclass(frozen=True)
@@ -141,9 +161,13 @@ _INTERFACE = {"name": "python"}
 _CLI_NAMES = {"hours": "--hours", "days": "--days", "cpu_tdp_w": "--cpu-tdp-w"}
 
 
-def use_cli() -> None:
-    """Messages from here on speak the command line's language (``--pue``, not ``pue=``)."""
-    _INTERFACE["name"] = "cli"
+def use(name: str) -> str:
+    """Messages from here on speak ``name``'s language ("python" or "cli"); returns the previous
+    one, so that an embedding (a test, a notebook calling the CLI) can switch back."""
+    if name not in ("python", "cli"):
+        raise ValueError(f"interface must be 'python' or 'cli', got {name!r}")
+    previous, _INTERFACE["name"] = _INTERFACE["name"], name
+    return previous
 
 
 def interface() -> str:

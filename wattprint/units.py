@@ -10,6 +10,7 @@ import re
 import time
 
 from .errors import UsageError
+from .fmt import exact
 
 LB_KG = 0.45359237
 J_PER_KWH = 3.6e6
@@ -59,9 +60,9 @@ def check_positive(value: float, what: str, *, allow_zero: bool = False) -> floa
     if math.isnan(value) or math.isinf(value):
         raise UsageError(f"{what}: must be a finite number, got {value}")
     if value < 0 or (value == 0 and not allow_zero):
-        raise UsageError(f"{what}: must be {'zero or more' if allow_zero else 'more than zero'}, got {value:g}")
+        raise UsageError(f"{what}: must be {'zero or more' if allow_zero else 'more than zero'}, got {exact(value)}")
     if 0 < value < TINY:
-        raise UsageError(f"{what}: {value:g} is too small to be meant (the least is {TINY:g}); check the value")
+        raise UsageError(f"{what}: {exact(value)} is too small to be meant (the least is {exact(TINY)}); check the value")
     return value + 0.0  # -0.0 becomes 0.0
 
 
@@ -72,12 +73,12 @@ def check_range(value: float, what: str, highest: float, unit: str = "", *, lowe
     v = check_positive(value, what, allow_zero=allow_zero)
     u = f" {unit}" if unit else ""
     if v > highest:
-        raise UsageError(f"{what}: {v:g}{u} is more than {highest:g}{u}, the most wattprint accepts"
+        raise UsageError(f"{what}: {exact(v)}{u} is more than {exact(highest)}{u}, the most wattprint accepts"
                          + (f" ({why})" if why else "") + "; check the value")
     if lowest is not None and v < lowest and not (allow_zero and v == 0):
-        raise UsageError(f"{what}: must be at least {lowest:g}{u}, got {v:g}")
+        raise UsageError(f"{what}: must be at least {exact(lowest)}{u}, got {exact(v)}")
     if whole and v != int(v):
-        raise UsageError(f"{what}: expected a whole number, got {v:g}")
+        raise UsageError(f"{what}: expected a whole number, got {exact(v)}")
     return v
 
 

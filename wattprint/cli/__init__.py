@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("runs", "list stored runs, newest first"),
     "show": ("runs", "show one stored run"),
     "doctor": ("doctor", "say which meters this machine has and how to fix what is missing"),
+    "plan": ("plan", "plan a training before it starts: GPU-hours, energy, CO2e and cost per "
+                     "hardware and place"),
     "estimate": ("estimate", "estimate energy, CO2e, cost and embodied emissions without running anything"),
     "reproduce": ("reproduce", "recompute a published study's tables (strubell2019)"),
     "predict": ("predict", "predict a stored or running run's total footprint"),
@@ -129,6 +131,16 @@ def _width() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..fmt import use
+
+    previous = use("cli")  # hints name options as typed here (--pue), not as keywords (pue=)
+    try:
+        return _main(argv)
+    finally:
+        use(previous)  # main() called in-process (tests, notebooks) leaves Python wording as it was
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_help(), file=sys.stdout if argv else sys.stderr)
@@ -137,9 +149,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wattprint {__version__}")
         return 0
     name, rest = argv[0], argv[1:]
-    from ..fmt import use_cli
-
-    use_cli()  # hints name options as typed here (--pue), not as Python keywords (pue=)
     if name not in COMMANDS:
         print(one_line(f"wattprint: error: unknown command {name!r}; choose from {', '.join(COMMANDS)}"),
               file=sys.stderr)

@@ -46,6 +46,16 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("wattprint report 20261127-1412 20261128-0930 --md report.md --latex table.tex",
          "two runs summed, as Markdown and as a LaTeX table"),
         ("wattprint report 20261127-1412", "print the Markdown statement"),
+        ("wattprint report --project bert --since 30d -o bert.html",
+         "a project's report: Table 4 levels, energy and CO2e by day, tuning share, costliest runs"),
+    ],
+    "plan": [
+        ("wattprint plan --params 7e9 --tokens 2e12 --hardware H100,A100 --where all-clouds",
+         "a 7B model on 2T tokens: H100 or A100, in which cloud region"),
+        ("wattprint plan --config config.json --tokens 3e11 --hardware H100 --count 64 --trials 20",
+         "a Hugging Face model's shape, 64 GPUs, and a 20-trial search around it"),
+        ("wattprint plan --from-run 20261127-1412 --total-work 100000 --hardware A100 --json",
+         "scale a measured run to 100,000 steps on A100s; answer in JSON"),
     ],
     "campaign": [
         ("wattprint campaign --project bert", "all of a project's runs, by level (final, tuning, R&D)"),

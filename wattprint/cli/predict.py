@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..errors import UsageError
+from ..fmt import exact
 from ..units import MAX_WORK, positive_or_none
 from ._common import add_json, add_store, open_store
 from ._output import print_json, say
@@ -18,7 +19,7 @@ def add_arguments(p, name) -> None:
 def run(args) -> int:
     total = positive_or_none("--total", args.total)
     if total is not None and total > MAX_WORK:
-        raise UsageError(f"--total: {total:g} is more than {MAX_WORK:g}, the most wattprint accepts (a billion "
+        raise UsageError(f"--total: {exact(total)} is more than {exact(MAX_WORK)}, the most wattprint accepts (a billion "
                          "billion units of work); check the value")
     store = open_store(args)
     rec = store.get_run(args.run_id)

@@ -14,6 +14,7 @@ import shutil
 import sys
 
 from ..errors import UsageError
+from ..fmt import exact
 from ..units import MAX_WORK, check_run_id, printable, shown
 from ._common import add_store
 from ._output import json_text, print_json
@@ -107,9 +108,9 @@ def _number(name: str, value: str) -> float:
     if not math.isfinite(v):
         raise UsageError(f"{name} must be a finite number, got {shown(value)}")
     if v < low and not (v == 0 and name == "--predict-every"):
-        raise UsageError(f"{name} must be at least {low:g}{u}, got {shown(value)}")
+        raise UsageError(f"{name} must be at least {exact(low)}{u}, got {shown(value)}")
     if v > high:
-        raise UsageError(f"{name}: {v:g}{u} is more than {high:g}{u}, the most wattprint accepts ({why}); "
+        raise UsageError(f"{name}: {exact(v)}{u} is more than {exact(high)}{u}, the most wattprint accepts ({why}); "
                          "check the value")
     return v
 

@@ -196,6 +196,39 @@ def process_started() -> float | None:
         return None
 
 
+def _os_name() -> str:
+    """Like ``platform.platform()`` ("Linux-6.18.0-x86_64-with-glibc2.36"), without its ~10 ms
+    read of the Python binary: the C library's version is asked of the C library."""
+    u = os.uname()
+    name = f"{u.sysname}-{u.release}-{u.machine}"
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"
+    except (ValueError, OSError, AttributeError):
+        libc = None
+    return f"{name}-with-{libc.replace(' ', '')}" if libc else name
+
+
+def system_info(run) -> dict:
+    """The machine a run is on, as CodeCarbon's emissions.csv names it (os, python_version,
+    cpu_model, cpu_count, gpu_model, ram_total_size); read once at start, never fails."""
+    import platform
+
+    info: dict = {}
+    try:
+        from ..meters.cpu_model import cpu_model_name
+
+        info = {"os": _os_name(), "python": platform.python_version(),
+                "cpu_model": cpu_model_name(), "cpu_count": os.cpu_count(),
+                "gpu_models": [d.meta["model"] for d in run.domains
+                               if d.kind == "gpu" and (d.meta or {}).get("model")]}
+        import psutil
+
+        info["ram_total_gb"] = round(psutil.virtual_memory().total / 2**30, 3)
+    except Exception:  # a missing /proc or psutil: the record is written anyway
+        pass
+    return info
+
+
 def first_record(run, meta: dict) -> RunRecord:
     """The record a run starts with: who, where, what is measured, all at 0 J."""
     p = run.placement
@@ -206,7 +239,8 @@ def first_record(run, meta: dict) -> RunRecord:
         pid_started=process_started(), interval_s=run.interval,
         flush_s=run.options.flush_interval, total=run.total, unit=run.unit,
         location=run.location, job_id=p.job_id, node=p.node, rank=p.rank,
-        meta={"unavailable": [u.__dict__ for u in run.unavailable], **meta},
+        meta={"unavailable": [u.__dict__ for u in run.unavailable], "system": system_info(run),
+              "scope": run.options.scope, **meta},
         domains=[DomainTotal(d.name, d.kind, d.source, d.label, d.method, 0.0, 0.0,
                              device=d.device, node=p.node, idx=i,
                              in_total=d.name in run.counted)

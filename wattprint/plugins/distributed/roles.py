@@ -116,8 +116,11 @@ def safe_id(s: str, limit: int = 48) -> str:
 
 
 def rank_run_id(job: str, node: str, rank: int) -> str:
-    """The id one rank writes its record under: ``<job>.n<node>.r<rank>``."""
-    return f"{job}.n{safe_id(node, 24)}.r{rank}"
+    """The id one rank writes its record under: ``<job>.n<index>.r<rank>`` for a numbered node
+    (``slurm-4242.0.n1.r3``), ``<job>.<name>.r<rank>`` for a named one (``slurm-4242.0.node1.r3``,
+    not ``.nnode1``)."""
+    node = safe_id(node, 24)
+    return f"{job}.{'n' + node if node.isdigit() else node}.r{rank}"
 
 
 def fallback_job_id(env) -> str | None:
