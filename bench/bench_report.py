@@ -42,13 +42,9 @@ def build(path: str, days: float, n_domains: int) -> str:
             for d in range(n_domains):
                 w = watts[d] * (1.0 + 0.25 * math.sin(i / 3600.0 + d)) + (i * 7919 % 13)
                 energy[d] += w
-                yield (key, float(i), d, energy[d], w)
+                yield (float(i), d, energy[d], w)
 
-    db = s._db
-    with s._lock:
-        db.execute("BEGIN")
-        db.executemany("INSERT INTO samples (run, t, domain, energy_j, power_w) VALUES (?,?,?,?,?)", rows())
-        db.execute("COMMIT")
+    s.flush(key, samples=rows())  # through the store's API, as a run writes them
     preds = [(n * k / 50, {"energy_kwh": sum(energy) / J_PER_KWH * (1 + 0.2 / k),
                            "energy_kwh_low": sum(energy) / J_PER_KWH * (1 + 0.2 / k) * 0.95,
                            "energy_kwh_high": sum(energy) / J_PER_KWH * (1 + 0.2 / k) * 1.05,

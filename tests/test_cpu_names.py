@@ -210,7 +210,7 @@ def test_cpu_tdp_w_without_a_known_thread_count_is_the_allowed_threads_power(mon
     ({"cpu": ""}, "cpu must be a CPU model name"),
     ({"cpu_tdp_w": 0}, "cpu_tdp_w must be a positive number"),
     ({"cpu_tdp_w": "nan"}, "cpu_tdp_w must be a positive number"),
-    ({"cpu_tdp_w": 5000}, "more than 2000 W"),
+    ({"cpu_tdp_w": 5000}, "more than 2,000 W"),
 ])
 def test_cpu_options_are_checked_at_track_start(kw, text):
     import wattprint

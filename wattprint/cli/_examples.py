@@ -45,7 +45,6 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("wattprint report 20261127-1412 --html report.html", "one offline HTML page with plots"),
         ("wattprint report 20261127-1412 20261128-0930 --md report.md --latex table.tex",
          "two runs summed, as Markdown and as a LaTeX table"),
-        ("wattprint report 20261127-1412", "print the Markdown statement"),
         ("wattprint report --project bert --since 30d -o bert.html",
          "a project's report: Table 4 levels, energy and CO2e by day, tuning share, costliest runs"),
     ],

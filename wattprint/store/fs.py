@@ -9,6 +9,7 @@ import os
 import re
 
 from ..errors import UsageError
+from ..fmt import opt
 
 MOUNTINFO = "/proc/self/mountinfo"  # tests point this at a fake table
 ALLOW_NETWORK_ENV = "WATTPRINT_STORE_ALLOW_NETWORK_FS"
@@ -30,9 +31,9 @@ def check_not_url(path: str) -> None:
     scheme = m.group(0)[:-3].lower()
     if scheme in ("postgresql", "postgres"):
         raise UsageError(f"PostgreSQL stores are not supported yet ({path}): give a local file "
-                         "path with --store or WATTPRINT_STORE")
+                         f"path with {opt('store')} or WATTPRINT_STORE")
     raise UsageError(f"unsupported store address {path!r}: give a local file path "
-                     "with --store or WATTPRINT_STORE")
+                     f"with {opt('store')} or WATTPRINT_STORE")
 
 
 def existing_ancestor(path: str) -> str:
@@ -88,7 +89,7 @@ def check_local(path: str, mountinfo: str | None = None) -> None:
     if m:
         raise UsageError(
             f"the run store {path} is on a {m[1]} filesystem ({m[0]}), where SQLite's file locks "
-            "are not safe and the store can be corrupted: write it on a local disk (--store or "
+            f"are not safe and the store can be corrupted: write it on a local disk ({opt('store')} or "
             "WATTPRINT_STORE) and combine stores with 'wattprint merge', or set "
             f"{ALLOW_NETWORK_ENV}=1 if this filesystem's locks are known to work")
 

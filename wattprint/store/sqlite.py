@@ -18,6 +18,7 @@ import urllib.parse
 import weakref
 
 from ..errors import UsageError
+from ..fmt import opt
 from . import connections, fs
 from . import sqlite_schema as schema
 from .base import Store, default_path
@@ -62,7 +63,7 @@ class SQLiteStore(Store):
                              "e.g. {}/runs.sqlite".format(self.path))
         if not create and not os.path.exists(self.path):
             raise UsageError(f"no run store at {self.path}: run 'wattprint run -- CMD' first, "
-                             "or point --store / WATTPRINT_STORE at an existing store")
+                             f"or point {opt('store')} / WATTPRINT_STORE at an existing store")
         if self.readonly:
             return
         fs.check_local(self.path)
@@ -74,7 +75,7 @@ class SQLiteStore(Store):
                 why = e.strerror
         if why:
             raise UsageError(f"cannot write the run store {self.path}: {why}; choose another "
-                             "path with --store or WATTPRINT_STORE (reading it needs no write "
+                             f"path with {opt('store')} or WATTPRINT_STORE (reading it needs no write "
                              "access)")
 
     # -- the connection -------------------------------------------------------------------
@@ -140,10 +141,10 @@ class SQLiteStore(Store):
         msg = str(e)
         if "readonly" in msg or "read-only" in msg or "unable to open" in msg:
             return UsageError(f"cannot {'read' if self.readonly else 'write'} the run store "
-                              f"{self.path} ({msg}); choose another path with --store or "
+                              f"{self.path} ({msg}); choose another path with {opt('store')} or "
                               "WATTPRINT_STORE")
         return UsageError(f"{self.path} is not a wattprint store ({msg}); "
-                          "point --store / WATTPRINT_STORE at another file")
+                          f"point {opt('store')} / WATTPRINT_STORE at another file")
 
     @staticmethod
     def _set_wal(db) -> None:
