@@ -279,3 +279,19 @@ def test_start_up_is_light():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert math.isfinite(float(r.stdout))
+
+
+def test_a_deadline_too_short_for_any_real_job_is_refused_and_counts_read_with_separators():
+    r = wp("--params", "7e9", "--tokens", "2e12", "--hardware", "H100", "--deadline-days", "0.0001")
+    assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
+    assert "needs 63,015,104 devices" in r.stderr and "longer deadline" in r.stderr
+    r = wp("--params", "7e9", "--tokens", "2e12", "--hardware", "H100", "--deadline-days", "0.5", "--json")
+    count = json.loads(r.stdout)["options"][0]["count"]
+    r = wp("--params", "7e9", "--tokens", "2e12", "--hardware", "H100", "--deadline-days", "0.5")
+    assert r.returncode == 0 and f"x {count:,}" in r.stdout and count > 1000
+
+
+@pytest.mark.parametrize("value", ["-1", "-7B", "- 3e9"])
+def test_a_negative_size_is_called_negative_not_unreadable(value):
+    r = wp(f"--params={value}", "--tokens", "1e12")
+    assert r.returncode == 2 and "must be a positive number" in r.stderr

@@ -146,7 +146,8 @@ def hardware(name: str) -> dict:
     if not fams:
         near = closest(k, known) + [n for t in tokens for n in closest(t, known)]
         listed = ", ".join(list(dict.fromkeys(near))[:5])
-        raise UsageError(f"unknown hardware {shown(name)}; closest: {listed or 'none close'} (see 'wattprint hardware')")
+        raise UsageError(f"unknown hardware {shown(name)}; " + (f"closest: {listed}" if listed else "nothing close")
+                         + " (see 'wattprint hardware' for the list)")
     if len(fams) > 1:
         specs = {(r["tdp_w"], r["memory_gb"]) for r in rows if r["family"] in fams}
         if len(specs) > 1:

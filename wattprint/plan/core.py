@@ -20,7 +20,7 @@ from ..errors import UsageError
 from ..fmt import opt
 from ..units import shown
 from .throughput import mfu_range, peak
-from .work import Work, number, work
+from .work import LIMITS, Work, number, work
 
 MAX_OPTIONS = 2000
 
@@ -112,7 +112,11 @@ def _count(count, deadline_days, dh_high: float, per_node: int, notes: list) -> 
     if deadline_days not in (None, ""):
         d = number(deadline_days, "deadline_days")
         n = math.ceil(dh_high / (d * 24.0))
-        return max(1, n if n <= per_node else math.ceil(n / per_node) * per_node)
+        n = max(1, n if n <= per_node else math.ceil(n / per_node) * per_node)
+        if n > LIMITS["count"]:
+            raise UsageError(f"{opt('deadline_days')} {shown(deadline_days)} needs {n:,} devices, more "
+                             f"than wattprint plans for ({int(LIMITS['count']):,}); give a longer deadline")
+        return n
     notes.append(f"wall time is for one node of {per_node} devices: pass {opt('count')} N or "
                  f"{opt('deadline_days')} D to size the job")
     return per_node

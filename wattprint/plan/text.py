@@ -64,7 +64,7 @@ def cells(p, i: int, sc: dict) -> dict:
     def rng(s, q):
         lo, hi = o.get(f"{q}_low"), o.get(f"{q}_high")
         return "n/a" if lo is None or hi is None else f"{s.number(lo)} - {s.number(hi)}"
-    return {"option": f"{o['hardware']} x {o['count']}" + (f", {o['location']}" if o["location"] else ""),
+    return {"option": f"{o['hardware']} x {o['count']:,}" + (f", {o['location']}" if o["location"] else ""),
             "device_hours": f"{fmt.plain(o['device_hours_low'])} - {fmt.plain(o['device_hours_high'])}",
             "wall": f"{fmt.plain(o['wall_hours_low'] / w)} - {fmt.plain(o['wall_hours_high'] / w)}",
             "energy": rng(sc["energy"], "energy_kwh"), "co2e": rng(sc["mass"], "co2e_kg"),
@@ -105,7 +105,7 @@ def _num(x: float) -> str:
 
 
 def name_of(o) -> str:
-    return f"{o['hardware']} x {o['count']}" + (f" at {o['location']}" if o["location"] else "")
+    return f"{o['hardware']} x {o['count']:,}" + (f" at {o['location']}" if o["location"] else "")
 
 
 def source_lines(p, rows: list[int]) -> list[str]:

@@ -24,7 +24,7 @@ ATTENTION = {"factor": "flops_attention", "value": 12, "unit": "FLOP x layers x 
              "source": "Chowdhery et al. 2022, PaLM, Appendix B", "url": "https://arxiv.org/abs/2204.02311",
              "year": 2022, "name": "12 L H Q T", "note": "self-attention, as PaLM's MFU counts it"}
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
-_LIMITS = {"params": 1e15, "tokens": 1e17, "flops": 1e32, "samples": 1e15, "seq_len": 1e8, "epochs": 1e6,
+LIMITS = {"params": 1e15, "tokens": 1e17, "flops": 1e32, "samples": 1e15, "seq_len": 1e8, "epochs": 1e6,
            "layers": 1e5, "hidden": 1e7, "host_w": 1e5, "deadline_days": 36500, "count": 1e7, "trials": 1e6,
            "total_work": 1e18}
 
@@ -48,6 +48,8 @@ def number(text, what: str, allow_zero: bool = False) -> float:
         x = float(text)
     else:
         t = str(text).strip().replace(",", "").replace("_", "")
+        if re.fullmatch(r"-\s*[0-9.]+(?:e[+-]?\d+)?\s*[kmbgtp]?", t, re.I):
+            raise UsageError(f"{opt(what)}: must be a positive number, got {shown(text)}")
         m = re.fullmatch(r"([0-9.]+(?:e[+-]?\d+)?)\s*([kmbgtp]?)", t, re.I)
         if not m:
             raise UsageError(f"{opt(what)} {shown(text)}: expected a number such as 7e9 or 7B")
@@ -57,8 +59,8 @@ def number(text, what: str, allow_zero: bool = False) -> float:
             raise UsageError(f"{opt(what)} {shown(text)}: expected a number such as 7e9 or 7B") from None
     if not math.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
         raise UsageError(f"{opt(what)}: must be a positive number, got {shown(text)}")
-    if x > _LIMITS[what]:
-        raise UsageError(f"{opt(what)}: {shown(text)} is more than wattprint accepts ({_LIMITS[what]:,.0f} at "
+    if x > LIMITS[what]:
+        raise UsageError(f"{opt(what)}: {shown(text)} is more than wattprint accepts ({LIMITS[what]:,.0f} at "
                          "most); check the value")
     return x
 
