@@ -52,6 +52,7 @@ def year_of(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+@lru_cache(maxsize=8192)  # table names are looked up again and again (plan: hundreds of options)
 def norm(text: str) -> str:
     """Case-, accent- and punctuation-insensitive key: 'Québec' -> 'quebec', 'us-central1' -> 'uscentral1'."""
     text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
