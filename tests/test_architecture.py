@@ -15,7 +15,7 @@ LAYERS = [
     {"sampler", "store", "datasets", "datasets_hw", "progress_watch"},
     {"footprint", "predict", "equivalents", "draw", "net"},
     {"plugins", "report", "reproduce", "plan"},
-    {"run", "supervise", "merge", "campaign"},
+    {"run", "supervise", "merge", "campaign", "sweep"},
     {"integrations", "cli", "__main__", "__init__", "examples"},
 ]
 
