@@ -1,0 +1,187 @@
+"""Optuna: every trial of a study measured as one wattprint run, and budgets for the study.
+
+    from wattprint.integrations.optuna import tracked
+    study.optimize(tracked(objective, project="bert", budget_kwh=2.0), n_trials=50)
+
+Each trial is a run tagged ``tuning`` whose ``meta["sweep"]`` holds the study name, the trial
+number, its params, value and state (``wattprint sweep`` reads them back); the run id,
+``energy_kwh`` (PUE included where given) and ``co2e_kg`` go into ``trial.user_attrs``.
+
+Budgets (energy in kWh as ``energy_kwh`` above, CO2e in kg):
+
+* ``budget_kwh`` / ``budget_co2e_kg`` bound the *study*. Before a trial starts, and after each
+  one ends, the energy of the study's finished trials (read from the study, so every process
+  sharing its storage counts) plus the predicted cost of the trials running now and of one more
+  trial (the mean of the finished ones) is compared with the budget; over it, ``study.stop()``
+  is called and a warning says so once. A trial that was about to start is then pruned at once,
+  without a run.
+* ``trial_budget_kwh`` / ``trial_budget_co2e_kg`` bound each *trial*: they are the run's own
+  budgets (``track(budget_kwh=..., on_exceed="stop")``), checked where the objective calls
+  ``trial.report(value, step)``: ``step`` is reported as the trial's progress, so with
+  ``total=`` (the steps a trial takes) the live prediction is checked too. A trial over its
+  budget is pruned there, in its own thread, by ``optuna.TrialPruned``.
+
+Trials running at once on one machine (``n_jobs > 1``, several processes) share its energy by
+the rule in ``wattprint.sweep`` (each stretch of time split between the trials running then).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+import optuna
+
+from ..errors import UsageError
+from .. import fmt
+from ..fmt import opt
+from ..units import J_PER_KWH, positive
+
+log = logging.getLogger("wattprint")
+
+_warned: set = set()
+_lock = threading.Lock()
+FINISHED = ("COMPLETE", "PRUNED", "FAIL")
+
+
+def tracked(objective, *, project=None, budget_kwh=None, budget_co2e_kg=None,
+            trial_budget_kwh=None, trial_budget_co2e_kg=None, **track_options):
+    """``objective`` wrapped so that each call (one trial) is measured; see the module docstring."""
+    if not callable(objective):
+        raise UsageError("tracked(objective, ...): give the objective function Optuna calls")
+    if not project:
+        raise UsageError(f"tracked(): give {opt('project')} so the sweep's trials can be found again")
+    budgets = {}
+    for name, value in (("budget_kwh", budget_kwh), ("budget_co2e_kg", budget_co2e_kg)):
+        if value is not None:
+            if positive(value) is None:
+                raise UsageError(f"{opt(name)}{value!r}: give a positive number")
+            budgets[name] = positive(value)
+    for key in ("budget_kwh", "budget_co2e_kg", "on_exceed"):
+        track_options.pop(key, None)
+    if trial_budget_kwh is not None or trial_budget_co2e_kg is not None:
+        track_options.update(budget_kwh=trial_budget_kwh, budget_co2e_kg=trial_budget_co2e_kg,
+                             on_exceed="stop")
+    tags = list(track_options.pop("tags", None) or [])
+    if "tuning" not in tags:
+        tags.append("tuning")
+    track_options.update(project=project, tags=tags)
+    from ..run import track
+
+    track(**track_options)  # bad options raise here, before any trial
+
+    def wrapped(trial):
+        study = trial.study
+        if budgets and _over_budget(study, budgets, own=trial.number):
+            raise optuna.TrialPruned("wattprint: the study's budget is spent")
+        run = track(**track_options)
+        run.start()
+        _report_progress(trial, run)
+        sweep = {"backend": "optuna", "study": study.study_name, "number": trial.number,
+                 "params": dict(trial.params), "value": None, "state": "RUNNING",
+                 "direction": _direction(study)}
+        _write(run, sweep)
+        status, value, state = "failed", None, "FAIL"
+        try:
+            value = objective(trial)
+            status, state = "finished", "COMPLETE"
+            return value
+        except optuna.TrialPruned:
+            status, state = "stopped", "PRUNED"
+            raise
+        except KeyboardInterrupt:
+            status = "cancelled"
+            raise
+        finally:
+            sweep.update(params=dict(trial.params), state=state,
+                         value=value if isinstance(value, (int, float)) else None)
+            _write(run, sweep)
+            run.stop(status)
+            _finish(run, trial)
+            if budgets:
+                _over_budget(study, budgets)  # stops the study (and says so) when it is spent
+
+    wrapped.__name__ = getattr(objective, "__name__", "objective")
+    wrapped.__doc__ = objective.__doc__
+    return wrapped
+
+
+def _direction(study) -> str | None:
+    try:
+        return study.direction.name.lower()
+    except Exception:  # multi-objective: no single direction
+        return None
+
+
+def _write(run, sweep: dict) -> None:
+    rec = run.record
+    meta = dict(rec.meta) if rec is not None else {}
+    meta["sweep"] = dict(sweep)
+    run.update_record(meta=meta)
+
+
+def _report_progress(trial, run) -> None:
+    """trial.report(value, step) also reports ``step`` as the run's progress; a budget stop
+    becomes Optuna's pruning (raised in the objective's thread, where report is called)."""
+    from ..errors import BudgetExceeded
+
+    report = trial.report
+
+    def reporting(value, step):
+        report(value, step)
+        try:
+            run.progress(step)
+        except BudgetExceeded as e:
+            raise optuna.TrialPruned(f"wattprint: {e}") from None
+
+    trial.report = reporting
+
+
+def _finish(run, trial) -> None:
+    """The trial's energy (its share of a machine shared with other trials) into user_attrs."""
+    from ..sweep import node_share
+
+    rec = run.record
+    if rec is None:
+        return
+    try:
+        share_j, most = node_share(run.store, rec)
+    except Exception as e:  # a store hiccup must not fail the study
+        log.warning("wattprint: trial %s: host share not computed (%s)", trial.number, e)
+        share_j, most = rec.energy_j, 1
+    if most > 1:
+        meta = dict(rec.meta)
+        meta["shared_host"] = {"host_energy_j": rec.energy_j, "most_trials_at_once": most,
+                               "rule": "each stretch of time split equally between the sweep "
+                                       "trials running on the host then"}
+        run.update_record(energy_j=share_j, meta=meta)
+        run.represent(run.store.get_run(run.run_id))
+    fp = run.result
+    trial.set_user_attr("wattprint_run_id", run.run_id)
+    trial.set_user_attr("energy_kwh", fp.energy_kwh if fp is not None else share_j / J_PER_KWH)
+    trial.set_user_attr("co2e_kg", fp.co2e_kg if fp is not None else None)
+
+
+def _over_budget(study, budgets: dict, own: int | None = None) -> bool:
+    """Spent + running trials + one more trial, predicted, over a budget: stop the study."""
+    trials = study.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state.name in FINISHED and "energy_kwh" in t.user_attrs]
+    running = sum(1 for t in trials if t.state.name == "RUNNING" and t.number != own)
+    for name, attr, show in (("budget_kwh", "energy_kwh", fmt.energy), ("budget_co2e_kg", "co2e_kg", fmt.mass)):
+        limit = budgets.get(name)
+        values = [t.user_attrs.get(attr) for t in done]
+        values = [v for v in values if isinstance(v, (int, float))]
+        if limit is None or not values:
+            continue
+        spent, mean = sum(values), sum(values) / len(values)
+        if spent + (running + 1) * mean > limit:
+            study.stop()
+            key = (study.study_name, name)
+            with _lock:
+                first = key not in _warned
+                _warned.add(key)
+            if first:
+                log.warning("wattprint: study %r stopped: %d trials spent %s, and %d more (about %s "
+                            "each) would pass %s%s", study.study_name, len(values), show(spent),
+                            running + 1, show(mean), opt(name), fmt.plain(limit))
+            return True
+    return False
