@@ -5,9 +5,28 @@ import sys
 import time
 
 import pytest
+from pg import pg_server, pg_url  # noqa: F401  (fixtures: a real PostgreSQL server)
 
 from wattprint.errors import UsageError
 from wattprint.store import SCHEMA_VERSION, DomainTotal, RunRecord, Store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, store_path):
+    """The contract tests below run on both backends: a SQLite path or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return store_path
+    return request.getfixturevalue("pg_url")
+
+
+def _backend_module(st):
+    from wattprint.store import sqlite as sqlite_store
+
+    if isinstance(st, sqlite_store.SQLiteStore):
+        return sqlite_store
+    from wattprint.store import postgres
+
+    return postgres
 
 
 def _rec(run_id, **kw):
@@ -52,8 +71,8 @@ def test_not_a_store_and_unwritable_paths(tmp_path):
     assert not (tmp_path / "missing.sqlite").exists()
 
 
-def test_run_ids_by_prefix_ambiguity_and_unknown(store_path):
-    st = Store.open(store_path)
+def test_run_ids_by_prefix_ambiguity_and_unknown(any_store):
+    st = Store.open(any_store)
     with pytest.raises(UsageError, match="store is empty"):
         st.get_run("nope")
     st.create_run(_rec("20261127-000001-aaaaaa"))
@@ -67,8 +86,8 @@ def test_run_ids_by_prefix_ambiguity_and_unknown(store_path):
         st.create_run(_rec("20261127-000001-aaaaaa"))
 
 
-def test_flush_writes_samples_totals_and_side_tables(store_path):
-    st = Store.open(store_path)
+def test_flush_writes_samples_totals_and_side_tables(any_store):
+    st = Store.open(any_store)
     rec = _rec("r", status="running", host="elsewhere")
     key = st.create_run(rec)
     st.flush(key, samples=[(1.0, 0, 10.0, 10.0), (2.0, 0, 20.0, 10.0)], domain_energy={0: 20.0},
@@ -85,10 +104,10 @@ def test_flush_writes_samples_totals_and_side_tables(store_path):
     assert st.predictions(key) == [(2.0, {"energy_kwh": 1.0})]
 
 
-def test_dead_local_process_and_stale_heartbeat_read_as_interrupted(store_path):
+def test_dead_local_process_and_stale_heartbeat_read_as_interrupted(any_store):
     import socket
 
-    st = Store.open(store_path)
+    st = Store.open(any_store)
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
     st.create_run(_rec("local", status="running", host=socket.gethostname(), pid=p.pid))
@@ -114,22 +133,20 @@ for i in range(int(sys.argv[3])):
 """
 
 
-def test_concurrent_writers_lose_nothing(store_path):
-    Store.open(store_path).close()
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, store_path, f"w{n}", "40"])
+def test_concurrent_writers_lose_nothing(any_store):
+    Store.open(any_store).close()
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, any_store, f"w{n}", "40"])
              for n in range(3)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
-    st = Store.open(store_path)
+    st = Store.open(any_store)
     runs = st.list_runs()
     assert len(runs) == 120
     assert sum(st.count_samples(r.key) for r in runs) == 120 * 50
     assert all(r.energy_j == 49.0 for r in runs)
 
 
-def test_replace_run_drops_every_row_of_the_old_run(store_path):
-    from wattprint.store import sqlite as sqlite_store
-
-    st = Store.open(store_path)
+def test_replace_run_drops_every_row_of_the_old_run(any_store):
+    st = Store.open(any_store)
     key = st.create_run(_rec("job", status="running"))
     st.flush(key, samples=[(1.0, 0, 1.0, 1.0)], progress=[(1.0, 1, 2, 1.0)],
              windows=[("old", 0.0, 1.0, {"cpu:0": 1.0})], predictions=[(1.0, {"energy_kwh": 1.0})])
@@ -140,23 +157,20 @@ def test_replace_run_drops_every_row_of_the_old_run(store_path):
     assert got.id == "job" and got.status == "finished" and got.energy_j == 7.0
     assert got.key == new.key != key and [d.name for d in got.domains] == ["cpu:0"]
     assert st.windows(got.key) == [("eval", 1.0, 2.0, {"n0": 3.0})]
-    db = sqlite3.connect(store_path)
-    for table in sqlite_store._RUN_TABLES:
-        assert db.execute(f"SELECT count(*) FROM {table} WHERE run=?", (key,)).fetchone()[0] == 0
-    db.close()
+    assert (st.count_samples(key), st.progress(key), st.windows(key), st.predictions(key)) == \
+        (0, [], [], [])
     assert [r.id for r in st.list_runs()] == ["other", "job"] and st.count_samples(other) == 1
+    assert st.count_runs() == 2
 
 
-def test_streamed_samples_span_and_energy_lookups(store_path, monkeypatch):
-    from wattprint.store import sqlite as sqlite_store
-
-    st = Store.open(store_path)
+def test_streamed_samples_span_and_energy_lookups(any_store, monkeypatch):
+    st = Store.open(any_store)
     key = st.create_run(_rec("r"))
     assert st.sample_span(key) is None and list(st.iter_samples(key)) == []
     rows = [(float(t), d, t * 10.0 + d, None) for t in range(20) for d in (1, 0)]
     st.flush(key, samples=rows[::-1] + [(5.0, 0, 50.0, None)] * 4)
     for chunk in (1, 2, 3, 7, 10000):  # pages end inside and between groups of equal t
-        monkeypatch.setattr(sqlite_store, "_SAMPLE_CHUNK", chunk)
+        monkeypatch.setattr(_backend_module(st), "_SAMPLE_CHUNK", chunk)
         assert list(st.iter_samples(key)) == st.samples(key)
     assert st.sample_span(key) == (0.0, 19.0)
     assert st.energy_at(key, 1, [0.0, 2.5, 19.0, 19.5]) == [(0.0, 1.0), (3.0, 31.0), (19.0, 191.0), None]
@@ -168,7 +182,7 @@ def test_open_store_picks_the_backend(tmp_path):
     st = open_store(tmp_path / "s.sqlite")
     assert isinstance(st, SQLiteStore) and isinstance(st, Store) and st.path.endswith("s.sqlite")
     assert isinstance(Store.open(":memory:"), SQLiteStore)
-    with pytest.raises(UsageError, match="PostgreSQL stores are not supported yet"):
-        open_store("postgresql://db.example/runs")
+    with pytest.raises(UsageError, match="unsupported store address 'mysql://u:\\*\\*\\*@db"):
+        open_store("mysql://u:pw@db.example/runs")
     with pytest.raises(TypeError):
         Store()

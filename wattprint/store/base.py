@@ -1,6 +1,6 @@
 """``Store``: what every run store backend offers, and the rules that do not depend on one.
 
-A backend (SQLite today, PostgreSQL later) implements the abstract methods; run-id lookup by
+A backend (SQLite, PostgreSQL) implements the abstract methods; run-id lookup by
 prefix, the ``interrupted`` reading of dead runs and field checks live here, once.
 Times inside a run (sample, window, progress and prediction ``t``) are seconds since the run
 started; ``started_at``/``updated_at``/``ended_at`` are epoch seconds; energy is in joules
@@ -123,6 +123,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def _count_runs(self) -> int:
         """Number of runs in the store."""
+
+    def count_runs(self) -> int:
+        """Number of runs in the store (one query, whatever the backend)."""
+        return self._count_runs()
 
     def _live(self, rec: RunRecord) -> RunRecord:
         if rec.status == "running" and self._looks_dead(rec):

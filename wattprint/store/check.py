@@ -14,7 +14,7 @@ from . import sqlite_schema as schema
 @dataclass
 class StoreCheck:
     """state: new, store, empty, read-only, network-fs, directory, not-sqlite, corrupt,
-    other-schema, unsupported; ``writable``: a run can be stored there now."""
+    other-schema, unsupported, server (PostgreSQL), unreachable; ``writable``: a run can be stored there now."""
 
     path: str
     state: str
@@ -30,6 +30,8 @@ def diagnose(path: str) -> StoreCheck:
     def bad(state, message, runs=None):
         return StoreCheck(path, state, False, message, runs)
 
+    if path.lower().startswith(("postgresql://", "postgres://")):
+        return _server(path)
     try:
         fs.check_not_url(path)
     except UsageError as e:
@@ -97,5 +99,21 @@ def _broken(path: str, e: sqlite3.DatabaseError) -> StoreCheck:
 
 def _network(mount) -> str:
     return (f"on a {mount[1]} filesystem ({mount[0]}), where SQLite's locks are not safe: "
-            f"runs will refuse to write it (a local path plus 'wattprint merge', or "
-            f"{fs.ALLOW_NETWORK_ENV}=1)")
+            f"runs will refuse to write it (a PostgreSQL server as the shared store, a local path "
+            f"plus 'wattprint store copy', or {fs.ALLOW_NETWORK_ENV}=1)")
+
+
+def _server(url: str) -> StoreCheck:
+    """A PostgreSQL store: reachable, and how many runs (read-only; writability not probed)."""
+    from .postgres import PostgresStore, mask
+
+    try:
+        st = PostgresStore(url, create=False, readonly=True)
+    except UsageError as e:
+        return StoreCheck(mask(url), "unreachable", False, str(e))
+    try:
+        runs = st.count_runs()
+    finally:
+        st.close()
+    what = "no wattprint tables yet: the first run creates them" if runs == 0 else f"{runs} run(s)"
+    return StoreCheck(st.path, "server", True, f"PostgreSQL, {what}", runs)

@@ -1,7 +1,8 @@
 """Where a store file may live: path checks made before SQLite opens it.
 
 SQLite relies on POSIX advisory locks, which network and FUSE filesystems often get wrong; a
-store written there can be corrupted silently, so writers refuse them (``check_local``).
+store written there can be corrupted silently, so writers refuse them (``check_local``) and
+point to PostgreSQL (a ``postgresql://`` store) as the store to share between machines.
 """
 from __future__ import annotations
 
@@ -28,12 +29,13 @@ def check_not_url(path: str) -> None:
     m = _URL.match(path)
     if not m:
         return
-    scheme = m.group(0)[:-3].lower()
-    if scheme in ("postgresql", "postgres"):
-        raise UsageError(f"PostgreSQL stores are not supported yet ({path}): give a local file "
-                         f"path with {opt('store')} or WATTPRINT_STORE")
-    raise UsageError(f"unsupported store address {path!r}: give a local file path "
-                     f"with {opt('store')} or WATTPRINT_STORE")
+    raise UsageError(f"unsupported store address {_masked(path)!r}: give a local file path or a "
+                     f"PostgreSQL server's postgresql://user@host:port/db with {opt('store')} or "
+                     "WATTPRINT_STORE")
+
+
+def _masked(url: str) -> str:
+    return re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", url)
 
 
 def existing_ancestor(path: str) -> str:
@@ -89,8 +91,9 @@ def check_local(path: str, mountinfo: str | None = None) -> None:
     if m:
         raise UsageError(
             f"the run store {path} is on a {m[1]} filesystem ({m[0]}), where SQLite's file locks "
-            f"are not safe and the store can be corrupted: write it on a local disk ({opt('store')} or "
-            "WATTPRINT_STORE) and combine stores with 'wattprint merge', or set "
+            f"are not safe and the store can be corrupted: for a store shared by many machines give a "
+            f"PostgreSQL server ({opt('store')} or WATTPRINT_STORE=postgresql://user@host/db), or "
+            "write it on a local disk and combine stores with 'wattprint store copy', or set "
             f"{ALLOW_NETWORK_ENV}=1 if this filesystem's locks are known to work")
 
 
