@@ -78,6 +78,7 @@ class Options:
     quiet: bool = False
     verbose: bool = False  # also say when a prediction is not yet reliable, and why
     meters: tuple | None = None  # meters to use instead of discovering them (tests, embedding)
+    log_to: tuple = ()  # experiment trackers: "mlflow", "wandb", "tensorboard:DIR", SummaryWriters
 
     @property
     def budgets(self) -> dict:
@@ -91,7 +92,7 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
             budget_co2e_kg=None, budget_usd=None, on_exceed="warn", predict_every=0.1,
             prometheus_port=None, push_gateway=None, distributed="auto", scope="machine",
             sysfs_root=None, gpus=True, cpu=None, cpu_tdp_w=None, run_id=None, command=None,
-            quiet=False, verbose=False, meters=None) -> Options:
+            quiet=False, verbose=False, meters=None, log_to=None) -> Options:
     """Check every option and return them as :class:`Options`; ``UsageError`` names the bad one."""
     try:
         interval = float(interval)
@@ -152,6 +153,10 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
         from ..plugins.prometheus import check_port
 
         prometheus_port = check_port(prometheus_port)
+    if log_to is not None:
+        from ..plugins.trackers.spec import check_log_to
+
+        log_to = check_log_to(log_to)
     return Options(
         project=project, tags=tuple(tags),
         interval=interval, store=None if store is None else str(store),
@@ -160,7 +165,8 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
         push_gateway=push_gateway, distributed=distributed, scope=scope, sysfs_root=sysfs_root,
         gpus=bool(gpus), cpu=cpu, cpu_tdp_w=cpu_tdp_w, run_id=run_id,
         command=command if command is not None else (" ".join(sys.argv) or None),
-        quiet=bool(quiet), verbose=bool(verbose), meters=None if meters is None else tuple(meters), **budgets)
+        quiet=bool(quiet), verbose=bool(verbose), meters=None if meters is None else tuple(meters),
+        log_to=log_to or (), **budgets)
 
 
 def name(key: str) -> str:

@@ -29,4 +29,8 @@ def plugins_for(opts: Options) -> list:
         from ..plugins.forecast import ForecastPlugin
 
         plugins.append(ForecastPlugin(opts))
+    if opts.log_to:
+        from ..plugins.trackers import TrackersPlugin
+
+        plugins.append(TrackersPlugin(opts.log_to))
     return plugins

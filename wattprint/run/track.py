@@ -14,7 +14,7 @@ def track(func=None, *, project=None, tags=None, interval=1.0, store=None, flush
           budget_usd=None, on_exceed="warn", predict_every=0.1, prometheus_port=None,
           push_gateway=None, distributed="auto", scope="machine", sysfs_root=None, gpus=True,
           cpu=None, cpu_tdp_w=None, run_id=None, command=None, quiet=False, verbose=False,
-          meters=None, clock=time.monotonic):
+          meters=None, log_to=None, clock=time.monotonic):
     """Measure a training: ``with track(...) as run:``, ``@track(...)`` or ``@track``.
 
     What the run is:
@@ -38,6 +38,9 @@ def track(func=None, *, project=None, tags=None, interval=1.0, store=None, flush
       verbose             also say when a prediction is not yet reliable, and why
     Elsewhere:
       prometheus_port, push_gateway   serve or push metrics to Prometheus
+      log_to              experiment trackers: "mlflow", "wandb", "tensorboard:DIR", a
+                          SummaryWriter, or a list; energy, power, CO2e and the prediction as
+                          metrics, the footprint and reports at the end (docs/trackers.md)
       distributed         "auto" (default), True or False
       quiet               print no summary at the end
       clock               monotonic seconds (tests advance it instead of sleeping)
@@ -53,7 +56,7 @@ def track(func=None, *, project=None, tags=None, interval=1.0, store=None, flush
         on_exceed=on_exceed, predict_every=predict_every, prometheus_port=prometheus_port,
         push_gateway=push_gateway, distributed=distributed, scope=scope, sysfs_root=sysfs_root,
         gpus=gpus, cpu=cpu, cpu_tdp_w=cpu_tdp_w, run_id=run_id, command=command, quiet=quiet,
-        verbose=verbose, meters=meters), clock=clock)
+        verbose=verbose, meters=meters, log_to=log_to), clock=clock)
     if func is not None and callable(func):
         return run(func)
     return run

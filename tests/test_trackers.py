@@ -1,0 +1,95 @@
+"""Experiment trackers with the real libraries, offline: MLflow on a local SQLite store read back
+through MlflowClient, and the checks of ``log_to``.
+
+The run's clock is a test clock (tests/clock.py): each step advances it past the trackers' rate
+limit, so every reported step gets a point whatever the load, and the figures are exact.
+"""
+import logging
+import os
+
+import pytest
+
+import wattprint
+from clock import ManualClock
+from wattprint.errors import UsageError
+from wattprint.meters.base import Domain
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+POWER_W = 250.0
+ENERGY = "wattprint/energy_kwh"
+
+
+@pytest.fixture(autouse=True)
+def _python_wording(monkeypatch):
+    from wattprint import fmt
+
+    monkeypatch.setitem(fmt._INTERFACE, "name", "python")
+
+
+class ClockMeter:
+    """A GPU counter at constant power on the test's clock."""
+
+    def __init__(self, clock):
+        self.clock = clock
+
+    def domains(self):
+        return [Domain("gpu:0", "gpu", "analytic", "measured", "constant power on a test clock",
+                       counter=True)]
+
+    def read(self):
+        return {"gpu:0": POWER_W * self.clock()}
+
+    def close(self):
+        pass
+
+
+def tracked(clock, store, **kw):
+    return wattprint.track(meters=[ClockMeter(clock)], interval=3600, clock=clock, quiet=True,
+                           distributed=False, store=store, **kw)
+
+
+def train(clock, run, steps, gap=2.0):
+    for step in range(1, steps + 1):
+        clock.t += gap
+        run.progress(step)
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MLflow's default artifact root is ./mlruns
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+def test_mlflow_active_run_gets_a_point_per_step_the_summary_and_the_report(mlflow_uri, store_path):
+    clock = ManualClock()
+    with mlflow.start_run() as active:
+        with tracked(clock, store_path, log_to="mlflow", region="FR", total=5) as run:
+            train(clock, run, 5)
+    client = MlflowClient()
+    history = client.get_metric_history(active.info.run_id, ENERGY)
+    assert sorted({m.step for m in history}) == [1, 2, 3, 4, 5]
+    record = run.record
+    last = max(history, key=lambda m: (m.step, m.timestamp))
+    assert last.value == pytest.approx(record.energy_kwh, rel=1e-9)
+    assert record.energy_kwh == pytest.approx(10 * POWER_W / 3.6e6)
+    data = client.get_run(active.info.run_id).data
+    assert data.metrics[ENERGY] == pytest.approx(record.energy_kwh, rel=1e-9)
+    assert data.metrics["wattprint/power_w"] == pytest.approx(POWER_W)
+    assert data.metrics["wattprint/co2e_kg"] == pytest.approx(
+        record.energy_kwh * run.result.co2e_kg / run.result.energy_kwh_it, rel=1e-6)
+    params = data.params
+    assert params["wattprint/run_id"] == run.run_id
+    assert float(params["wattprint/component/gpu:0/energy_kwh"]) == pytest.approx(record.energy_kwh)
+    assert params["wattprint/component/gpu:0/label"] == "measured (analytic)"
+    assert "Ember" in params["wattprint/intensity_source"] and "2024" in params["wattprint/intensity_source"]
+    assert params["wattprint/location"] == "region=FR"
+    artifacts = {a.path for a in client.list_artifacts(active.info.run_id, "wattprint")}
+    assert artifacts == {f"wattprint/wattprint-{run.run_id}.html", f"wattprint/wattprint-{run.run_id}.md"}
+    html = open(mlflow.artifacts.download_artifacts(
+        run_id=active.info.run_id, artifact_path=f"wattprint/wattprint-{run.run_id}.html")).read()
+    assert html.lstrip().lower().startswith("<!doctype html") and run.run_id in html
+    assert run.record.meta["trackers"] == {"mlflow": f"MLflow's active run {active.info.run_id}"}
