@@ -5,7 +5,8 @@ were by tag (``wattprint run --tag final`` / ``track(tags=["final"])``):
 
     final                    the final model's training (one model; several runs if it was
                              trained in pieces or over seeds)
-    tuning, sweep, hpo       hyperparameter tuning
+    tuning, sweep, hpo       hyperparameter tuning (and, untagged, the trials that
+                             wattprint.integrations.optuna / .ray record: meta.sweep)
     anything else / no tag   experimentation
 
 A run tagged both ``final`` and ``tuning`` counts as final. The whole R&D is every run.
@@ -37,11 +38,13 @@ LEVELS = (("final", "one model (tag final)"), ("tuning", "tuning (tag tuning/swe
           ("experimentation", "experimentation (other runs)"), ("total", "whole R&D (all runs)"))
 
 
-def level_of(tags) -> str:
+def level_of(tags, meta=None) -> str:
+    """The level of a run with these tags; ``meta`` with a ``sweep`` entry (a trial recorded by
+    the Optuna or Ray Tune integration) makes it tuning without a tag."""
     tags = {str(t).lower() for t in tags or ()}
     if tags & set(FINAL_TAGS):
         return "final"
-    if tags & set(TUNING_TAGS):
+    if tags & set(TUNING_TAGS) or isinstance((meta or {}).get("sweep"), dict):
         return "tuning"
     return "experimentation"
 
@@ -111,7 +114,7 @@ def account(runs, *, footprint=None) -> dict:
         fp = footprint(rec, fp_notes)
         for n in fp_notes:
             notes.append(f"run {rec.id}: {n}")
-        levels[level_of(rec.tags)].add(rec, fp)
+        levels[level_of(rec.tags, rec.meta)].add(rec, fp)
         levels["total"].add(rec, fp)
         running += rec.status == "running"
     tot = levels["total"]
@@ -173,7 +176,7 @@ def project_report(runs, *, top: int = 10, footprint=None) -> dict:
         if rec.started_at:
             key = _bucket(rec.started_at, weekly)
             buckets.setdefault(key, Level(key, key)).add(rec, fp)
-        rows.append({"id": rec.id, "level": level_of(rec.tags), "tags": list(rec.tags), "status": rec.status,
+        rows.append({"id": rec.id, "level": level_of(rec.tags, rec.meta), "tags": list(rec.tags), "status": rec.status,
                      "started_at": rec.started_at, "duration_s": rec.duration_s or 0.0,
                      "energy_kwh_it": rec.energy_kwh, "energy_kwh": fp.energy_kwh if fp else rec.energy_kwh,
                      "co2e_kg": fp.co2e_kg if fp else None,
