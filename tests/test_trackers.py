@@ -50,8 +50,8 @@ def tracked(clock, store, **kw):
                            distributed=False, store=store, **kw)
 
 
-def train(clock, run, steps, gap=2.0):
-    for step in range(1, steps + 1):
+def train(clock, run, steps, gap=2.0, first=1):
+    for step in range(first, first + steps):
         clock.t += gap
         run.progress(step)
 
@@ -93,3 +93,64 @@ def test_mlflow_active_run_gets_a_point_per_step_the_summary_and_the_report(mlfl
         run_id=active.info.run_id, artifact_path=f"wattprint/wattprint-{run.run_id}.html")).read()
     assert html.lstrip().lower().startswith("<!doctype html") and run.run_id in html
     assert run.record.meta["trackers"] == {"mlflow": f"MLflow's active run {active.info.run_id}"}
+
+
+def test_a_fast_loop_is_rate_limited_to_a_point_a_second(mlflow_uri, store_path):
+    clock = ManualClock()
+    with mlflow.start_run() as active:
+        with tracked(clock, store_path, log_to="mlflow", predict_every=None) as run:
+            train(clock, run, 10_000, gap=0.001)  # 1 kHz for 10 s of the run's clock
+    history = MlflowClient().get_metric_history(active.info.run_id, ENERGY)
+    assert 5 <= len(history) <= 12  # ~1 a second, and the final one
+    assert max(m.step for m in history) == 10_000
+
+
+def test_a_tracker_that_fails_mid_run_is_logged_once_and_marked(mlflow_uri, store_path, caplog):
+    clock = ManualClock()
+    client = MlflowClient()
+    made = client.create_run("0")
+    with mlflow.start_run(run_id=made.info.run_id):
+        with tracked(clock, store_path, log_to="mlflow") as run:
+            train(clock, run, 2)
+            client.delete_run(made.info.run_id)  # MLflow refuses writes to a deleted run
+            with caplog.at_level(logging.WARNING, logger="wattprint"):
+                train(clock, run, 3, first=3)
+        assert run.status == "finished"
+        client.restore_run(made.info.run_id)  # so that MLflow itself can end it
+    failures = [r for r in caplog.records if "logging to mlflow failed" in r.getMessage()]
+    assert len(failures) == 1
+    assert run.record.meta["trackers"]["mlflow"].startswith("failed: ")
+    assert run.record.energy_j == pytest.approx(10 * POWER_W)  # the run itself is whole
+
+
+def test_no_active_run_starts_one_in_the_projects_experiment(mlflow_uri, store_path):
+    clock = ManualClock()
+    with tracked(clock, store_path, log_to=["mlflow"], project="energy-demo") as run:
+        train(clock, run, 3)
+    assert mlflow.active_run() is None  # never pushed onto the user's stack
+    said = run.record.meta["trackers"]["mlflow"]
+    assert said.startswith("a new MLflow run ") and said.endswith("(none was active)")
+    client = MlflowClient()
+    found = client.search_runs([client.get_experiment_by_name("energy-demo").experiment_id])
+    assert [r.info.run_name for r in found] == [run.run_id]
+    assert found[0].info.status == "FINISHED"
+    assert found[0].data.metrics[ENERGY] == pytest.approx(run.record.energy_kwh, rel=1e-9)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("mlfow", "unknown tracker 'mlfow'; choose from mlflow, wandb, tensorboard:DIR"),
+    ("tensorboard", "say where TensorBoard's event files go"),
+    ("mlflow,comet", "unknown tracker 'comet'"),
+    (42, "cannot log to 'int' objects"),
+])
+def test_log_to_is_checked_before_training(value, message, store_path):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        wattprint.track(log_to=value, store=store_path)
+
+
+def test_log_to_accepts_lists_and_commas():
+    from wattprint.run.options import options
+
+    assert options(log_to="mlflow, tensorboard:tb").log_to == ("mlflow", "tensorboard:tb")
+    assert options(log_to=["wandb", "mlflow,wandb"]).log_to == ("wandb", "mlflow")
+    assert options().log_to == ()

@@ -165,9 +165,15 @@ class TrackersPlugin:
 
     def _mark(self, run) -> None:
         """The record says where each tracker logged, or why it did not (training thread)."""
+        if run.placement.run_id and run.placement.run_id != run.run_id:
+            return  # rank 0 now stands for the job's record: its own is not at hand
         record = run.record
-        if record is not None:
-            run.update_record(meta={**record.meta, "trackers": dict(self.state)})
+        if record is None:
+            return
+        run.update_record(meta={**record.meta, "trackers": dict(self.state)})
+        if run.status not in ("new", "running"):
+            # run.record is cached once the run has ended: let it show the mark too
+            run.represent(run.store.get_run(run.run_id))
 
 
 def make(spec) -> base.Tracker:
