@@ -25,6 +25,9 @@ def add_arguments(p, name) -> None:
                    help="SRC... DST: store files, directories of *.sqlite stores, or "
                         "postgresql://user@host:port/db; the last one is the destination")
     add_json(c)
+    i = sub.add_parser("init", help="create the store's tables now (for the administrator of "
+                                    "a shared PostgreSQL store, before granting access)")
+    i.add_argument("dst", metavar="STORE", help="a postgresql:// address or a store file")
 
 
 def _expand(source: str) -> list[str]:
@@ -67,6 +70,11 @@ def run(args) -> int:
     from ..store import open_store
     from ..store.copy import copy_runs
 
+    if args.action == "init":
+        st = open_store(args.dst, create=True)
+        st.close()
+        say(f"{st.path}: ready; runs can be stored in it")
+        return 0
     if len(args.stores) < 2:
         raise UsageError("give at least one source and the destination: wattprint store copy "
                          "SRC... DST")

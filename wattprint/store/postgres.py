@@ -85,6 +85,19 @@ class PostgresStore(Store):
                                  f"({self._why(e)}): docs/store.md lists the grants a writer "
                                  "needs") from None
             self._empty = False
+        if not readonly:
+            self._check_writable(db)
+
+    def _check_writable(self, db) -> None:
+        # A role that may only read fails here, before any training, not at the first flush.
+        missing = [t for t in ("runs", "domains", "samples") if not db.execute(
+            "SELECT has_table_privilege(%s, 'INSERT')", (f"{schema.SCHEMA}.{t}",)).fetchone()[0]]
+        if missing:
+            user = db.execute("SELECT current_user").fetchone()[0]
+            self.close()
+            raise UsageError(f"cannot write the run store {self.path}: permission denied for role "
+                             f"{user} to add rows to {', '.join(missing)} (reading needs no write "
+                             "access; docs/store.md lists the grants a writer needs)")
 
     @staticmethod
     def _why(e) -> str:
