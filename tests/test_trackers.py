@@ -5,55 +5,18 @@ The run's clock is a test clock (tests/clock.py): each step advances it past the
 limit, so every reported step gets a point whatever the load, and the figures are exact.
 """
 import logging
-import os
 
 import pytest
 
 import wattprint
 from clock import ManualClock
+from test_trackers_helpers import POWER_W, _python_wording, tracked, train  # noqa: F401
 from wattprint.errors import UsageError
-from wattprint.meters.base import Domain
 
 mlflow = pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-POWER_W = 250.0
 ENERGY = "wattprint/energy_kwh"
-
-
-@pytest.fixture(autouse=True)
-def _python_wording(monkeypatch):
-    from wattprint import fmt
-
-    monkeypatch.setitem(fmt._INTERFACE, "name", "python")
-
-
-class ClockMeter:
-    """A GPU counter at constant power on the test's clock."""
-
-    def __init__(self, clock):
-        self.clock = clock
-
-    def domains(self):
-        return [Domain("gpu:0", "gpu", "analytic", "measured", "constant power on a test clock",
-                       counter=True)]
-
-    def read(self):
-        return {"gpu:0": POWER_W * self.clock()}
-
-    def close(self):
-        pass
-
-
-def tracked(clock, store, **kw):
-    return wattprint.track(meters=[ClockMeter(clock)], interval=3600, clock=clock, quiet=True,
-                           distributed=False, store=store, **kw)
-
-
-def train(clock, run, steps, gap=2.0, first=1):
-    for step in range(first, first + steps):
-        clock.t += gap
-        run.progress(step)
 
 
 @pytest.fixture
