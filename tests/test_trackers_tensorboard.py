@@ -1,0 +1,51 @@
+"""TensorBoard: event files written by wattprint (its own writer, or a SummaryWriter given to
+it), read back with TensorBoard's own EventAccumulator."""
+import os
+
+import pytest
+
+from clock import ManualClock
+from test_trackers_helpers import POWER_W, _python_wording, tracked, train  # noqa: F401
+
+pytest.importorskip("tensorboard")
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+
+ENERGY = "wattprint/energy_kwh"
+
+
+def read(logdir):
+    acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "tensors": 0})
+    acc.Reload()
+    return acc
+
+
+def test_tensorboard_dir_gets_a_point_per_step_the_summary_and_the_report(tmp_path, store_path):
+    clock = ManualClock()
+    logdir = tmp_path / "tb"
+    with tracked(clock, store_path, log_to=f"tensorboard:{logdir}", region="FR", total=5) as run:
+        train(clock, run, 5)
+    acc = read(logdir)
+    points = acc.Scalars(ENERGY)
+    assert sorted({p.step for p in points}) == [1, 2, 3, 4, 5]
+    assert points[-1].value == pytest.approx(run.record.energy_kwh, rel=1e-6)  # float32 in events
+    assert acc.Scalars("wattprint/power_w")[-1].value == pytest.approx(POWER_W)
+    assert acc.Scalars("wattprint/co2e_kg")[-1].value > 0
+    assert {"wattprint/summary/text_summary", "wattprint/statement/text_summary"} <= set(
+        acc.Tags()["tensors"])
+    assert os.path.exists(logdir / f"wattprint-{run.run_id}.html")
+    assert run.record.meta["trackers"] == {"tensorboard": f"TensorBoard event files in {logdir}"}
+
+
+def test_a_given_summary_writer_is_written_to_and_left_open(tmp_path, store_path):
+    torch_tb = pytest.importorskip("torch.utils.tensorboard")
+    writer = torch_tb.SummaryWriter(str(tmp_path / "tb"))
+    clock = ManualClock()
+    with tracked(clock, store_path, log_to=writer) as run:
+        train(clock, run, 3)
+    writer.add_scalar("loss", 0.5, 3)  # still open: the user's writer
+    writer.close()
+    acc = read(tmp_path / "tb")
+    assert [p.step for p in acc.Scalars(ENERGY)][:3] == [1, 2, 3]
+    assert acc.Scalars(ENERGY)[-1].value == pytest.approx(run.record.energy_kwh, rel=1e-6)
+    assert acc.Scalars("loss")[0].value == pytest.approx(0.5)
+    assert os.path.exists(tmp_path / "tb" / f"wattprint-{run.run_id}.md")
