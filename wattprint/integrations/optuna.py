@@ -35,6 +35,7 @@ from ..errors import UsageError
 from .. import fmt
 from ..fmt import opt
 from ..units import J_PER_KWH, positive
+from ._trials import finish_trial, write_sweep
 
 log = logging.getLogger("wattprint")
 
@@ -79,7 +80,7 @@ def tracked(objective, *, project=None, budget_kwh=None, budget_co2e_kg=None,
         sweep = {"backend": "optuna", "study": study.study_name, "number": trial.number,
                  "params": dict(trial.params), "value": None, "state": "RUNNING",
                  "direction": _direction(study)}
-        _write(run, sweep)
+        write_sweep(run, sweep)
         status, value, state = "failed", None, "FAIL"
         try:
             value = objective(trial)
@@ -94,7 +95,7 @@ def tracked(objective, *, project=None, budget_kwh=None, budget_co2e_kg=None,
         finally:
             sweep.update(params=dict(trial.params), state=state,
                          value=value if isinstance(value, (int, float)) else None)
-            _write(run, sweep)
+            write_sweep(run, sweep)
             run.stop(status)
             _finish(run, trial)
             if budgets:
@@ -110,13 +111,6 @@ def _direction(study) -> str | None:
         return study.direction.name.lower()
     except Exception:  # multi-objective: no single direction
         return None
-
-
-def _write(run, sweep: dict) -> None:
-    rec = run.record
-    meta = dict(rec.meta) if rec is not None else {}
-    meta["sweep"] = dict(sweep)
-    run.update_record(meta=meta)
 
 
 def _report_progress(trial, run) -> None:
@@ -138,26 +132,12 @@ def _report_progress(trial, run) -> None:
 
 def _finish(run, trial) -> None:
     """The trial's energy (its share of a machine shared with other trials) into user_attrs."""
-    from ..sweep import node_share
-
-    rec = run.record
+    rec = finish_trial(run)
     if rec is None:
         return
-    try:
-        share_j, most = node_share(run.store, rec)
-    except Exception as e:  # a store hiccup must not fail the study
-        log.warning("wattprint: trial %s: host share not computed (%s)", trial.number, e)
-        share_j, most = rec.energy_j, 1
-    if most > 1:
-        meta = dict(rec.meta)
-        meta["shared_host"] = {"host_energy_j": rec.energy_j, "most_trials_at_once": most,
-                               "rule": "each stretch of time split equally between the sweep "
-                                       "trials running on the host then"}
-        run.update_record(energy_j=share_j, meta=meta)
-        run.represent(run.store.get_run(run.run_id))
     fp = run.result
     trial.set_user_attr("wattprint_run_id", run.run_id)
-    trial.set_user_attr("energy_kwh", fp.energy_kwh if fp is not None else share_j / J_PER_KWH)
+    trial.set_user_attr("energy_kwh", fp.energy_kwh if fp is not None else rec.energy_j / J_PER_KWH)
     trial.set_user_attr("co2e_kg", fp.co2e_kg if fp is not None else None)
 
 

@@ -1,0 +1,187 @@
+"""Ray Tune: each trial measured on the node that runs it, recorded once, and a budget for the search.
+
+    from wattprint.integrations.ray import tracked, WattprintCallback
+    cb = WattprintCallback(project="bert", store=STORE, metric="loss", budget_kwh=2.0)
+    tuner = tune.Tuner(tracked(train_fn, project="bert", store=STORE),
+                       tune_config=tune.TuneConfig(metric="loss", mode="min", num_samples=20),
+                       run_config=tune.RunConfig(callbacks=[cb], stop=cb.stopper))
+
+Two halves, because Ray runs them in two places:
+
+* ``tracked(fn, project=..., **track_options)`` wraps a function trainable. It runs in the
+  trial's own worker process, on the node Ray placed it: the trial is one wattprint run there,
+  tagged ``tuning``, with id ``ray-<trial id>`` and ``meta["sweep"]`` = experiment name (the
+  "study"), trial number (the trial id's counter), params (the config), state. The store must be
+  one every node can reach (a shared path, or a server store).
+* ``WattprintCallback`` runs in the driver. When a trial ends it writes the trial's last
+  ``metric`` value and state into that record. Its ``stopper`` (pass it as ``RunConfig(stop=)``)
+  holds the budgets: ``budget_kwh`` / ``budget_co2e_kg`` for the search (spent by the ended
+  trials, plus the trials running now and one more at their mean, over the budget: Tune stops
+  the experiment, and a warning says so once), ``trial_budget_kwh`` for a trial (its energy so
+  far, as last flushed to the store, over it: Tune stops that trial at its next report).
+
+Trials that run at once on one node share its energy: each stretch of time is split equally
+between the trials running then (``wattprint.sweep.node_share``); the record keeps the node's
+measured domains, sets ``energy_j`` to the trial's share and says so in ``meta["shared_host"]``.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+
+from ray import tune
+
+from .. import fmt
+from ..errors import UsageError
+from ..fmt import opt
+from ..units import J_PER_KWH, positive
+from ._trials import finish_trial, write_sweep
+
+log = logging.getLogger("wattprint")
+
+
+def _number(trial_id: str):
+    tail = str(trial_id).rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else str(trial_id)
+
+
+def tracked(fn, *, project=None, **track_options):
+    """The function trainable ``fn(config)`` measured as one run per trial (see the module docstring)."""
+    if not callable(fn):
+        raise UsageError("tracked(fn, ...): give the function trainable Ray Tune calls with its config")
+    if not project:
+        raise UsageError(f"tracked(): give {opt('project')} so the sweep's trials can be found again")
+    tags = list(track_options.pop("tags", None) or [])
+    if "tuning" not in tags:
+        tags.append("tuning")
+    track_options.update(project=project, tags=tags)
+    from ..run import track
+
+    track(**track_options)  # bad options raise here, in the driver, before any trial
+
+    @functools.wraps(fn)
+    def trainable(config):
+        ctx = tune.get_context()
+        trial_id = ctx.get_trial_id()
+        run = track(run_id=f"ray-{trial_id}", **track_options)
+        run.start()
+        sweep = {"backend": "ray", "study": ctx.get_experiment_name(), "number": _number(trial_id),
+                 "trial_id": trial_id, "params": _plain(config), "value": None, "state": "RUNNING"}
+        write_sweep(run, sweep)
+        status, state = "failed", "ERROR"
+        try:
+            out = fn(config)
+            status, state = "finished", "TERMINATED"
+            return out
+        except KeyboardInterrupt:
+            status, state = "cancelled", "TERMINATED"
+            raise
+        finally:
+            sweep["state"] = state
+            write_sweep(run, sweep)
+            run.stop(status)
+            finish_trial(run)
+
+    return trainable
+
+
+def _plain(config) -> dict:
+    out = {}
+    for k, v in dict(config or {}).items():
+        out[str(k)] = v if isinstance(v, (int, float, str, bool)) or v is None else repr(v)
+    return out
+
+
+class WattprintCallback(tune.Callback):
+    """Driver side: values and states into the trials' records; ``.stopper`` holds the budgets."""
+
+    def __init__(self, *, project=None, store=None, metric=None, budget_kwh=None, budget_co2e_kg=None,
+                 trial_budget_kwh=None):
+        if not project:
+            raise UsageError(f"WattprintCallback(): give {opt('project')}, the one given to tracked()")
+        for name, value in (("budget_kwh", budget_kwh), ("budget_co2e_kg", budget_co2e_kg),
+                            ("trial_budget_kwh", trial_budget_kwh)):
+            if value is not None and positive(value) is None:
+                raise UsageError(f"{opt(name)}{value!r}: give a positive number")
+        self.project, self.store_path, self.metric = project, store, metric
+        self.stopper = _Budget(self, budget_kwh, budget_co2e_kg, trial_budget_kwh)
+
+    def _store(self):
+        from ..store import open_store
+
+        return open_store(self.store_path)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self._ended(trial, "TERMINATED")
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._ended(trial, "ERROR")
+
+    def _ended(self, trial, state) -> None:
+        result = trial.last_result or {}
+        value = result.get(self.metric) if self.metric else None
+        try:
+            store = self._store()
+            rec = store.get_run(f"ray-{trial.trial_id}")
+            meta = dict(rec.meta)
+            sweep = dict(meta.get("sweep") or {})
+            sweep.update(state=state, value=value if isinstance(value, (int, float)) else None)
+            meta["sweep"] = sweep
+            store.update_run(rec.key, meta=meta)
+        except Exception as e:  # a record missing or a store hiccup must not fail the search
+            log.warning("wattprint: trial %s: value not recorded (%s)", trial.trial_id, e)
+
+
+class _Budget(tune.Stopper):
+    """The budgets, checked by Tune after each result (trial) and between results (search)."""
+
+    def __init__(self, cb, budget_kwh, budget_co2e_kg, trial_budget_kwh):
+        self.cb = cb
+        self.budgets = {"budget_kwh": budget_kwh, "budget_co2e_kg": budget_co2e_kg}
+        self.trial_budget_kwh = trial_budget_kwh
+        self.stopped = False  # Tune calls a stopper from its one control loop: no lock (and it is pickled)
+
+    def __call__(self, trial_id, result) -> bool:
+        if self.trial_budget_kwh is None:
+            return False
+        try:
+            rec = self.cb._store().get_run(f"ray-{trial_id}")
+        except Exception:
+            return False
+        if rec.energy_j / J_PER_KWH > self.trial_budget_kwh:
+            log.warning("wattprint: trial %s stopped: it spent %s, over %s%s", trial_id,
+                        fmt.energy(rec.energy_j / J_PER_KWH), opt("trial_budget_kwh"),
+                        fmt.plain(self.trial_budget_kwh))
+            return True
+        return False
+
+    def stop_all(self) -> bool:
+        if self.stopped:
+            return True
+        if all(v is None for v in self.budgets.values()):
+            return False
+        from ..report.data import footprint_or_note
+        from ..sweep import trials_of
+
+        try:
+            recs = trials_of(self.cb._store().list_runs(project=self.cb.project))
+        except Exception:
+            return False
+        done = [r for r in recs if r.status != "running"]
+        running = len(recs) - len(done)
+        fps = [footprint_or_note(r, []) for r in done]
+        spent = {"budget_kwh": [fp.energy_kwh if fp else r.energy_kwh for r, fp in zip(done, fps)],
+                 "budget_co2e_kg": [fp.co2e_kg for fp in fps if fp is not None and fp.co2e_kg is not None]}
+        for name, limit in self.budgets.items():
+            values = spent[name]
+            if limit is None or not values:
+                continue
+            total, mean = sum(values), sum(values) / len(values)
+            if total + (running + 1) * mean > limit:
+                self.stopped = True
+                show = fmt.energy if name == "budget_kwh" else fmt.mass
+                log.warning("wattprint: search stopped: %d trials spent %s, and %d more (about %s "
+                            "each) would pass %s%s", len(values), show(total), running + 1,
+                            show(mean), opt(name), fmt.plain(limit))
+                return True
+        return False
