@@ -49,3 +49,35 @@ def test_a_given_summary_writer_is_written_to_and_left_open(tmp_path, store_path
     assert acc.Scalars(ENERGY)[-1].value == pytest.approx(run.record.energy_kwh, rel=1e-6)
     assert acc.Scalars("loss")[0].value == pytest.approx(0.5)
     assert os.path.exists(tmp_path / "tb" / f"wattprint-{run.run_id}.md")
+
+
+def _wattprint(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "wattprint", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_wattprint_run_log_to(tmp_path, store_path):
+    import sys
+
+    from wattprint.store import open_store
+
+    logdir = tmp_path / "tb"
+    r = _wattprint("run", "--log-to", f"tensorboard:{logdir}", "--run-id", "cli-tb", "--store",
+                   store_path, "--quiet", "--", sys.executable, "-c",
+                   "print('epoch 1/2', flush=True); print('epoch 2/2', flush=True)")
+    assert r.returncode == 0, r.stderr
+    assert f"wattprint: logging energy to TensorBoard event files in {logdir}" not in r.stderr  # --quiet
+    record = open_store(store_path).get_run("cli-tb")
+    points = read(logdir).Scalars(ENERGY)
+    assert points and points[-1].value == pytest.approx(record.energy_kwh, rel=1e-6)
+    assert os.path.exists(logdir / "wattprint-cli-tb.html")
+    assert record.meta["trackers"] == {"tensorboard": f"TensorBoard event files in {logdir}"}
+
+
+def test_wattprint_run_refuses_an_unknown_tracker(store_path):
+    r = _wattprint("run", "--log-to", "mlflow,comet", "--store", store_path, "--", "true")
+    assert r.returncode == 2
+    assert "--log-to: unknown tracker 'comet'; choose from mlflow, wandb, tensorboard:DIR" in r.stderr

@@ -66,6 +66,10 @@ def add_arguments(p, name) -> None:
                         "command (SIGINT, then SIGTERM after 30 s)")  # supervise.GRACE_S
     p.add_argument("--run-id", help="use this run id instead of a new one: letters, digits, '-', '_' "
                                      "and '.' (not first), at most 128")
+    p.add_argument("--log-to", action="append", metavar="TRACKER",
+                   help="also log energy, power, CO2e and the prediction to an experiment "
+                        "tracker: mlflow, wandb or tensorboard:DIR (repeatable, or "
+                        "comma-separated); the footprint and reports go there at the end")
     add_store(p)
     p.add_argument("--json", action="store_true",
                    help="print the run's record as one JSON object on stdout, and no summary; "
@@ -147,7 +151,7 @@ def run(args) -> int:
                pue=args.pue, total=total, unit=args.unit or "step", run_id=args.run_id,
                command=printable_command(cmd), scope=args.scope, predict_every=every or None,
                on_exceed=args.on_exceed, quiet=bool(args.quiet or args.json),
-               cpu=args.cpu, cpu_tdp_w=cpu_tdp_w, verbose=args.verbose,
+               cpu=args.cpu, cpu_tdp_w=cpu_tdp_w, verbose=args.verbose, log_to=args.log_to,
                **budgets)  # checks the location too
     if shutil.which(cmd[0]) is None:
         raise UsageError(f"command not found: {cmd[0]!r} (check the name and your PATH)")

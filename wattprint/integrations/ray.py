@@ -106,7 +106,8 @@ class WattprintCallback(tune.Callback):
         self.project, self.store_path, self.metric = project, store, metric
         self.stopper = _Budget(self, budget_kwh, budget_co2e_kg, trial_budget_kwh)
 
-    def _store(self):
+    def open_store(self):
+        """The store the trials write to (a fresh handle: Tune may call from other threads)."""
         from ..store import open_store
 
         return open_store(self.store_path)
@@ -121,7 +122,7 @@ class WattprintCallback(tune.Callback):
         result = trial.last_result or {}
         value = result.get(self.metric) if self.metric else None
         try:
-            store = self._store()
+            store = self.open_store()
             rec = store.get_run(f"ray-{trial.trial_id}")
             meta = dict(rec.meta)
             sweep = dict(meta.get("sweep") or {})
@@ -145,7 +146,7 @@ class _Budget(tune.Stopper):
         if self.trial_budget_kwh is None:
             return False
         try:
-            rec = self.cb._store().get_run(f"ray-{trial_id}")
+            rec = self.cb.open_store().get_run(f"ray-{trial_id}")
         except Exception:
             return False
         if rec.energy_j / J_PER_KWH > self.trial_budget_kwh:
@@ -164,7 +165,7 @@ class _Budget(tune.Stopper):
         from ..sweep import trials_of
 
         try:
-            recs = trials_of(self.cb._store().list_runs(project=self.cb.project))
+            recs = trials_of(self.cb.open_store().list_runs(project=self.cb.project))
         except Exception:
             return False
         done = [r for r in recs if r.status != "running"]

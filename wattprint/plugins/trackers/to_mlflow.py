@@ -26,6 +26,9 @@ class MlflowTracker(Tracker):
         if active is not None:
             self.run_id = active.info.run_id
             return f"MLflow's active run {self.run_id}"
+        if os.environ.get("MLFLOW_RUN_ID"):  # a run named for this process (as start_run() reads it)
+            self.run_id = os.environ["MLFLOW_RUN_ID"]
+            return f"MLflow run {self.run_id} ($MLFLOW_RUN_ID)"
         made = self.client.create_run(self._experiment(run), run_name=run.run_id,
                                       tags={"wattprint.run_id": run.run_id})
         self.run_id, self.started = made.info.run_id, True
