@@ -8,6 +8,9 @@ so far and the prediction are added to the logged dict; at the end the footprint
 ``trainer.state.log_history`` (so it lands in ``trainer_state.json``) and logged through
 transformers' logger. A budget with ``on_exceed="stop"`` sets ``control.should_training_stop``;
 the run is stored as "stopped". Pass ``run=`` to report into a run you started yourself.
+``WattprintCallback(log_to="mlflow")`` (or "wandb", "tensorboard:DIR", a list) also writes the
+energy at each step, the footprint and the reports into the run that ``report_to`` opened
+(docs/trackers.md).
 """
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ starts late would not line up with the epochs. ``callback.predictions`` holds it
 entry per epoch (``None`` where not yet reliable; ``print()`` one to read it). The final
 footprint is logged at the end of ``fit``. A budget with ``on_exceed="stop"`` sets
 ``model.stop_training``; the run is stored as "stopped". Pass ``run=`` to report into a run you
-started yourself.
+started yourself. ``log_to="mlflow"`` (or "wandb", "tensorboard:DIR", a list) also writes the
+energy at each step, the footprint and the reports to those trackers (docs/trackers.md).
 """
 from __future__ import annotations
 

@@ -8,6 +8,9 @@ Energy and the prediction go to the trainer's loggers at each epoch end (``wattp
 metrics), the final footprint at the end of ``fit``. A budget with ``on_exceed="stop"`` sets
 ``trainer.should_stop``, so Lightning stops after the current step and runs its teardown; the run
 is stored as "stopped". Pass ``run=`` to report into a run you started yourself.
+``log_to="mlflow"`` (or "wandb", "tensorboard:DIR", a list) writes energy, power, CO2e and the
+prediction at each step to those trackers instead (docs/trackers.md); the trainer's loggers
+then get no ``wattprint/...`` metrics, so that each name has one writer.
 """
 from __future__ import annotations
 
@@ -25,10 +28,11 @@ log = logging.getLogger("wattprint")
 
 
 class WattprintCallback(Callback):
-    def __init__(self, run=None, *, log_metrics: bool = True, **track_options):
+    def __init__(self, run=None, *, log_metrics: bool | None = None, **track_options):
         super().__init__()
         self.adapter = _Adapter(run, unit="step", **track_options)
-        self.log_metrics = log_metrics
+        # log_to writes the same wattprint/ names, per step: the loggers would write them twice
+        self.log_metrics = not track_options.get("log_to") if log_metrics is None else log_metrics
         self.footprint = None
 
     @property
