@@ -165,3 +165,36 @@ def _over_budget(study, budgets: dict, own: int | None = None) -> bool:
                             running + 1, show(mean), opt(name), fmt.plain(limit))
             return True
     return False
+
+
+def hyperparameter_search(trainer, *, hp_space, n_trials, direction="minimize", compute_objective=None,
+                          study=None, project=None, budget_kwh=None, budget_co2e_kg=None,
+                          trial_budget_kwh=None, trial_budget_co2e_kg=None, **track_options):
+    """``Trainer.hyperparameter_search(backend="optuna")`` with every trial measured: the same
+    single-process loop as transformers' Optuna runner (``trainer.train(trial=trial)``, then
+    ``evaluate`` when training did not evaluate), its objective wrapped by ``tracked``.
+    ``study``: an Optuna study to continue (default: a new one in memory). Returns the study."""
+    from transformers.trainer_utils import HPSearchBackend, default_compute_objective
+
+    if trainer.model_init is None:
+        raise UsageError("hyperparameter_search(): give the Trainer a model_init, as "
+                         "Trainer.hyperparameter_search needs, so that each trial gets a fresh model")
+    study = study or optuna.create_study(direction=direction)
+    trainer.hp_search_backend, trainer.hp_space, trainer.hp_name = HPSearchBackend.OPTUNA, hp_space, None
+    trainer.compute_objective = compute_objective or default_compute_objective
+
+    def objective(trial):
+        trainer.objective = None
+        trainer.train(trial=trial)
+        if getattr(trainer, "objective", None) is None:
+            trainer.objective = trainer.compute_objective(trainer.evaluate())
+        return trainer.objective
+
+    try:
+        study.optimize(tracked(objective, project=project, budget_kwh=budget_kwh,
+                               budget_co2e_kg=budget_co2e_kg, trial_budget_kwh=trial_budget_kwh,
+                               trial_budget_co2e_kg=trial_budget_co2e_kg, **track_options),
+                       n_trials=n_trials)
+    finally:
+        trainer.hp_search_backend = None
+    return study
