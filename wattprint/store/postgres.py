@@ -30,6 +30,7 @@ _RUN_TABLES = ("domains", "samples", "windows", "progress", "predictions")
 _SAMPLE_CHUNK = 10000
 _BACKOFF_MAX_S = 60.0
 _inherited: list = []  # a forked child's copies of its parent's connections: never used, never closed
+_KEY_FIELDS = ("key",) + RUN_FIELDS
 _DOMAIN_COLS = "idx, name, kind, source, label, method, device, node, energy_j, in_total"
 # libpq keeps a dead server from hanging a flush: connect and TCP timeouts, keepalives.
 _CONNECT = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10,
@@ -259,10 +260,14 @@ class PostgresStore(Store):
 
     @staticmethod
     def _record(row, doms) -> RunRecord:
-        d = dict(zip(("key",) + RUN_FIELDS, row))
+        d = dict(zip(_KEY_FIELDS, row))
         for c, typ in JSON_FIELDS.items():
+            v = d[c]
+            if not v or v in ("[]", "{}"):  # most tags and many locations: no parsing
+                d[c] = typ()
+                continue
             try:
-                d[c] = json.loads(d[c]) if d[c] else typ()
+                d[c] = json.loads(v)
             except ValueError:
                 d[c] = typ()
         d["degraded"] = bool(d["degraded"])
