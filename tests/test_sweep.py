@@ -5,6 +5,8 @@ import io
 import json
 import random
 import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -173,3 +175,12 @@ def test_real_optuna_study_on_fake_rapl_then_sweep_json(tmp_path, store_path, sw
         assert t["energy_kwh"] == pytest.approx(30.0 * t["duration_s"] / 3.6e6, rel=0.04)
     assert data["pareto"] == _brute_front(data["trials"], "minimize") and data["pareto"]
     assert data["total_energy_kwh"] == pytest.approx(sum(t["energy_kwh"] for t in data["trials"]))
+
+
+def test_optuna_and_ray_are_imported_only_when_used():
+    code = "import wattprint, wattprint.sweep, wattprint.report.sweep, wattprint.cli.sweep"
+    r = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    loaded = {line.split("|")[-1].strip().split(".")[0] for line in r.stderr.splitlines() if "|" in line}
+    assert "wattprint" in loaded and not loaded & {"optuna", "ray", "sqlalchemy", "transformers"}
