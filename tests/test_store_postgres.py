@@ -264,3 +264,21 @@ def test_passwords_come_from_pgpass_or_env_and_are_never_shown(pg_url, pg_server
     assert SECRET not in st.path and "***" in st.path
     doc = json.loads(ok("doctor", "--json", "--store", with_pw))["store"]
     assert doc["state"] == "server" and doc["runs"] == 1 and SECRET not in json.dumps(doc)
+
+
+def test_a_forked_child_uses_its_own_connection_and_leaves_the_parents(pg_url):
+    st = Store.open(pg_url)
+    key = st.create_run(_rec("parent", status="running", host="elsewhere"))
+    pid = os.fork()
+    if pid == 0:  # the child writes through the same store object, then exits normally
+        code = 1
+        try:
+            st.flush(key, samples=[(1.0, 0, 1.0, 1.0)])
+            st.close()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    st.flush(key, samples=[(2.0, 0, 2.0, 1.0)])  # the parent's connection still works
+    assert [s[0] for s in st.samples(key)] == [1.0, 2.0]

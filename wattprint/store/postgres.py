@@ -127,6 +127,8 @@ class PostgresStore(Store):
             db.execute("SET search_path TO " + schema.SCHEMA)
             if self.readonly:
                 db.execute("SET default_transaction_read_only = on")
+            else:  # a writer waits on no lock for long: the recorder keeps its rows and retries
+                db.execute("SET lock_timeout = '10s'; SET statement_timeout = '60s'")
         except psycopg.Error:
             self._failures += 1
             self._next_try = time.monotonic() + min(_BACKOFF_MAX_S, 0.5 * 2 ** self._failures)
