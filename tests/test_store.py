@@ -8,7 +8,7 @@ import pytest
 from pg import pg_server, pg_url  # noqa: F401  (fixtures: a real PostgreSQL server)
 
 from wattprint.errors import UsageError
-from wattprint.store import SCHEMA_VERSION, DomainTotal, RunRecord, Store
+from wattprint.store import SCHEMA_VERSION, DomainTotal, RunIdTaken, RunRecord, Store
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -82,7 +82,7 @@ def test_run_ids_by_prefix_ambiguity_and_unknown(any_store):
         st.get_run("20261127-000001-aa")
     with pytest.raises(UsageError, match="wattprint runs"):
         st.get_run("zzz")
-    with pytest.raises(UsageError, match="already exists"):
+    with pytest.raises(RunIdTaken, match="already exists"):
         st.create_run(_rec("20261127-000001-aaaaaa"))
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 
 from . import connections, fs
-from .base import DEFAULT_PATH, Store, default_path, hostname
+from .base import DEFAULT_PATH, RunIdTaken, Store, default_path, hostname
 from .records import DomainTotal, RunRecord
 from .fs import check_not_url
 from .sqlite import SQLiteStore
 from .sqlite_schema import SCHEMA_VERSION
 
-__all__ = ["DEFAULT_PATH", "SCHEMA_VERSION", "DomainTotal", "RunRecord", "SQLiteStore", "Store",
-           "connections", "default_path", "fs", "hostname", "open_store"]
+__all__ = ["DEFAULT_PATH", "SCHEMA_VERSION", "DomainTotal", "RunIdTaken", "RunRecord", "SQLiteStore",
+           "Store", "connections", "default_path", "fs", "hostname", "open_store"]
 
 
 def open_store(path: str | os.PathLike | None = None, *, create: bool = True,

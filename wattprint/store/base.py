@@ -21,6 +21,11 @@ DEFAULT_PATH = os.path.join(".wattprint", "runs.sqlite")
 Sample = tuple  # (t, domain_idx, energy_j, power_w | None)
 
 
+class RunIdTaken(UsageError):
+    """``create_run`` with an id the store already holds (another writer may have taken a
+    generated id first: make a new one and retry)."""
+
+
 def hostname() -> str:
     return os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
 
@@ -77,7 +82,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def create_run(self, rec: RunRecord) -> int:
         """Insert ``rec`` and its domains; set and return ``rec.key``.
-        ``UsageError`` if a run with ``rec.id`` exists."""
+        ``RunIdTaken`` (a ``UsageError``) if a run with ``rec.id`` exists."""
 
     def update_run(self, key: int, **fields) -> None:
         """Overwrite run fields now (names of ``RunRecord`` fields; ``KeyError`` for others)."""

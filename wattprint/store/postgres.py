@@ -18,7 +18,7 @@ import time
 from ..errors import UsageError
 from ..fmt import opt
 from . import postgres_schema as schema
-from .base import Store
+from .base import RunIdTaken, Store
 from .records import JSON_FIELDS, RUN_FIELDS, DomainTotal, RunRecord
 
 try:
@@ -176,7 +176,7 @@ class PostgresStore(Store):
                          f"({', '.join(['%s'] * len(RUN_FIELDS))}) ON CONFLICT (id) DO NOTHING "
                          "RETURNING key", values).fetchone()
         if row is None:
-            raise UsageError(f"run id {rec.id!r} already exists in {self.path}")
+            raise RunIdTaken(f"run id {rec.id!r} already exists in {self.path}")
         with db.cursor() as cur:
             cur.executemany(
                 f"INSERT INTO domains (run, {_DOMAIN_COLS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"

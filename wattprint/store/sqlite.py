@@ -21,7 +21,7 @@ from ..errors import UsageError
 from ..fmt import opt
 from . import connections, fs
 from . import sqlite_schema as schema
-from .base import Store, default_path
+from .base import RunIdTaken, Store, default_path
 from .records import JSON_FIELDS, RUN_FIELDS, DomainTotal, RunRecord
 
 # Tables holding rows of one run (column ``run``), besides ``runs`` itself.
@@ -209,7 +209,7 @@ class SQLiteStore(Store):
             cur = db.execute(f"INSERT INTO runs ({', '.join(RUN_FIELDS)}) VALUES "
                              f"({', '.join('?' * len(RUN_FIELDS))})", values)
         except sqlite3.IntegrityError:
-            raise UsageError(f"run id {rec.id!r} already exists in {self.path}") from None
+            raise RunIdTaken(f"run id {rec.id!r} already exists in {self.path}") from None
         db.executemany(
             "INSERT OR REPLACE INTO domains (run, idx, name, kind, source, label, method, device, node,"
             " energy_j, in_total) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
