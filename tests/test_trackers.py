@@ -35,6 +35,8 @@ def test_mlflow_active_run_gets_a_point_per_step_the_summary_and_the_report(mlfl
     client = MlflowClient()
     history = client.get_metric_history(active.info.run_id, ENERGY)
     assert sorted({m.step for m in history}) == [1, 2, 3, 4, 5]
+    by_step = {m.step: m.value for m in sorted(history, key=lambda m: m.timestamp)}
+    assert by_step[3] == pytest.approx(3 * 2.0 * POWER_W / 3.6e6, rel=1e-6)  # the energy at step 3
     record = run.record
     last = max(history, key=lambda m: (m.step, m.timestamp))
     assert last.value == pytest.approx(record.energy_kwh, rel=1e-9)

@@ -39,4 +39,5 @@ def tracked(clock, store, **kw):
 def train(clock, run, steps, gap=2.0, first=1):
     for step in range(first, first + steps):
         clock.t += gap
+        run.energy()  # a meter reading now (the sampler's own waits an hour here)
         run.progress(step)

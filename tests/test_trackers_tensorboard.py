@@ -81,3 +81,71 @@ def test_wattprint_run_refuses_an_unknown_tracker(store_path):
     r = _wattprint("run", "--log-to", "mlflow,comet", "--store", store_path, "--", "true")
     assert r.returncode == 2
     assert "--log-to: unknown tracker 'comet'; choose from mlflow, wandb, tensorboard:DIR" in r.stderr
+
+
+def test_the_prediction_appears_once_reliable(tmp_path, store_path):
+    clock = ManualClock()
+    logdir = tmp_path / "tb"
+    with tracked(clock, store_path, log_to=f"tensorboard:{logdir}", total=40) as run:
+        train(clock, run, 40)
+    acc = read(logdir)
+    predicted = acc.Scalars("wattprint/predicted_energy_kwh")
+    assert predicted
+    whole = 40 * 2.0 * POWER_W / 3.6e6  # constant power: the whole run is known early
+    assert predicted[-1].value == pytest.approx(whole, rel=0.02)
+    low, high = acc.Scalars("wattprint/predicted_energy_kwh_low"), acc.Scalars("wattprint/predicted_energy_kwh_high")
+    assert low[-1].value <= predicted[-1].value <= high[-1].value
+
+
+def test_without_progress_a_point_comes_every_idle_interval(tmp_path, store_path):
+    import time
+
+    from wattprint.plugins.trackers import TrackersPlugin
+    from wattprint.run import Run
+    from wattprint.run.options import options
+    from test_trackers_helpers import ClockMeter
+
+    clock = ManualClock()
+    logdir = tmp_path / "tb"
+    opts = options(meters=[ClockMeter(clock)], interval=3600, quiet=True, distributed=False,
+                   store=store_path, predict_every=None)
+    plugin = TrackersPlugin([f"tensorboard:{logdir}"], idle_s=0.05)
+    with Run(opts, plugins=[plugin], clock=clock) as run:
+        clock.t += 30  # no progress at all: the writer thread notes points on its own
+        run.energy()  # a fresh reading at the new time
+        deadline = time.monotonic() + 60
+        while not _scalars(logdir) and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling for the writer thread's file, with a generous deadline
+    points = read(logdir).Scalars(ENERGY)
+    assert len(points) >= 2  # one without progress, and the final one
+    assert points[0].step == 30  # no step known: seconds since the start
+    assert points[-1].value == pytest.approx(run.record.energy_kwh, rel=1e-6)
+
+
+def _scalars(logdir):
+    try:
+        return read(logdir).Scalars(ENERGY)
+    except KeyError:
+        return []
+
+
+def test_trackers_are_imported_only_when_a_run_starts(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, wattprint; r = wattprint.track(log_to=['mlflow', 'wandb', 'tensorboard:x'], "
+            f"store={str(tmp_path / 's.sqlite')!r}); "
+            "print(sorted(m for m in ('mlflow', 'wandb', 'tensorboardX', 'tensorboard') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_tracker_not_installed_is_refused_with_the_install_command(monkeypatch, store_path):
+    import sys
+
+    from wattprint.errors import UsageError
+
+    monkeypatch.setitem(sys.modules, "wandb", None)  # Python's way to make an import fail
+    with pytest.raises(UsageError, match=r"needs the wandb package; install it with: pip install 'wattprint\[wandb\]'"):
+        tracked(ManualClock(), store_path, log_to="wandb")

@@ -10,7 +10,6 @@ the training thread. A tracker that fails is logged once, dropped, and named in 
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import tempfile
 import threading
@@ -31,7 +30,7 @@ class TrackersPlugin:
         self._lock = threading.Lock()       # the points, and the trackers list
         self._send = threading.Lock()       # one writer at a time
         self._points: list = []             # (step, t, energy_j, power_w) to send
-        self._last_t = -math.inf            # run time of the last point noted
+        self._last_t = None                 # run time of the last point noted
         self._step = None
         self._reports = 0
         self._co2e_per_kwh = None
@@ -67,7 +66,7 @@ class TrackersPlugin:
         self._reports += 1
         # The framework's global step when progress is whole steps; else the report's number.
         self._step = int(done) if float(done).is_integer() else self._reports
-        if t - self._last_t < self.min_interval_s:
+        if self._last_t is not None and t - self._last_t < self.min_interval_s:
             return
         with self._lock:
             self._last_t = t
@@ -118,7 +117,8 @@ class TrackersPlugin:
                 return
             t = run.elapsed()
             with self._lock:
-                if not self._points and t - self._last_t >= self.idle_s:  # no progress lately
+                since = t - (self._last_t or 0.0)
+                if not self._points and since >= self.idle_s:  # no progress lately (or yet)
                     m = run.energy(fresh=False)
                     step = self._step if self._step is not None else int(t)
                     self._points.append((step, m.seconds, m.total_j, _power(run)))

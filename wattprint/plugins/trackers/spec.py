@@ -66,7 +66,14 @@ def kind(spec) -> str:
 def check_installed(name: str) -> None:
     choices, extra = NEEDS[name]
     for packages in choices:
-        if all(importlib.util.find_spec(p) is not None for p in packages):
+        if all(_present(p) for p in packages):
             return
     raise UsageError(f"{_name()} {name!r} needs the {choices[0][0]} package; install it with: "
                      f"pip install 'wattprint[{extra}]'")
+
+
+def _present(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # ValueError: blocked (sys.modules[name] is None)
+        return False

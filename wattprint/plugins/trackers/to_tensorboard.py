@@ -8,12 +8,16 @@ import shutil
 from .base import Tracker
 
 
-def _writer_class():
+def _writer(logdir: str):
+    """torch's SummaryWriter where torch and tensorboard are installed (its flush() writes the
+    file), else tensorboardX's (whose flush() may not: it writes every few seconds instead)."""
     try:
-        from tensorboardX import SummaryWriter
-    except ImportError:
         from torch.utils.tensorboard import SummaryWriter
-    return SummaryWriter
+    except ImportError:
+        from tensorboardX import SummaryWriter
+
+        return SummaryWriter(logdir, flush_secs=5)
+    return SummaryWriter(logdir)
 
 
 class TensorBoardTracker(Tracker):
@@ -27,13 +31,14 @@ class TensorBoardTracker(Tracker):
             # torch names it log_dir, tensorboardX logdir
             self.logdir = getattr(self.writer, "log_dir", None) or getattr(self.writer, "logdir", None)
             return f"the given SummaryWriter ({self.logdir or 'its directory unknown'})"
-        self.writer = _writer_class()(self.logdir)
+        self.writer = _writer(self.logdir)
         self.started = True
         return f"TensorBoard event files in {self.logdir}"
 
     def log(self, metrics: dict, step: int) -> None:
         for name, value in metrics.items():
             self.writer.add_scalar(name, value, global_step=step)
+        self.writer.flush()  # at most one point a second: TensorBoard shows it now, not in 2 min
 
     def finish(self, summary: dict, files: list) -> None:
         rows = "\n".join(f"| {k} | {v} |" for k, v in summary.items())
