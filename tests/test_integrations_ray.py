@@ -101,3 +101,30 @@ def test_bad_use_is_refused_in_the_driver():
         tracked(train)
     with pytest.raises(UsageError, match="budget_kwh"):
         WattprintCallback(project="p", budget_kwh=0)
+
+
+def steps(config):
+    for i in range(40):
+        time.sleep(0.1)
+        tune.report({"loss": 1.0 / (i + 1)})
+
+
+def test_trial_budget_stops_a_trial_at_a_report(cluster, rapl, store_path, tmp_path):
+    cb = WattprintCallback(project="ray-test", store=store_path, metric="loss",
+                           trial_budget_kwh=POWER_W * 1.0 / 3.6e6)  # about 1 s of the 4 s trial
+    results = tune.Tuner(
+        tracked(steps, **_opts(rapl, store_path)), param_space={"x": 1},
+        tune_config=tune.TuneConfig(metric="loss", mode="min"),
+        run_config=tune.RunConfig(callbacks=[cb], stop=cb.stopper, storage_path=str(tmp_path / "ray"),
+                                  verbose=0)).fit()
+    reports = results[0].metrics["training_iteration"]
+    assert 5 <= reports < 40
+    (rec,) = Store.open(store_path).list_runs(project="ray-test")
+    # Tune ends the trial in the driver first; its worker thread then unwinds and stops the run
+    deadline = time.monotonic() + 120
+    while rec.status == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        rec = Store.open(store_path).get_run(rec.id)
+    assert rec.status == "stopped" and rec.meta["sweep"]["state"] == "TERMINATED"
+    assert rec.meta["sweep"]["value"] == pytest.approx(1.0 / reports)
+    assert rec.energy_j / 3.6e6 >= POWER_W * 1.0 / 3.6e6 * 0.9

@@ -77,7 +77,14 @@ def tracked(fn, *, project=None, **track_options):
             status, state = "cancelled", "TERMINATED"
             raise
         finally:
-            sweep["state"] = state
+            # The driver may already have written the value and state (a trial Tune stopped
+            # ends in the driver before its thread here unwinds): keep what it wrote.
+            rec = run.record
+            now = ((rec.meta or {}).get("sweep") or {}) if rec is not None else {}
+            sweep["value"] = now.get("value")
+            sweep["state"] = now.get("state") if now.get("state") not in (None, "RUNNING") else state
+            if status == "failed" and now.get("state") == "TERMINATED":
+                status = "stopped"  # Tune stopped it (a stopper, a scheduler): its exception here
             write_sweep(run, sweep)
             run.stop(status)
             finish_trial(run)
@@ -150,9 +157,9 @@ class _Budget(tune.Stopper):
         except Exception:
             return False
         if rec.energy_j / J_PER_KWH > self.trial_budget_kwh:
-            log.warning("wattprint: trial %s stopped: it spent %s, over %s%s", trial_id,
-                        fmt.energy(rec.energy_j / J_PER_KWH), opt("trial_budget_kwh"),
-                        fmt.plain(self.trial_budget_kwh))
+            log.warning("wattprint: trial %s stopped: it spent %s, over its budget of %s (%s)", trial_id,
+                        fmt.energy(rec.energy_j / J_PER_KWH), fmt.energy(self.trial_budget_kwh),
+                        opt("trial_budget_kwh").rstrip("="))
             return True
         return False
 
