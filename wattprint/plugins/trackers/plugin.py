@@ -19,6 +19,7 @@ from . import base, summary
 from .spec import kind
 
 log = logging.getLogger("wattprint")
+STUCK_S = 60.0  # how long the end waits for the writer thread's last points
 
 
 class TrackersPlugin:
@@ -78,7 +79,11 @@ class TrackersPlugin:
             return
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=60)
+        self._thread.join(timeout=STUCK_S)
+        if self._thread.is_alive():  # a tracker hung on a write: the end must not wait for it
+            for tracker in list(self.trackers):
+                self._failed(tracker, TimeoutError(f"no answer in {STUCK_S:.0f} s"), close=False)
+            return
         m = run.energy()  # final: the energy the record stores
         step = self._step if self._step is not None else int(m.seconds)
         with self._lock:
@@ -149,7 +154,7 @@ class TrackersPlugin:
         except Exception as e:
             self._failed(tracker, e)
 
-    def _failed(self, tracker, e: Exception) -> None:
+    def _failed(self, tracker, e: Exception, close: bool = True) -> None:
         with self._lock:
             if tracker in self.trackers:
                 self.trackers.remove(tracker)
@@ -158,10 +163,11 @@ class TrackersPlugin:
             self.state[tracker.name] = f"failed: {type(e).__name__}: {e}"
         log.warning("wattprint: logging to %s failed (%s: %s); the training goes on without it",
                     tracker.name, type(e).__name__, e)
-        try:
-            tracker.close()
-        except Exception:
-            pass
+        if close:
+            try:
+                tracker.close()
+            except Exception:
+                pass
 
     def _mark(self, run) -> None:
         """The record says where each tracker logged, or why it did not (training thread)."""
