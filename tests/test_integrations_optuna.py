@@ -142,3 +142,23 @@ def test_bad_use_is_refused_before_any_trial():
         tracked(_objective())
     with pytest.raises(UsageError, match="budget_kwh"):
         tracked(_objective(), project="p", budget_kwh=-1)
+
+
+def test_trial_budget_prunes_on_the_live_prediction_before_it_is_spent(rapl, store_path):
+    steps, per_step = 40, 0.05  # about 2 s and 90 J a trial; the budget is about 60 % of that
+
+    def objective(trial):
+        trial.suggest_float("x", 0, 1)
+        for step in range(1, steps + 1):
+            time.sleep(per_step)
+            trial.report(0.0, step)
+        return 1.0
+
+    budget_kwh = 0.6 * POWER_W * steps * per_step / 3.6e6
+    study = optuna.create_study()
+    study.optimize(tracked(objective, trial_budget_kwh=budget_kwh, total=steps,
+                           **_opts(rapl, store_path)), n_trials=1)
+    (rec,) = Store.open(store_path).list_runs(project="sweep-test")
+    assert study.trials[0].state.name == "PRUNED" and rec.status == "stopped"
+    assert rec.done < steps
+    assert rec.energy_j / 3.6e6 < budget_kwh  # stopped on the prediction, not on what was spent
