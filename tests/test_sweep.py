@@ -184,3 +184,22 @@ def test_optuna_and_ray_are_imported_only_when_used():
     assert r.returncode == 0, r.stderr
     loaded = {line.split("|")[-1].strip().split(".")[0] for line in r.stderr.splitlines() if "|" in line}
     assert "wattprint" in loaded and not loaded & {"optuna", "ray", "sqlalchemy", "transformers"}
+
+
+def test_html_page_is_offline_with_one_unit_per_quantity(store_path, sweep_cli, tmp_path):
+    from html import unescape
+
+    for n, (v, e) in enumerate([(0.9, 20.0), (0.5, 3e5), (0.45, 7e6)]):  # J to MWh-ish spread
+        _record(store_path, n, v, e)
+    page_path = tmp_path / "s.html"
+    rc, _, err = sweep_cli("--project", "p", "--html", str(page_path), "--store", store_path)
+    assert rc == 0, err
+    page = page_path.read_text()
+    assert "default-src 'none'" in page and "url(" not in page
+    assert not re.search(r"<(script|img|link|iframe|object|embed)\b", page)
+    text = unescape(re.sub(r"<[^>]+>", " ", page.split("<body>", 1)[1]))
+    assert not re.search(r"\d[eE][-+]?\d", text)
+    energy_units = set(re.findall(r"\d (GWh|MWh|kWh|Wh|J)\b", text)) | set(
+        re.findall(r"\((GWh|MWh|kWh|Wh|J)\)", text))
+    mass_units = set(re.findall(r"\d (t|kg|g|mg)(?![\w/])", text))
+    assert len(energy_units) == 1 and len(mass_units) == 1, (energy_units, mass_units)
