@@ -282,3 +282,36 @@ def test_a_forked_child_uses_its_own_connection_and_leaves_the_parents(pg_url):
     assert os.waitstatus_to_exitcode(status) == 0
     st.flush(key, samples=[(2.0, 0, 2.0, 1.0)])  # the parent's connection still works
     assert [s[0] for s in st.samples(key)] == [1.0, 2.0]
+
+
+def test_a_server_gone_for_a_while_costs_the_training_nothing_and_loses_no_row(
+        pg_url, pg_server, tmp_path, monkeypatch):
+    fake = FakeRapl(tmp_path / "sysfs", {"package-0": 40.0}).start()
+    monkeypatch.setenv("WATTPRINT_SYSFS_ROOT", str(fake.root))
+    db = pg_url.rsplit("/", 1)[1]
+    steps = []
+    try:
+        with wattprint.track(gpus=False, interval=0.05, flush_interval=0.2, store=pg_url,
+                             quiet=True) as run:
+            for step in range(1, 17):
+                t = time.monotonic()
+                with run.window(f"step{step}"):
+                    time.sleep(0.1)
+                run.progress(step, total=16)
+                steps.append(time.monotonic() - t)
+                if step == 4:  # nobody can connect (superusers neither) until step 14
+                    pg_server.sql(f"ALTER DATABASE {db} ALLOW_CONNECTIONS false")
+                    pg_server.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  f"WHERE datname='{db}'")
+                if step == 14:
+                    pg_server.sql(f"ALTER DATABASE {db} ALLOW_CONNECTIONS true")
+    finally:
+        fake.stop()
+        pg_server.sql(f"ALTER DATABASE {db} ALLOW_CONNECTIONS true")
+    # the training thread never waited on the store (writes happen on the sampler's thread)
+    assert max(steps) < 5.0, steps
+    st = open_store(pg_url, readonly=True)
+    rec = st.get_run(run.run_id)
+    assert rec.status == "finished" and rec.ended_at is not None
+    assert [w[0] for w in st.windows(rec.key)] == [f"step{i}" for i in range(1, 17)]
+    assert [p[1] for p in st.progress(rec.key)] == list(range(1, 17))

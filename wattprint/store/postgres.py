@@ -187,6 +187,8 @@ class PostgresStore(Store):
 
     def flush(self, key: int, *, samples=(), domain_energy: dict[int, float] | None = None,
               run_fields: dict | None = None, progress=(), windows=(), predictions=()) -> None:
+        if run_fields and "ended_at" in run_fields:
+            self._next_try = 0.0  # the run's last flush: its last chance, never skipped by backoff
         with self._tx() as db, db.cursor() as cur:
             if samples:
                 with cur.copy("COPY samples (run, t, domain, energy_j, power_w) FROM STDIN") as cp:
