@@ -315,3 +315,29 @@ def test_a_server_gone_for_a_while_costs_the_training_nothing_and_loses_no_row(
     assert rec.status == "finished" and rec.ended_at is not None
     assert [w[0] for w in st.windows(rec.key)] == [f"step{i}" for i in range(1, 17)]
     assert [p[1] for p in st.progress(rec.key)] == list(range(1, 17))
+
+
+def test_copy_shows_a_progress_bar_on_a_terminal_only(pg_url, tmp_path):
+    import pty
+
+    _sqlite_store(tmp_path / "a.sqlite", ["a", "b", "c"], time.time())
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run([sys.executable, "-c", CLI, "store", "copy", str(tmp_path / "a.sqlite"),
+                            pg_url], stdout=subprocess.PIPE, stderr=slave, text=True, timeout=120)
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    assert p.returncode == 0 and "3 run(s) copied" in p.stdout
+    assert "copying runs [" in seen.decode() and "3/3" in seen.decode()
+    r = wp("store", "copy", tmp_path / "a.sqlite", pg_url)  # not a terminal: the summary alone
+    assert r.returncode == 0 and r.stderr == "" and "3 already there" in r.stdout
