@@ -27,6 +27,15 @@ RUN_COLS = ("id", "project", "tags", "command", "host", "pid", "status", "exit_c
             "flush_s", "location", "meta")
 
 
+# A run's meta as wattprint writes it (about 430 bytes of JSON), varied per run.
+META = {"unavailable": [{"source": "nvml", "reason": "no NVIDIA driver", "fix": "install the "
+                         "NVIDIA driver and nvidia-ml-py", "loud": False}],
+        "system": {"os": "Linux-6.8.0-x86_64-with-glibc2.39", "python": "3.11.7",
+                   "cpu_model": "AMD EPYC 7763 64-Core Processor", "cpu_count": 128,
+                   "gpu_models": ["NVIDIA A100-SXM4-80GB"] * 4, "ram_total_gb": 1007.7},
+        "scope": "machine"}
+
+
 def rows(n: int):
     t0 = time.time() - 180 * 86400
     for i in range(n):
@@ -34,7 +43,7 @@ def rows(n: int):
         dur = 600.0 + (i % 97) * 10
         run = (f"run-{i:06d}", "lab", json.dumps([f"sweep{i % 50}"]), "python train.py",
                f"node{i % 64}", 1000 + i, "finished", 0, start, start + dur, start + dur, dur,
-               dur * 350.0, 1.0, 5.0, json.dumps({"region": "FR"}), json.dumps({"hparams": {"lr": i}}))
+               dur * 350.0, 1.0, 5.0, json.dumps({"region": "FR"}), json.dumps({**META, "hparams": {"lr": i}}))
         doms = [(i, 0, "cpu:0", "cpu", "rapl", "measured", "RAPL", dur * 50.0, 1),
                 (i, 1, "gpu:0", "gpu", "nvml", "measured", "NVML", dur * 300.0, 1)]
         yield run, doms
