@@ -1,6 +1,7 @@
 """Ray Tune on a real local cluster (``ray.init(num_cpus=2)``), trials over a fake RAPL machine."""
 import logging
 import os
+import signal
 import time
 
 import pytest
@@ -24,10 +25,17 @@ def cluster():
     # the workers import this module (the trainable lives here) and wattprint from this checkout
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.pathsep.join([here, os.path.dirname(here), os.environ.get("PYTHONPATH", "")])
+    # ray.init installs its own SIGTERM (and SIGINT) handlers and shutdown leaves them: put the
+    # test process's back, or later tests of wattprint's signal handling see Ray's
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
              runtime_env={"env_vars": {"PYTHONPATH": path}})
-    yield
-    ray.shutdown()
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        for s, handler in saved.items():
+            signal.signal(s, handler)
 
 
 @pytest.fixture

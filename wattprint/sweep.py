@@ -23,6 +23,7 @@ a share of the whole sweep's. It says what stopping the search there would have 
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 from .totals import accumulate
 from .units import J_PER_KWH
@@ -130,12 +131,8 @@ def analyse(runs, *, study: str | None = None, direction: str | None = None, pct
         direction = dirs.pop() if len(dirs) == 1 else "minimize"
     notes: list = []
 
-    class Sum:  # what totals.accumulate adds into
-        runs = co2e_runs = 0
-        energy_kwh_it = energy_kwh = 0.0
-        co2e_kg = cost_usd_low = cost_usd_high = electricity_cost_usd = None
-
-    tot = Sum()
+    tot = SimpleNamespace(runs=0, co2e_runs=0, energy_kwh_it=0.0, energy_kwh=0.0, co2e_kg=None,  # for
+                          cost_usd_low=None, cost_usd_high=None, electricity_cost_usd=None)  # accumulate
     trials = []
     for rec in recs:
         sw = rec.meta["sweep"]

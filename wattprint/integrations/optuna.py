@@ -98,8 +98,8 @@ def tracked(objective, *, project=None, budget_kwh=None, budget_co2e_kg=None,
             write_sweep(run, sweep)
             run.stop(status)
             _finish(run, trial)
-            if budgets:
-                _over_budget(study, budgets)  # stops the study (and says so) when it is spent
+            if budgets:  # stops the study (and says so) when the next trial would pass a budget
+                _over_budget(study, budgets, ended=trial.number)
 
     wrapped.__name__ = getattr(objective, "__name__", "objective")
     wrapped.__doc__ = objective.__doc__
@@ -141,11 +141,13 @@ def _finish(run, trial) -> None:
     trial.set_user_attr("co2e_kg", fp.co2e_kg if fp is not None else None)
 
 
-def _over_budget(study, budgets: dict, own: int | None = None) -> bool:
-    """Spent + running trials + one more trial, predicted, over a budget: stop the study."""
+def _over_budget(study, budgets: dict, own: int | None = None, ended: int | None = None) -> bool:
+    """Spent + running trials + one more trial, predicted, over a budget: stop the study.
+    ``own``: the trial about to start; ``ended``: the trial whose objective just returned (still
+    RUNNING in Optuna's eyes, its energy already in its user_attrs)."""
     trials = study.get_trials(deepcopy=False)
-    done = [t for t in trials if t.state.name in FINISHED and "energy_kwh" in t.user_attrs]
-    running = sum(1 for t in trials if t.state.name == "RUNNING" and t.number != own)
+    done = [t for t in trials if "energy_kwh" in t.user_attrs and (t.state.name in FINISHED or t.number == ended)]
+    running = sum(1 for t in trials if t.state.name == "RUNNING" and t.number not in (own, ended))
     for name, attr, show in (("budget_kwh", "energy_kwh", fmt.energy), ("budget_co2e_kg", "co2e_kg", fmt.mass)):
         limit = budgets.get(name)
         values = [t.user_attrs.get(attr) for t in done]

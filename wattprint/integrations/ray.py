@@ -111,6 +111,8 @@ class WattprintCallback(tune.Callback):
             if value is not None and positive(value) is None:
                 raise UsageError(f"{opt(name)}{value!r}: give a positive number")
         self.project, self.store_path, self.metric = project, store, metric
+        self.run_ids: set = set()  # this experiment's trials: budgets count these only
+        self.ended = 0             # trials ended so far: the search budget is checked when it grows
         self.stopper = _Budget(self, budget_kwh, budget_co2e_kg, trial_budget_kwh)
 
     def open_store(self):
@@ -119,6 +121,9 @@ class WattprintCallback(tune.Callback):
 
         return open_store(self.store_path)
 
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.run_ids.add(f"ray-{trial.trial_id}")
+
     def on_trial_complete(self, iteration, trials, trial, **info):
         self._ended(trial, "TERMINATED")
 
@@ -126,6 +131,7 @@ class WattprintCallback(tune.Callback):
         self._ended(trial, "ERROR")
 
     def _ended(self, trial, state) -> None:
+        self.ended += 1
         result = trial.last_result or {}
         value = result.get(self.metric) if self.metric else None
         try:
@@ -148,6 +154,7 @@ class _Budget(tune.Stopper):
         self.budgets = {"budget_kwh": budget_kwh, "budget_co2e_kg": budget_co2e_kg}
         self.trial_budget_kwh = trial_budget_kwh
         self.stopped = False  # Tune calls a stopper from its one control loop: no lock (and it is pickled)
+        self.checked = 0      # trials ended at the last check
 
     def __call__(self, trial_id, result) -> bool:
         if self.trial_budget_kwh is None:
@@ -166,13 +173,15 @@ class _Budget(tune.Stopper):
     def stop_all(self) -> bool:
         if self.stopped:
             return True
-        if all(v is None for v in self.budgets.values()):
+        if all(v is None for v in self.budgets.values()) or self.cb.ended == self.checked:
             return False
+        self.checked = self.cb.ended
         from ..report.data import footprint_or_note
         from ..sweep import trials_of
 
         try:
-            recs = trials_of(self.cb.open_store().list_runs(project=self.cb.project))
+            recs = [r for r in trials_of(self.cb.open_store().list_runs(project=self.cb.project))
+                    if r.id in self.cb.run_ids]
         except Exception:
             return False
         done = [r for r in recs if r.status != "running"]
