@@ -30,7 +30,7 @@ class TrackersPlugin:
         self.state: dict = {}      # tracker name -> what it logs to, or "failed: ..."
         self._lock = threading.Lock()       # the points, and the trackers list
         self._send = threading.Lock()       # one writer at a time
-        self._points: list = []             # (step, t, energy_j, power_w) to send
+        self._points: list = []             # (step, t, energy_j, power_w, final) to send
         self._last_t = None                 # run time of the last point noted
         self._step = None
         self._reports = 0
@@ -71,7 +71,7 @@ class TrackersPlugin:
             return
         with self._lock:
             self._last_t = t
-            self._points.append((self._step, t, energy_j, _power(run)))
+            self._points.append((self._step, t, energy_j, _power(run), False))
         self._wake.set()
 
     def stopping(self, run) -> None:
@@ -87,7 +87,7 @@ class TrackersPlugin:
         m = run.energy()  # final: the energy the record stores
         step = self._step if self._step is not None else int(m.seconds)
         with self._lock:
-            self._points.append((step, m.seconds, m.total_j, _power(run)))
+            self._points.append((step, m.seconds, m.total_j, _power(run), True))
         self._send_points(run)
 
     def stopped(self, run) -> None:
@@ -126,7 +126,7 @@ class TrackersPlugin:
                 if not self._points and since >= self.idle_s:  # no progress lately (or yet)
                     m = run.energy(fresh=False)
                     step = self._step if self._step is not None else int(t)
-                    self._points.append((step, m.seconds, m.total_j, _power(run)))
+                    self._points.append((step, m.seconds, m.total_j, _power(run), False))
                     self._last_t = t
             self._send_points(run)
 
@@ -134,18 +134,18 @@ class TrackersPlugin:
         with self._send:
             with self._lock:
                 points, self._points = self._points, []
-            for step, t, energy_j, power_w in points:
-                metrics = self._metrics(run, t, energy_j, power_w)
+            for step, t, energy_j, power_w, final in points:
+                metrics = self._metrics(run, t, energy_j, power_w, final)
                 for tracker in list(self.trackers):
                     self._call(tracker, "log", metrics, step)
 
-    def _metrics(self, run, t: float, energy_j: float, power_w: float) -> dict:
+    def _metrics(self, run, t: float, energy_j: float, power_w: float, final: bool) -> dict:
         kwh = energy_j / J_PER_KWH
         out = {base.ENERGY: kwh, base.POWER: power_w}
         if self._co2e_per_kwh is not None:
             out[base.CO2E] = kwh * self._co2e_per_kwh
-        if run.total is not None and run.status == "running":
-            out.update(_prediction(run))
+        if run.total is not None and not final:  # at the end the total is known, not predicted
+            out.update(_prediction(run, t))
         return out
 
     def _call(self, tracker, method: str, *args) -> None:
@@ -220,11 +220,13 @@ def _co2e_per_kwh(location: dict):
         return None
 
 
-def _prediction(run) -> dict:
-    """The predicted total and its range, once the prediction is reliable."""
+def _prediction(run, t: float) -> dict:
+    """The predicted total and its range as of run time ``t``, once the prediction is reliable
+    (from the progress rows up to ``t``: the writer thread may send a point late)."""
     from ...predict import extrapolate
 
-    pred = extrapolate(run.progress_rows(), run.total, unit=run.unit, resolution_s=run.interval)
+    rows = [r for r in run.progress_rows() if r[0] <= t]
+    pred = extrapolate(rows, run.total, unit=run.unit, resolution_s=run.interval)
     if not pred.reliable or pred.energy_kwh is None:
         return {}
     out = {base.PREDICTED: pred.energy_kwh, base.PREDICTED_LOW: pred.energy_kwh_low,
