@@ -98,11 +98,18 @@ def parse_since(text: str) -> float:
     return dt.timestamp()  # naive datetimes are local time
 
 
+def _listed_footprint(record, notes: list):
+    """A run's footprint in a sum of many: no equivalents (the sum gets its own)."""
+    from .report.data import footprint_or_note
+
+    return footprint_or_note(record, notes, equivalents=False)
+
+
 def account(runs, *, footprint=None) -> dict:
     """Sum ``runs`` (store.RunRecord) into the four levels; plain data for JSON and text.
     ``footprint(record, notes)`` gives a run's footprint (None with a note when it has none)."""
     if footprint is None:
-        from .report.data import footprint_or_note as footprint
+        footprint = _listed_footprint
     from .plugins.distributed import countable
 
     runs = countable(runs)  # a job record stands for its per-rank records
@@ -153,7 +160,7 @@ def project_report(runs, *, top: int = 10, footprint=None) -> dict:
     energy and CO2e per day or week (runs by their start, in UTC), the tuning and final shares and
     the ``top`` runs with the most energy (PUE included). Sums go through ``totals.accumulate``."""
     if footprint is None:
-        from .report.data import footprint_or_note as footprint
+        footprint = _listed_footprint
     from .plugins.distributed import countable
 
     runs = countable(runs)

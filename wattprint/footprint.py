@@ -153,10 +153,11 @@ def estimate(*, hardware=None, count=1, hours=None, days=None, power_w=None, dev
 
 def for_energy(energy_kwh_it: float, hours: float, *, pue=None, region=None, cloud=None, intensity=None,
                net_intensity=None, price_low=None, price_high=None, prices=None, hardware=None, count=None,
-               tariff=None, embodied=False, provider=None, runs=None, **other) -> Footprint:
+               tariff=None, embodied=False, provider=None, runs=None, equivalents=True, **other) -> Footprint:
     """Footprint of a measured energy (IT side, before PUE) over ``hours`` of wall-clock time.
 
     ``other`` takes the rest of a stored run's location dict; those keys are named in the notes.
+    ``equivalents=False`` skips the everyday equivalents (lists of many runs show none).
     """
     e = check_positive(energy_kwh_it, "energy_kwh_it", allow_zero=True)
     h = check_positive(hours, "hours", allow_zero=True)
@@ -168,13 +169,13 @@ def for_energy(energy_kwh_it: float, hours: float, *, pue=None, region=None, clo
     return _compute(e, h, hw=hw, count=n, pue=pue, provider=provider, region=region, cloud=cloud,
                     intensity=intensity, net_intensity=net_intensity, price_low=price_low, price_high=price_high,
                     prices=prices, tariff=tariff, embodied=embodied, runs=runs, sources=[], notes=notes,
-                    inputs=inputs)
+                    inputs=inputs, equivalents=equivalents)
 
 
-def for_record(record) -> Footprint:
+def for_record(record, *, equivalents: bool = True) -> Footprint:
     """Footprint of a stored run (``RunRecord``): its IT energy over its duration, at its location."""
     hours = (record.duration_s or 0.0) / S_PER_H
-    return for_energy(record.energy_j / J_PER_KWH, hours, **dict(record.location or {}))
+    return for_energy(record.energy_j / J_PER_KWH, hours, equivalents=equivalents, **dict(record.location or {}))
 
 
 # a stored run's location keys that from_run() uses when the caller gives none
@@ -244,7 +245,7 @@ def from_run(record, *, embodied=False, **kw) -> Footprint:
 def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net_intensity, price_low,
              price_high, prices, tariff, embodied, embodied_kg_per_device=None, host_embodied_kg=None,
              devices_per_host=None, lifetime_years=None, usage=None, runs=None, sources, notes, inputs,
-             cpu_server=False) -> Footprint:
+             cpu_server=False, equivalents=True) -> Footprint:
     n_runs = _count(runs, "runs")
     p = datasets.resolve_pue(pue=pue, provider=provider, cloud=cloud)
     sources.insert(0, p.as_source("pue"))
@@ -288,6 +289,7 @@ def _compute(e_it, h, *, hw, count, pue, provider, region, cloud, intensity, net
                    inputs=inputs, sources=sources, notes=notes)
     if fp.co2e_kg is not None:
         fp.co2e_lbs = fp.co2e_kg / LB_KG
+    if fp.co2e_kg is not None and equivalents:
         fp.equivalents = equivalents_for(fp.co2e_kg, fp.energy_kwh)
         sources.extend({"factor": "equivalent", "value": e["per_item"], "unit": e["per_item_unit"],
                         "source": e["source"], "url": e["url"], "year": e["year"], "name": e["name"], "note": ""}

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "campaign": ("campaign", "sum all runs of a project: one model, tuning, the whole R&D"),
     "export": ("export", "export runs, samples, windows, progress and predictions as CSV or JSON Lines"),
     "merge": ("merge", "merge per-node records of a multi-node job"),
+    "store": ("store", "copy runs between stores (SQLite, PostgreSQL); create a shared store's tables"),
     "exporter": ("prometheus", "serve this node's energy counters to Prometheus"),
     "regions": ("regions", "list known regions and their grid carbon intensity"),
     "hardware": ("hardware", "list known accelerators and their power"),

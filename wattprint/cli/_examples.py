@@ -48,6 +48,14 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("wattprint report --project bert --since 30d -o bert.html",
          "a project's report: Table 4 levels, energy and CO2e by day, tuning share, costliest runs"),
     ],
+    "store": [
+        ("wattprint store copy /scratch/wattprint/ postgresql://alice@db.lab.example/lab",
+         "per-node stores in a directory into the lab's PostgreSQL database"),
+        ("wattprint store copy node0.sqlite node1.sqlite postgresql://alice@db.lab.example/lab --json",
+         "two stores, counts as JSON; running it again adds nothing"),
+        ("wattprint store init postgresql://admin@db.lab.example/lab",
+         "create the tables before granting access (docs/store.md)"),
+    ],
     "plan": [
         ("wattprint plan --params 7e9 --tokens 2e12 --hardware H100,A100 --where all-clouds",
          "a 7B model on 2T tokens: H100 or A100, in which cloud region"),

@@ -74,7 +74,7 @@ def table(runs) -> str:
         if not any((r.location or {}).get(k) not in (None, "") for k in ("region", "cloud", "intensity")):
             co2.append("-")
             continue
-        fp = footprint_or_note(r, [])
+        fp = footprint_or_note(r, [], equivalents=False)
         co2.append(fp.co2e_kg if fp is not None and fp.co2e_kg is not None else "?")
     kg = [c for c in co2 if not isinstance(c, str)]
     es = energy_scale([r.energy_kwh for r in runs])

@@ -41,12 +41,13 @@ def source_text(s: dict | None, unknown: str = "source unknown") -> str:
     return text
 
 
-def footprint_or_note(record, notes: list):
-    """The run's footprint, or None with the reason in ``notes`` (a report never fails on it)."""
+def footprint_or_note(record, notes: list, *, equivalents: bool = True):
+    """The run's footprint, or None with the reason in ``notes`` (a report never fails on it).
+    ``equivalents=False`` for lists of many runs: the equivalents are half of the work."""
     try:
         from ..footprint import for_record  # imported when needed: reports are drawn after a run
 
-        return for_record(record)
+        return for_record(record, equivalents=equivalents)
     except UsageError as e:
         notes.append(f"footprint not computed: {e}")
     except Exception as e:  # a broken table or model must not hide the measured energy

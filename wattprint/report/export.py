@@ -340,7 +340,7 @@ def columns(table: str) -> list[str]:
 def _rows(store, runs, table):
     for rec in runs:
         if table == "runs":
-            yield run_row(rec, footprint_or_note(rec, []), store.count_samples(rec.key))
+            yield run_row(rec, footprint_or_note(rec, [], equivalents=False), store.count_samples(rec.key))
         elif table == "domains":
             yield from domain_rows(rec)
         elif table == "windows":

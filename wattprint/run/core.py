@@ -24,7 +24,7 @@ from .devices import open_meters
 from .measurement import Measurement, Window, check_window_name, sync_devices
 from .options import Options, options as make_options, unknown_option
 from .plugins import plugins_for
-from .recorder import Recorder, first_record, new_run_id
+from .recorder import Recorder, create_record, first_record, new_run_id
 
 log = logging.getLogger("wattprint")
 
@@ -115,7 +115,8 @@ class Run:
             self.started_at = time.time()
             record = first_record(self, meta)
             self._meta = dict(record.meta)
-            self._key = self.store.create_run(record)
+            self._key = create_record(self.store, record, fixed=bool(self.options.run_id or self.placement.run_id))
+            self.run_id = record.id  # a generated id another writer took is drawn again
         except BaseException:
             nested.leave(self)
             if self._discovery is not None:
@@ -286,7 +287,6 @@ class Run:
     def predict(self, total: float | None = None):
         """The predicted whole-run energy, time, CO2e and cost (``wattprint.Prediction``)."""
         from ..predict import predict_run
-
         return predict_run(self, total)
 
     def record_prediction(self, t: float, data: dict) -> None:

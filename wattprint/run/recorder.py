@@ -13,7 +13,7 @@ import os
 import threading
 import time
 
-from ..store import DomainTotal, RunRecord, hostname
+from ..store import DomainTotal, RunIdTaken, RunRecord, hostname
 
 log = logging.getLogger("wattprint")
 
@@ -227,6 +227,19 @@ def system_info(run) -> dict:
     except Exception:  # a missing /proc or psutil: the record is written anyway
         pass
     return info
+
+
+def create_record(store, record: RunRecord, *, fixed: bool) -> int:
+    """The store key of a new run's record. A generated id that another writer took in the same
+    second (many writers on one PostgreSQL store) is drawn again; an id asked for is not."""
+    for attempt in range(5):
+        try:
+            return store.create_run(record)
+        except RunIdTaken:
+            if fixed or attempt == 4:
+                raise
+            record.id = new_run_id()
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def first_record(run, meta: dict) -> RunRecord:
