@@ -173,3 +173,11 @@ def test_trial_budget_prunes_on_the_live_prediction_before_it_is_spent(rapl, sto
     assert study.trials[0].state.name == "PRUNED" and rec.status == "stopped"
     assert rec.done < steps
     assert rec.energy_j / 3.6e6 < budget_kwh  # stopped on the prediction, not on what was spent
+
+
+def test_a_nan_objective_is_stored_without_a_value(rapl, store_path):
+    study = optuna.create_study()
+    study.optimize(tracked(lambda trial: float("nan"), **_opts(rapl, store_path)), n_trials=1)
+    (rec,) = Store.open(store_path).list_runs(project="sweep-test")
+    assert study.trials[0].state.name == "FAIL"  # Optuna's own verdict on a NaN
+    assert rec.meta["sweep"]["value"] is None and rec.meta["sweep"]["state"] == "FAIL"

@@ -3,10 +3,18 @@ a machine that other trials ran on at the same time (the rule is in ``wattprint.
 from __future__ import annotations
 
 import logging
+import math
 
 log = logging.getLogger("wattprint")
 
 SHARE_RULE = "each stretch of time split equally between the sweep trials running on the host then"
+
+
+def number(value):
+    """An objective value as stored: a finite number, else None (a NaN cannot go into JSON)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def write_sweep(run, sweep: dict) -> None:

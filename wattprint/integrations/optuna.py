@@ -35,7 +35,7 @@ from ..errors import UsageError
 from .. import fmt
 from ..fmt import opt
 from ..units import J_PER_KWH, positive
-from ._trials import finish_trial, write_sweep
+from ._trials import finish_trial, number, write_sweep
 
 log = logging.getLogger("wattprint")
 
@@ -57,8 +57,7 @@ def tracked(objective, *, project=None, budget_kwh=None, budget_co2e_kg=None,
             if positive(value) is None:
                 raise UsageError(f"{opt(name)}{value!r}: give a positive number")
             budgets[name] = positive(value)
-    for key in ("budget_kwh", "budget_co2e_kg", "on_exceed"):
-        track_options.pop(key, None)
+    track_options.pop("on_exceed", None)  # a trial over its own budget is always pruned
     if trial_budget_kwh is not None or trial_budget_co2e_kg is not None:
         track_options.update(budget_kwh=trial_budget_kwh, budget_co2e_kg=trial_budget_co2e_kg,
                              on_exceed="stop")
@@ -84,7 +83,9 @@ def tracked(objective, *, project=None, budget_kwh=None, budget_co2e_kg=None,
         status, value, state = "failed", None, "FAIL"
         try:
             value = objective(trial)
-            status, state = "finished", "COMPLETE"
+            # as Optuna judges it: a NaN or a non-number fails the trial (a list: multi-objective)
+            ok = number(value) is not None or isinstance(value, (list, tuple))
+            status, state = "finished", "COMPLETE" if ok else "FAIL"
             return value
         except optuna.TrialPruned:
             status, state = "stopped", "PRUNED"
@@ -94,7 +95,7 @@ def tracked(objective, *, project=None, budget_kwh=None, budget_co2e_kg=None,
             raise
         finally:
             sweep.update(params=dict(trial.params), state=state,
-                         value=value if isinstance(value, (int, float)) else None)
+                         value=number(value))
             write_sweep(run, sweep)
             run.stop(status)
             _finish(run, trial)

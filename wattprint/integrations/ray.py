@@ -35,7 +35,7 @@ from .. import fmt
 from ..errors import UsageError
 from ..fmt import opt
 from ..units import J_PER_KWH, positive
-from ._trials import finish_trial, write_sweep
+from ._trials import finish_trial, number, write_sweep
 
 log = logging.getLogger("wattprint")
 
@@ -139,7 +139,7 @@ class WattprintCallback(tune.Callback):
             rec = store.get_run(f"ray-{trial.trial_id}")
             meta = dict(rec.meta)
             sweep = dict(meta.get("sweep") or {})
-            sweep.update(state=state, value=value if isinstance(value, (int, float)) else None)
+            sweep.update(state=state, value=number(value))
             meta["sweep"] = sweep
             store.update_run(rec.key, meta=meta)
         except Exception as e:  # a record missing or a store hiccup must not fail the search
