@@ -186,3 +186,27 @@ def test_open_store_picks_the_backend(tmp_path):
         open_store("mysql://u:pw@db.example/runs")
     with pytest.raises(TypeError):
         Store()
+
+
+def test_newest_reads_only_the_last_runs_and_counts_filter(any_store):
+    st = Store.open(any_store)
+    t0 = time.time() - 1000
+    for i in range(12):
+        rec = _rec(f"r{i:02d}", project="a" if i % 3 else "b", tags=["tuning"] if i % 2 else [])
+        rec.started_at = t0 + i  # distinct start times: the order is the start order
+        st.create_run(rec)
+    every = [r.id for r in st.list_runs()]
+    assert every == [f"r{i:02d}" for i in range(12)]
+    assert [r.id for r in st.list_runs(newest=3)] == every[-3:]  # oldest first, like list_runs
+    assert [r.id for r in st.list_runs(newest=50)] == every
+    assert st.list_runs(newest=0) == []
+    of_a = [r.id for r in st.list_runs(project="a")]
+    assert [r.id for r in st.list_runs(project="a", newest=2)] == of_a[-2:]
+    tuned = [r.id for r in st.list_runs(tag="tuning")]
+    assert [r.id for r in st.list_runs(tag="tuning", newest=2)] == tuned[-2:]
+    assert all(r.domains and r.domains[0].name == "cpu:0" for r in st.list_runs(newest=4))
+    assert st.count_runs() == 12 and st.count_runs(project="a") == len(of_a) == 8
+    assert st.count_runs(tag="tuning") == len(tuned) == 6
+    assert st.count_runs(project="b", tag="tuning") == len([r for r in st.list_runs(project="b")
+                                                            if "tuning" in r.tags])
+    st.close()

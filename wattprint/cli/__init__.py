@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("predict", "predict a stored or running run's total footprint"),
     "report": ("report", "write a run's report as HTML, Markdown or LaTeX"),
     "campaign": ("campaign", "sum all runs of a project: one model, tuning, the whole R&D"),
+    "sweep": ("sweep", "a search's trials: energy, Pareto front, and what the last point of accuracy cost"),
     "export": ("export", "export runs, samples, windows, progress and predictions as CSV or JSON Lines"),
     "merge": ("merge", "merge per-node records of a multi-node job"),
     "store": ("store", "copy runs between stores (SQLite, PostgreSQL); create a shared store's tables"),

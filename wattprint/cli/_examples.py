@@ -48,6 +48,14 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("wattprint report --project bert --since 30d -o bert.html",
          "a project's report: Table 4 levels, energy and CO2e by day, tuning share, costliest runs"),
     ],
+    "sweep": [
+        ("wattprint sweep --project bert",
+         "every trial with its energy, CO2e and cost, the Pareto front and the 'within 1 %' sentence"),
+        ("wattprint sweep --project bert --study lr-search --within 0.5 --json",
+         "one study, within 0.5 % of the best, as JSON"),
+        ("wattprint sweep --project bert --direction maximize --html sweep.html",
+         "a higher objective is better; the page plots objective against cumulative energy"),
+    ],
     "store": [
         ("wattprint store copy /scratch/wattprint/ postgresql://alice@db.lab.example/lab",
          "per-node stores in a directory into the lab's PostgreSQL database"),

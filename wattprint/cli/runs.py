@@ -30,19 +30,21 @@ def run(args) -> int:
     if args.command == "show":
         return _show(store, args)
     limit = _limit(args)
-    runs = store.list_runs(project=args.project, tag=args.tag)[::-1]  # newest first
-    shown = runs[:limit] if limit else runs
+    # newest first; with a limit only those runs are read (a lab store holds 100,000)
+    shown = store.list_runs(project=args.project, tag=args.tag, newest=limit)[::-1]
     if args.json:
         print_json([r.as_dict() for r in shown])
         return 0
-    if not runs:
+    if not shown:
         filtered = " match the filters" if args.project or args.tag else ""
         print(printable(f"no runs{filtered} in {store.path}"))
         return 0
     print(table(shown))
-    more = len(runs) - len(shown)
+    total = len(shown) if limit is None or len(shown) < limit else store.count_runs(project=args.project,
+                                                                                  tag=args.tag)
+    more = total - len(shown)
     if more:
-        print(f"{len(shown)} newest of {len(runs)} runs shown; {more} older: --limit {len(runs)} "
+        print(f"{len(shown)} newest of {total} runs shown; {more} older: --limit {total} "
               "or --all lists them")
     return 0
 

@@ -120,18 +120,21 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def _find_runs(self, *, run_id: str | None = None, id_prefix: str | None = None,
                    project: str | None = None, since: float | None = None,
-                   job_id: str | None = None) -> list[RunRecord]:
+                   job_id: str | None = None, newest: int | None = None) -> list[RunRecord]:
         """Runs as stored (with domains, ordered by idx) matching every criterion given, ordered
         by (started_at, key). ``id_prefix`` matches ids starting with it, literally (no
-        wildcards), ASCII case-insensitively; ``since``: started_at >= since."""
+        wildcards), ASCII case-insensitively; ``since``: started_at >= since; ``newest``: only
+        the last N in that order (read as N, not as all of them)."""
 
     @abc.abstractmethod
-    def _count_runs(self) -> int:
-        """Number of runs in the store."""
+    def _count_runs(self, project: str | None = None) -> int:
+        """Number of runs in the store (of ``project``)."""
 
-    def count_runs(self) -> int:
-        """Number of runs in the store (one query, whatever the backend)."""
-        return self._count_runs()
+    def count_runs(self, *, project: str | None = None, tag: str | None = None) -> int:
+        """Number of runs (of ``project``, with ``tag``): one query unless a tag is given."""
+        if tag is None:
+            return self._count_runs(project)
+        return sum(tag in r.tags for r in self._find_runs(project=project))
 
     def _live(self, rec: RunRecord) -> RunRecord:
         if rec.status == "running" and self._looks_dead(rec):
@@ -147,12 +150,19 @@ class Store(abc.ABC):
         return time.time() - rec.updated_at > stale
 
     def list_runs(self, *, project: str | None = None, tag: str | None = None,
-                  since: float | None = None, job_id: str | None = None) -> list[RunRecord]:
-        """Runs matching every filter given, oldest first; a ``running`` run whose process is
-        gone (or, on another host, whose heartbeat stopped) reads as ``interrupted``."""
-        runs = self._find_runs(project=project, since=since, job_id=job_id)
-        if tag is not None:
-            runs = [r for r in runs if tag in r.tags]
+                  since: float | None = None, job_id: str | None = None,
+                  newest: int | None = None) -> list[RunRecord]:
+        """Runs matching every filter given, oldest first (``newest``: only the last N, and only
+        they are read); a ``running`` run whose process is gone (or, on another host, whose
+        heartbeat stopped) reads as ``interrupted``."""
+        if newest is not None and tag is None:
+            runs = self._find_runs(project=project, since=since, job_id=job_id, newest=newest)
+        else:
+            runs = self._find_runs(project=project, since=since, job_id=job_id)
+            if tag is not None:
+                runs = [r for r in runs if tag in r.tags]
+            if newest is not None:
+                runs = runs[len(runs) - newest:] if newest < len(runs) else runs
         return [self._live(r) for r in runs]
 
     def get_run(self, run_id: str) -> RunRecord:

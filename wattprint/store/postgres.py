@@ -230,7 +230,7 @@ class PostgresStore(Store):
 
     # -- reading runs ---------------------------------------------------------------------
     def _find_runs(self, *, run_id=None, id_prefix=None, project=None, since=None,
-                   job_id=None) -> list[RunRecord]:
+                   job_id=None, newest=None) -> list[RunRecord]:
         if self._empty and self.readonly:
             return []
         clauses, params = [], []
@@ -251,12 +251,18 @@ class PostgresStore(Store):
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         cols = ", ".join("r." + c for c in ("key",) + RUN_FIELDS)
         # two queries in one snapshot, whatever the number of runs (never one per run)
+        dcols = ", ".join("d." + c for c in _DOMAIN_COLS.split(", "))
         with self._read() as db, db.transaction():
-            rows = db.execute(f"SELECT {cols} FROM runs r {where} ORDER BY r.started_at, r.key",
-                              params).fetchall()
-            doms = db.execute(f"SELECT d.run, {', '.join('d.' + c for c in _DOMAIN_COLS.split(', '))}"
-                              f" FROM domains d JOIN runs r ON r.key = d.run {where} "
-                              "ORDER BY d.run, d.idx", params).fetchall()
+            if newest is None:
+                rows = db.execute(f"SELECT {cols} FROM runs r {where} ORDER BY r.started_at, r.key",
+                                  params).fetchall()
+                doms = db.execute(f"SELECT d.run, {dcols} FROM domains d JOIN runs r ON r.key = d.run "
+                                  f"{where} ORDER BY d.run, d.idx", params).fetchall()
+            else:  # the last N, read as N
+                rows = db.execute(f"SELECT {cols} FROM runs r {where} ORDER BY r.started_at DESC, "
+                                  "r.key DESC LIMIT %s", params + [int(newest)]).fetchall()[::-1]
+                doms = db.execute(f"SELECT d.run, {dcols} FROM domains d WHERE d.run = ANY(%s) "
+                                  "ORDER BY d.run, d.idx", ([r[0] for r in rows],)).fetchall()
         by_run: dict = {}
         for d in doms:
             by_run.setdefault(d[0], []).append(d[1:])
@@ -283,11 +289,13 @@ class PostgresStore(Store):
                                    in_total=bool(r[9])) for r in doms]
         return rec
 
-    def _count_runs(self) -> int:
+    def _count_runs(self, project=None) -> int:
         if self._empty and self.readonly:
             return 0
         with self._read() as db:
-            return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+            if project is None:
+                return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+            return db.execute("SELECT count(*) FROM runs WHERE project = %s", (project,)).fetchone()[0]
 
     # -- reading a run's rows -------------------------------------------------------------
     def _rows(self, query: str, params) -> list:

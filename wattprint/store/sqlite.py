@@ -276,7 +276,7 @@ class SQLiteStore(Store):
         return rec
 
     def _find_runs(self, *, run_id=None, id_prefix=None, project=None, since=None,
-                   job_id=None) -> list[RunRecord]:
+                   job_id=None, newest=None) -> list[RunRecord]:
         clauses, params = [], []
         if run_id is not None:
             clauses.append("id = ?")
@@ -296,14 +296,21 @@ class SQLiteStore(Store):
             params.append(job_id)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         cols = ", ".join(("key",) + RUN_FIELDS)
+        order = "ORDER BY started_at, key"
+        if newest is not None:  # the last N, read as N
+            order = "ORDER BY started_at DESC, key DESC LIMIT ?"
+            params.append(int(newest))
         with self._read() as db:
-            rows = db.execute(f"SELECT {cols} FROM runs {where} ORDER BY started_at, key",
-                                    params).fetchall()
+            rows = db.execute(f"SELECT {cols} FROM runs {where} {order}", params).fetchall()
+            if newest is not None:
+                rows.reverse()
             return [self._record(db, r) for r in rows]
 
-    def _count_runs(self) -> int:
+    def _count_runs(self, project=None) -> int:
         with self._read() as db:
-            return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+            if project is None:
+                return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+            return db.execute("SELECT count(*) FROM runs WHERE project = ?", (project,)).fetchone()[0]
 
     # -- reading a run's rows -------------------------------------------------------------
     def samples(self, key: int, *, domain: int | None = None):
