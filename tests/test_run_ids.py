@@ -29,3 +29,12 @@ def test_an_id_asked_for_that_is_taken_is_refused_not_renamed(store_path):
             raise AssertionError("the training must not start")
     assert isinstance(e.value, RunIdTaken) and "mine" in str(e.value)
     assert [r.id for r in open_store(store_path, readonly=True).list_runs()] == ["mine"]
+
+
+def test_a_record_updated_after_the_end_reads_back_updated(store_path):
+    with wattprint.track(store=store_path, interval=0.05, quiet=True) as run:
+        pass
+    assert "late" not in run.record.meta  # read (and kept) once the run ended
+    run.update_record(meta={**run.record.meta, "late": "a tracker's mark"})
+    assert run.record.meta["late"] == "a tracker's mark"
+    assert open_store(store_path, readonly=True).get_run(run.run_id).meta["late"] == "a tracker's mark"

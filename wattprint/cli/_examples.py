@@ -6,8 +6,8 @@ from __future__ import annotations
 EXAMPLES: dict[str, list[tuple[str, str]]] = {
     "run": [
         ("wattprint run -- python train.py", "measure a training script, then print its energy"),
-        ("wattprint run --project bert --tag final --region FR -- python train.py --epochs 3",
-         "file the run under a project and tag, with CO2e for the French grid"),
+        ("wattprint run --project bert --tag final --region FR --log-to mlflow -- python train.py --epochs 3",
+         "file the run under a project and tag, with CO2e for the French grid; energy in MLflow too"),
         ("wattprint run --total 10 --unit epoch --json-out run.json -- python train.py",
          "predict the total as epochs finish; write the summary to run.json"),
     ],

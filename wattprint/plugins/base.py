@@ -5,7 +5,8 @@ A plugin is any object with some of the hooks below; the run calls them in order
 thread named. A plugin sees the run only through its public surface (``run.options``,
 ``run.run_id``, ``run.status``, ``run.domains``, ``run.counted``, ``run.energy()``,
 ``run.power()``, ``run.last_progress``, ``run.progress_rows()``, ``run.started_at``,
-``run.elapsed()``, ``run.placement``, ``run.store``, ``run.update_record()``,
+``run.elapsed()``, ``run.interval``, ``run.placement``, ``run.rank``, ``run.store``, and after
+the final write ``run.record`` and ``run.result``; it writes through ``run.update_record()``,
 ``run.record_prediction()``, ``run.represent()``) and never reads another plugin.
 
 A hook that raises is logged once and ignored, so a plugin cannot stop the training. Two

@@ -309,8 +309,8 @@ class Run:
             return
         if "meta" in fields:
             self._meta = dict(fields["meta"])
-        if "id" in fields:
-            self.run_id = fields["id"]
+        self.run_id = fields.get("id", self.run_id)
+        self._record = self._record if self.status in ("new", "running") else None  # reread once ended
         if "id" in fields or "job_id" in fields:  # a job id settled late (distributed)
             self.placement = dataclasses.replace(
                 self.placement, run_id=fields.get("id", self.placement.run_id),
