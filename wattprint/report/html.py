@@ -253,7 +253,8 @@ def render(runs: list) -> str:
     title = f"wattprint report: {ids}" if len(runs) <= 3 else f"wattprint report: {len(runs)} runs"
     rec = runs[0].record
     projects = sorted({r.record.project or "–" for r in runs})
-    sub = (f"project {rec.project or '–'} · {rec.host or 'host unknown'} · started {when(rec.started_at)}"
+    sub = ((f"project {rec.project} · " if rec.project else "no project · ")
+           + f"{rec.host or 'host unknown'} · started {when(rec.started_at)}"
            if len(runs) == 1 else f"{len(runs)} runs · project{'s' if len(projects) > 1 else ''} "
            + ", ".join(projects))
     h = [f'<p class="muted">{esc(sub)}</p>']
