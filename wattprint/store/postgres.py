@@ -19,7 +19,7 @@ from ..errors import UsageError
 from ..fmt import opt
 from . import postgres_schema as schema
 from .base import RunIdTaken, Store
-from .records import JSON_FIELDS, RUN_FIELDS, DomainTotal, RunRecord
+from .records import DOMAIN_COLS, RUN_FIELDS, RunRecord, column_values, record_from_row, record_values
 
 try:
     import psycopg
@@ -30,8 +30,6 @@ _RUN_TABLES = ("domains", "samples", "windows", "progress", "predictions")
 _SAMPLE_CHUNK = 10000
 _BACKOFF_MAX_S = 60.0
 _inherited: list = []  # a forked child's copies of its parent's connections: never used, never closed
-_KEY_FIELDS = ("key",) + RUN_FIELDS
-_DOMAIN_COLS = "idx, name, kind, source, label, method, device, node, energy_j, in_total"
 # libpq keeps a dead server from hanging a flush: connect and TCP timeouts, keepalives.
 _CONNECT = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10,
             "keepalives_interval": 5, "keepalives_count": 3, "tcp_user_timeout": 30000,
@@ -50,10 +48,6 @@ def mask(text: str) -> str:
     for pattern, repl in _PASSWORD:
         text = pattern.sub(repl, text)
     return text
-
-
-def _json_fields(fields: dict) -> list:
-    return [json.dumps(v) if c in JSON_FIELDS else v for c, v in fields.items()]
 
 
 class PostgresStore(Store):
@@ -164,14 +158,7 @@ class PostgresStore(Store):
         return rec.key
 
     def _insert_run(self, db, rec: RunRecord) -> int:
-        values = []
-        for c in RUN_FIELDS:
-            v = getattr(rec, c)
-            if c in JSON_FIELDS:
-                v = json.dumps(v or JSON_FIELDS[c]())
-            elif c == "degraded":
-                v = int(bool(v))
-            values.append(v)
+        values = record_values(rec)
         row = db.execute(f"INSERT INTO runs ({', '.join(RUN_FIELDS)}) VALUES "
                          f"({', '.join(['%s'] * len(RUN_FIELDS))}) ON CONFLICT (id) DO NOTHING "
                          "RETURNING key", values).fetchone()
@@ -179,7 +166,7 @@ class PostgresStore(Store):
             raise RunIdTaken(f"run id {rec.id!r} already exists in {self.path}")
         with db.cursor() as cur:
             cur.executemany(
-                f"INSERT INTO domains (run, {_DOMAIN_COLS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                f"INSERT INTO domains (run, {DOMAIN_COLS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
                 " ON CONFLICT (run, idx) DO UPDATE SET name=excluded.name, energy_j=excluded.energy_j",
                 [(row[0], d.idx, d.name, d.kind, d.source, d.label, d.method, d.device, d.node,
                   d.energy_j, int(d.in_total)) for d in rec.domains])
@@ -207,7 +194,7 @@ class PostgresStore(Store):
                                 [(key, t, json.dumps(d)) for t, d in predictions])
             if run_fields:
                 sets = ", ".join(f"{c}=%s" for c in run_fields)
-                cur.execute(f"UPDATE runs SET {sets} WHERE key=%s", (*_json_fields(run_fields), key))
+                cur.execute(f"UPDATE runs SET {sets} WHERE key=%s", (*column_values(run_fields), key))
 
     @staticmethod
     def _insert_windows(cur, key: int, windows) -> None:
@@ -251,7 +238,7 @@ class PostgresStore(Store):
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         cols = ", ".join("r." + c for c in ("key",) + RUN_FIELDS)
         # two queries in one snapshot, whatever the number of runs (never one per run)
-        dcols = ", ".join("d." + c for c in _DOMAIN_COLS.split(", "))
+        dcols = ", ".join("d." + c for c in DOMAIN_COLS.split(", "))
         with self._read() as db, db.transaction():
             if newest is None:
                 rows = db.execute(f"SELECT {cols} FROM runs r {where} ORDER BY r.started_at, r.key",
@@ -266,28 +253,7 @@ class PostgresStore(Store):
         by_run: dict = {}
         for d in doms:
             by_run.setdefault(d[0], []).append(d[1:])
-        return [self._record(r, by_run.get(r[0], ())) for r in rows]
-
-    @staticmethod
-    def _record(row, doms) -> RunRecord:
-        d = dict(zip(_KEY_FIELDS, row))
-        for c, typ in JSON_FIELDS.items():
-            v = d[c]
-            if not v or v in ("[]", "{}"):  # most tags and many locations: no parsing
-                d[c] = typ()
-                continue
-            try:
-                d[c] = json.loads(v)
-            except ValueError:
-                d[c] = typ()
-        d["degraded"] = bool(d["degraded"])
-        rec = RunRecord(**d)
-        dur = rec.duration_s or 0.0
-        rec.domains = [DomainTotal(name=r[1], kind=r[2], source=r[3], label=r[4], method=r[5],
-                                   device=r[6], node=r[7], energy_j=r[8],
-                                   avg_power_w=r[8] / dur if dur > 0 else 0.0, idx=r[0],
-                                   in_total=bool(r[9])) for r in doms]
-        return rec
+        return [record_from_row(r, by_run.get(r[0], ())) for r in rows]
 
     def _count_runs(self, project=None) -> int:
         if self._empty and self.readonly:

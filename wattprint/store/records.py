@@ -1,6 +1,7 @@
 """What a store holds about one run: its record and its per-domain totals (no storage here)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from .. import units
@@ -11,6 +12,8 @@ RUN_FIELDS = ("id", "project", "tags", "command", "cwd", "host", "pid", "pid_sta
               "interval_s", "flush_s", "degraded", "total", "unit", "done", "location", "job_id",
               "node", "rank", "meta")
 JSON_FIELDS = {"tags": list, "location": dict, "meta": dict}
+# a domain row as every backend selects it
+DOMAIN_COLS = "idx, name, kind, source, label, method, device, node, energy_j, in_total"
 
 
 @dataclass
@@ -87,3 +90,44 @@ class RunRecord:
             "location": self.location, "meta": self.meta,
             "domains": [d.as_dict() for d in self.domains],
         }
+
+
+def column_values(fields: dict) -> list:
+    """Run fields as column values: the JSON ones as text."""
+    return [json.dumps(v) if c in JSON_FIELDS else v for c, v in fields.items()]
+
+
+def record_values(rec: RunRecord) -> list:
+    """A record's ``RUN_FIELDS`` as column values (JSON as text, ``degraded`` as 0/1)."""
+    values = []
+    for c in RUN_FIELDS:
+        v = getattr(rec, c)
+        if c in JSON_FIELDS:
+            v = json.dumps(v or JSON_FIELDS[c]())
+        elif c == "degraded":
+            v = int(bool(v))
+        values.append(v)
+    return values
+
+
+def record_from_row(row, domain_rows) -> RunRecord:
+    """A record from its ``("key",) + RUN_FIELDS`` row and its ``DOMAIN_COLS`` rows, in idx
+    order; unreadable JSON reads as empty rather than hiding the run."""
+    d = dict(zip(("key",) + RUN_FIELDS, row))
+    for c, typ in JSON_FIELDS.items():
+        v = d[c]
+        if not v or v in ("[]", "{}"):  # most tags and many locations: no parsing
+            d[c] = typ()
+            continue
+        try:
+            d[c] = json.loads(v)
+        except ValueError:
+            d[c] = typ()
+    d["degraded"] = bool(d["degraded"])
+    rec = RunRecord(**d)
+    dur = rec.duration_s or 0.0
+    rec.domains = [DomainTotal(name=r[1], kind=r[2], source=r[3], label=r[4], method=r[5],
+                               device=r[6], node=r[7], energy_j=r[8],
+                               avg_power_w=r[8] / dur if dur > 0 else 0.0, idx=r[0],
+                               in_total=bool(r[9])) for r in domain_rows]
+    return rec

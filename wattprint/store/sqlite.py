@@ -22,7 +22,7 @@ from ..fmt import opt
 from . import connections, fs
 from . import sqlite_schema as schema
 from .base import RunIdTaken, Store, default_path
-from .records import JSON_FIELDS, RUN_FIELDS, DomainTotal, RunRecord
+from .records import DOMAIN_COLS, RUN_FIELDS, RunRecord, column_values, record_from_row, record_values
 
 # Tables holding rows of one run (column ``run``), besides ``runs`` itself.
 _RUN_TABLES = ("domains", "samples", "windows", "progress", "predictions")
@@ -35,10 +35,6 @@ class _Unshared(Exception):
     def __init__(self, db):
         super().__init__("unshared")
         self.db = db
-
-
-def _json_fields(fields: dict) -> list:
-    return [json.dumps(v) if c in JSON_FIELDS else v for c, v in fields.items()]
 
 
 class SQLiteStore(Store):
@@ -197,14 +193,7 @@ class SQLiteStore(Store):
         return rec.key
 
     def _insert_run(self, db, rec: RunRecord) -> int:
-        values = []
-        for c in RUN_FIELDS:
-            v = getattr(rec, c)
-            if c in JSON_FIELDS:
-                v = json.dumps(v or JSON_FIELDS[c]())
-            elif c == "degraded":
-                v = int(bool(v))
-            values.append(v)
+        values = record_values(rec)
         try:
             cur = db.execute(f"INSERT INTO runs ({', '.join(RUN_FIELDS)}) VALUES "
                              f"({', '.join('?' * len(RUN_FIELDS))})", values)
@@ -236,7 +225,7 @@ class SQLiteStore(Store):
                                [(key, t, json.dumps(d)) for t, d in predictions])
             if run_fields:
                 sets = ", ".join(f"{c}=?" for c in run_fields)
-                db.execute(f"UPDATE runs SET {sets} WHERE key=?", (*_json_fields(run_fields), key))
+                db.execute(f"UPDATE runs SET {sets} WHERE key=?", (*column_values(run_fields), key))
 
     @staticmethod
     def _insert_windows(db, key: int, windows) -> None:
@@ -256,24 +245,8 @@ class SQLiteStore(Store):
 
     # -- reading runs ---------------------------------------------------------------------
     def _record(self, db, row) -> RunRecord:
-        d = dict(zip(("key",) + RUN_FIELDS, row))
-        for c, typ in JSON_FIELDS.items():
-            try:
-                d[c] = json.loads(d[c]) if d[c] else typ()
-            except ValueError:
-                d[c] = typ()
-        d["degraded"] = bool(d["degraded"])
-        rec = RunRecord(**d)
-        rows = db.execute(
-            "SELECT idx, name, kind, source, label, method, device, node, energy_j, in_total "
-            "FROM domains WHERE run=? ORDER BY idx", (rec.key,)).fetchall()
-        dur = rec.duration_s or 0.0
-        rec.domains = [DomainTotal(name=r[1], kind=r[2], source=r[3], label=r[4], method=r[5],
-                                   device=r[6], node=r[7], energy_j=r[8],
-                                   avg_power_w=r[8] / dur if dur > 0 else 0.0, idx=r[0],
-                                   in_total=bool(r[9]))
-                       for r in rows]
-        return rec
+        doms = db.execute(f"SELECT {DOMAIN_COLS} FROM domains WHERE run=? ORDER BY idx", (row[0],)).fetchall()
+        return record_from_row(row, doms)
 
     def _find_runs(self, *, run_id=None, id_prefix=None, project=None, since=None,
                    job_id=None, newest=None) -> list[RunRecord]:
