@@ -7,20 +7,19 @@ breakdown, exactly as rank 0 does when torch.distributed is up.
 """
 from __future__ import annotations
 
-import glob
 import os
 
 from .errors import UsageError
 from .plugins.distributed.jobs import job_summary, write_job
 from .store import Store, open_store
+from .store.fs import stores_in
 
 
 def store_paths(sources) -> list[str]:
     paths = []
     for s in sources:
         if os.path.isdir(s):
-            found = sorted(glob.glob(os.path.join(s, "*.sqlite")) +
-                           glob.glob(os.path.join(s, "*", "*.sqlite")))
+            found = stores_in(s)
             if not found:
                 raise UsageError(f"no *.sqlite stores in {s}: point --from at the stores the "
                                  "ranks wrote (WATTPRINT_STORE)")

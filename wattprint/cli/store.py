@@ -1,7 +1,6 @@
 """``wattprint store copy SRC... DST``: copy runs between stores (SQLite files, PostgreSQL)."""
 from __future__ import annotations
 
-import glob
 import os
 import sys
 import time
@@ -34,8 +33,9 @@ def _expand(source: str) -> list[str]:
     if source.lower().startswith(_URL_PREFIXES):
         return [source]
     if os.path.isdir(source):
-        found = sorted(glob.glob(os.path.join(source, "*.sqlite")) +
-                       glob.glob(os.path.join(source, "*", "*.sqlite")))
+        from ..store.fs import stores_in
+
+        found = stores_in(source)
         if not found:
             raise UsageError(f"no *.sqlite stores in {source}: give store files or a directory "
                              "holding them")

@@ -24,6 +24,14 @@ NETWORK_FS = frozenset({
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 
 
+def stores_in(directory: str) -> list[str]:
+    """The ``*.sqlite`` store files in ``directory`` and one level below (per-node folders)."""
+    import glob
+
+    return sorted(glob.glob(os.path.join(directory, "*.sqlite")) +
+                  glob.glob(os.path.join(directory, "*", "*.sqlite")))
+
+
 def check_not_url(path: str) -> None:
     """A ``scheme://`` path is a server address, never a local file name."""
     m = _URL.match(path)
