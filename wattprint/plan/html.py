@@ -6,7 +6,7 @@ from __future__ import annotations
 from .. import fmt
 from .._version import __version__
 from ..report.html import CSP, STYLE
-from ..report.svg import PALETTE, esc, nice_ticks
+from ..report.svg import PALETTE, axes, esc, nice_ticks
 from . import text as T
 
 ROWS = 60  # table rows on the page (all options are in --json)
@@ -43,22 +43,8 @@ def chart(p, rows, width=760, height=380) -> str:
         return o[f"{q}_low"] / d, o[f"{q}_high"] / d
     xt = nice_ticks(0, max(ends(o, xq, xd)[1] for _, o in pts))
     yt = nice_ticks(0, max(ends(o, yq, yd)[1] for _, o in pts))
-
-    def sx(v):
-        return left + v / xt[-1] * pw
-
-    def sy(v):
-        return top + ph - v / yt[-1] * ph
-    out.append('<g font-size="11" fill="#444">')
-    for v in yt:
-        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" stroke="#e4e4e4"/>'
-                   f'<text x="{left - 6}" y="{sy(v) + 4:.1f}" text-anchor="end">{esc(fmt.plain(v))}</text>')
-    for v in xt:
-        out.append(f'<text x="{sx(v):.1f}" y="{top + ph + 16}" text-anchor="middle">{esc(fmt.plain(v))}</text>')
-    out.append(f'<text x="{left + pw / 2:.0f}" y="{height - 6}" text-anchor="middle">{esc(f"{xl} ({xu})")}</text>'
-               f'<text transform="translate(14 {top + ph / 2:.0f}) rotate(-90)" text-anchor="middle">'
-               f'{esc(f"{yl} ({yu})")}</text></g>'
-               f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>')
+    grid, sx, sy = axes(xt, yt, (left, top, pw, ph), f"{xl} ({xu})", f"{yl} ({yu})", height - 6)
+    out += grid
     hw = list(dict.fromkeys(o["hardware"] for _, o in pts))
     labelled = set(p.marks.values()) | {0}
     for i, o in pts:

@@ -241,3 +241,27 @@ def column_chart(columns: list, *, title: str, unit: str, width: int = 760, heig
                        f'text-anchor="middle">{esc(label)}</text>')
     out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="#888"/></svg>')
     return "".join(out)
+
+
+def axes(xt, yt, box, x_label: str, y_label: str, label_y: float) -> tuple[list[str], object, object]:
+    """Grid, tick labels, axis labels and frame of a chart over ticks ``xt`` and ``yt`` in
+    ``box`` = (left, top, width, height); returns the SVG parts and the x and y scales."""
+    left, top, pw, ph = box
+
+    def sx(x):
+        return left + (x - xt[0]) / (xt[-1] - xt[0]) * pw
+
+    def sy(y):
+        return top + ph - (y - yt[0]) / (yt[-1] - yt[0]) * ph
+
+    out = ['<g font-size="11" fill="#444">']
+    for v in yt:
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{_num(sy(v))}" y2="{_num(sy(v))}" stroke="#e4e4e4"/>'
+                   f'<text x="{left - 6}" y="{_num(sy(v) + 4)}" text-anchor="end">{esc(_tick_label(v))}</text>')
+    for v in xt:
+        out.append(f'<text x="{_num(sx(v))}" y="{top + ph + 16}" text-anchor="middle">{esc(_tick_label(v))}</text>')
+    out.append(f'<text x="{left + pw / 2:.0f}" y="{label_y:.0f}" text-anchor="middle">{esc(x_label)}</text>'
+               f'<text transform="translate(14 {top + ph / 2:.0f}) rotate(-90)" text-anchor="middle">'
+               f'{esc(y_label)}</text></g>'
+               f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>')
+    return out, sx, sy

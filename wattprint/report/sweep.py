@@ -8,7 +8,7 @@ import math
 
 from .. import fmt
 from .html import page
-from .svg import PALETTE, esc, nice_ticks
+from .svg import PALETTE, axes, esc, nice_ticks
 
 
 def _numbers(nums: list) -> str:
@@ -84,24 +84,9 @@ def _scatter(data: dict, E, width: int = 760, height: int = 320) -> str:
     xt = nice_ticks(0.0, max(t["cumulative_energy_kwh"] / E.size for t in pts) or 1.0, 6)
     ys = [t["value"] for t in pts]
     yt = nice_ticks(min(ys), max(ys) if max(ys) > min(ys) else min(ys) + 1.0)
-
-    def sx(x):
-        return left + (x - xt[0]) / (xt[-1] - xt[0]) * pw
-
-    def sy(y):
-        return top + ph - (y - yt[0]) / (yt[-1] - yt[0]) * ph
-
-    out.append('<g font-size="11" fill="#444">')
-    for v in yt:
-        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" stroke="#e4e4e4"/>'
-                   f'<text x="{left - 6}" y="{sy(v) + 4:.1f}" text-anchor="end">{esc(fmt.plain(v, 3))}</text>')
-    for v in xt:
-        out.append(f'<text x="{sx(v):.1f}" y="{top + ph + 16}" text-anchor="middle">{esc(fmt.plain(v, 3))}</text>')
-    out.append(f'<text x="{left + pw / 2:.0f}" y="{top + ph + 34}" text-anchor="middle">cumulative energy '
-               f'({esc(E.unit)}), trials in the order they ran</text>'
-               f'<text transform="translate(14 {top + ph / 2:.0f}) rotate(-90)" text-anchor="middle">'
-               f'objective ({esc(data["direction"])})</text></g>'
-               f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>')
+    grid, sx, sy = axes(xt, yt, (left, top, pw, ph), f"cumulative energy ({E.unit}), trials in the order they ran",
+                        f"objective ({data['direction']})", top + ph + 34)
+    out += grid
     front = set(data["pareto"])
     for t in pts:
         x, y = sx(t["cumulative_energy_kwh"] / E.size), sy(t["value"])
