@@ -181,3 +181,11 @@ def test_a_nan_objective_is_stored_without_a_value(rapl, store_path):
     (rec,) = Store.open(store_path).list_runs(project="sweep-test")
     assert study.trials[0].state.name == "FAIL"  # Optuna's own verdict on a NaN
     assert rec.meta["sweep"]["value"] is None and rec.meta["sweep"]["state"] == "FAIL"
+
+
+def test_a_run_id_for_every_trial_is_refused_at_once(store_path):
+    from wattprint.errors import UsageError
+    from wattprint.integrations.optuna import tracked
+
+    with pytest.raises(UsageError, match="each trial gets its own run id"):
+        tracked(lambda trial: 0.0, project="p", store=store_path, run_id="same")

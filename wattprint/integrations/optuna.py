@@ -61,6 +61,8 @@ def tracked(objective, *, project=None, budget_kwh=None, budget_co2e_kg=None,
     if trial_budget_kwh is not None or trial_budget_co2e_kg is not None:
         track_options.update(budget_kwh=trial_budget_kwh, budget_co2e_kg=trial_budget_co2e_kg,
                              on_exceed="stop")
+    if track_options.get("run_id") is not None:  # one id cannot name every trial
+        raise UsageError(f"tracked(): drop {opt('run_id')}; each trial gets its own run id")
     tags = list(track_options.pop("tags", None) or [])
     if "tuning" not in tags:
         tags.append("tuning")

@@ -51,6 +51,8 @@ def tracked(fn, *, project=None, **track_options):
         raise UsageError("tracked(fn, ...): give the function trainable Ray Tune calls with its config")
     if not project:
         raise UsageError(f"tracked(): give {opt('project')} so the sweep's trials can be found again")
+    if track_options.get("run_id") is not None:  # one id cannot name every trial
+        raise UsageError(f"tracked(): drop {opt('run_id')}; each trial gets its own run id")
     tags = list(track_options.pop("tags", None) or [])
     if "tuning" not in tags:
         tags.append("tuning")
