@@ -264,6 +264,8 @@ def test_passwords_come_from_pgpass_or_env_and_are_never_shown(pg_url, pg_server
     assert SECRET not in st.path and "***" in st.path
     doc = json.loads(ok("doctor", "--json", "--store", with_pw))["store"]
     assert doc["state"] == "server" and doc["runs"] == 1 and SECRET not in json.dumps(doc)
+    text = ok("doctor", "--store", with_pw)  # the text report names the store too
+    assert "Store: postgresql://" in text and SECRET not in text and "***" in text
 
 
 def test_a_forked_child_uses_its_own_connection_and_leaves_the_parents(pg_url):

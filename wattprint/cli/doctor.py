@@ -55,7 +55,7 @@ def run(args) -> int:
     if modelled:
         print(f"\n{len(modelled)} domain(s) are modelled, not measured: their energy is an estimate.")
     print()
-    print(printable(f"Store: {store_path} ({'writable' if store.writable else 'NOT writable'}: "
+    print(printable(f"Store: {store.path} ({'writable' if store.writable else 'NOT writable'}: "
                     f"{store.message})"))  # the path is the user's: no raw control characters
     return 0
 
