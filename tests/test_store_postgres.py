@@ -343,3 +343,20 @@ def test_copy_shows_a_progress_bar_on_a_terminal_only(pg_url, tmp_path):
     assert "copying runs [" in seen.decode() and "3/3" in seen.decode()
     r = wp("store", "copy", tmp_path / "a.sqlite", pg_url)  # not a terminal: the summary alone
     assert r.returncode == 0 and r.stderr == "" and "3 already there" in r.stdout
+
+
+def test_copy_into_a_store_in_the_searched_directory_can_run_again(tmp_path):
+    nodes = tmp_path / "nodes"
+    nodes.mkdir()
+    for name, run_id in (("node0.sqlite", "a"), ("node1.sqlite", "b")):
+        st = Store.open(str(nodes / name))
+        st.create_run(_rec(run_id))
+        st.close()
+    dst = nodes / "all.sqlite"
+    first = json.loads(ok("store", "copy", str(nodes), str(dst), "--json"))
+    assert first["copied"] == 2
+    again = json.loads(ok("store", "copy", str(nodes) + "/", f"{nodes}/./all.sqlite", "--json"))
+    assert (again["copied"], again["updated"], again["unchanged"]) == (0, 0, 2)
+    r = wp("store", "copy", str(dst), f"{nodes}/../nodes/all.sqlite")  # named as both: refused
+    assert r.returncode == 2 and "both a source and the destination" in r.stderr
+    assert sorted(x.id for x in open_store(str(dst), readonly=True).list_runs()) == ["a", "b"]

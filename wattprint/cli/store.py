@@ -46,6 +46,13 @@ def _expand(source: str) -> list[str]:
     return [source]
 
 
+def _same(a: str, b: str) -> bool:
+    """Whether two store names are one file (server addresses: the same text)."""
+    if a.lower().startswith(_URL_PREFIXES) or b.lower().startswith(_URL_PREFIXES):
+        return a == b
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
 class _Progress:
     """'copying runs: 1,234/5,000' on one line of stderr, redrawn at most ten times a second;
     only on a terminal (a log gets the summary alone)."""
@@ -79,7 +86,8 @@ def run(args) -> int:
         raise UsageError("give at least one source and the destination: wattprint store copy "
                          "SRC... DST")
     *srcs, dst_path = args.stores
-    paths = [p for s in srcs for p in _expand(s)]
+    # a directory searched for stores may hold the destination: that one is not a source
+    paths = [p for s in srcs for p in _expand(s) if p == s or not _same(p, dst_path)]
     sources = [open_store(p, readonly=True) for p in paths]
     dst = open_store(dst_path, create=True)
     try:

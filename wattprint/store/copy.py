@@ -9,6 +9,7 @@ copy interrupted half-way is redone by the next copy instead of being taken as d
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 
 from ..errors import UsageError
@@ -28,11 +29,17 @@ class CopyResult:
         return dataclasses.asdict(self)
 
 
+def _one_file(a: str, b: str) -> bool:
+    if "://" in a or "://" in b:
+        return a == b
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
 def copy_runs(sources: list[Store], dst: Store, *, on_progress=None) -> CopyResult:
     """Copy every run of ``sources`` (in order) into ``dst``. ``on_progress(done, total)`` is
     called after each run. The same run in two sources is copied once, from the newest."""
     for src in sources:
-        if src.path == dst.path:
+        if _one_file(src.path, dst.path):
             raise UsageError(f"{src.path} is both a source and the destination: give another "
                              "destination")
     newest: dict[str, tuple] = {}
