@@ -203,3 +203,22 @@ def test_html_page_is_offline_with_one_unit_per_quantity(store_path, sweep_cli, 
         re.findall(r"\((GWh|MWh|kWh|Wh|J)\)", text))
     mass_units = set(re.findall(r"\d (t|kg|g|mg)(?![\w/])", text))
     assert len(energy_units) == 1 and len(mass_units) == 1, (energy_units, mass_units)
+
+
+def test_mixed_studies_mark_the_right_trial_and_a_nan_value_is_no_value(store_path, sweep_cli):
+    # study a: #0 is the only trial, on the front; study b: #0 is beaten by b's #1 on both axes
+    _record(store_path, 0, 0.5, 1e6, study="a", start=1_700_000_000)
+    _record(store_path, 0, 0.9, 5e6, study="b", start=1_700_000_100)
+    _record(store_path, 1, 0.4, 2e6, study="b", start=1_700_000_200)
+    _record(store_path, 2, float("nan"), 0.1e6, study="b", start=1_700_000_300)
+    rc, out, err = sweep_cli("--project", "p", "--json", "--store", store_path)
+    assert rc == 0, err
+    data = json.loads(out)
+    assert sorted(data["pareto_run_ids"]) == ["a-0", "b-1"]  # b-0 shares a's number but is beaten
+    assert sorted(data["pareto"]) == [0, 1]
+    nan_trial = [t for t in data["trials"] if t["run_id"] == "b-2"][0]
+    assert nan_trial["value"] is None
+    assert "nan" not in json.dumps(data["within"]).lower()
+    rc, text, _ = sweep_cli("--project", "p", "--store", store_path)
+    marked = [line.split()[1] for line in text.splitlines() if line.lstrip().startswith("*")]
+    assert len(marked) == 2  # two trials starred, not every trial numbered 0 or 1

@@ -22,6 +22,8 @@ a share of the whole sweep's. It says what stopping the search there would have 
 """
 from __future__ import annotations
 
+import math
+
 import time
 from types import SimpleNamespace
 
@@ -143,7 +145,7 @@ def analyse(runs, *, study: str | None = None, direction: str | None = None, pct
         value = sw.get("value")
         trials.append({
             "number": sw.get("number"), "study": sw.get("study"), "state": sw.get("state"),
-            "value": value if isinstance(value, (int, float)) else None,
+            "value": value if isinstance(value, (int, float)) and math.isfinite(value) else None,
             "params": sw.get("params") or {}, "run_id": rec.id, "host": rec.host,
             "started_at": rec.started_at, "duration_s": rec.duration_s or 0.0,
             "energy_kwh_it": rec.energy_j / J_PER_KWH,
@@ -156,10 +158,13 @@ def analyse(runs, *, study: str | None = None, direction: str | None = None, pct
     for t in trials:
         cum += t["energy_kwh"]
         t["cumulative_energy_kwh"] = cum
-    front = pareto([(t["number"], t["value"], t["energy_kwh"]) for t in trials], direction)
+    # by run id: trial numbers repeat across studies
+    front_ids = pareto([(t["run_id"], t["value"], t["energy_kwh"]) for t in trials], direction)
+    by_id = {t["run_id"]: t["number"] for t in trials}
     if len(studies) > 1:
         notes.append(f"{len(studies)} studies mixed: give --study to see one ({', '.join(studies)})")
-    return {"studies": studies, "direction": direction, "trials": trials, "pareto": front,
+    return {"studies": studies, "direction": direction, "trials": trials,
+            "pareto": [by_id[i] for i in front_ids], "pareto_run_ids": front_ids,
             "total_energy_kwh": tot.energy_kwh, "total_energy_kwh_it": tot.energy_kwh_it,
             "total_co2e_kg": tot.co2e_kg, "co2e_trials": tot.co2e_runs,
             "total_cost_usd_low": tot.cost_usd_low, "total_cost_usd_high": tot.cost_usd_high,

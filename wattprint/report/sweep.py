@@ -44,14 +44,14 @@ def text_lines(data: dict) -> list[str]:
     E = fmt.energy_scale(*(t["energy_kwh"] for t in trials), data["total_energy_kwh"])
     masses = [t["co2e_kg"] for t in trials if t["co2e_kg"] is not None]
     M = fmt.mass_scale(*(masses or [0.0]))
-    front = set(data["pareto"])
+    front = set(data["pareto_run_ids"])
     title = ", ".join(s for s in data["studies"] if s) or "sweep"
     lines = [f"{title}: {len(trials)} trials ({data['direction']}; * on the Pareto front of objective "
              "against energy)",
              f"  {'TRIAL':>6} {'STATE':<9} {'VALUE':>12} {'ENERGY ' + E.unit:>12} {'CO2e ' + M.unit:>11} "
              f"{'COST':>14}  PARAMS"]
     for t in trials:
-        mark = "*" if t["number"] in front else " "
+        mark = "*" if t["run_id"] in front else " "
         co2 = M.number(t["co2e_kg"]) if t["co2e_kg"] is not None else "-"
         cost = fmt.usd(t["cost_usd_low"], t["cost_usd_high"]) if t["cost_usd_high"] is not None else "-"
         params = ", ".join(f"{k}={value(v) if isinstance(v, float) else v}"
@@ -87,10 +87,10 @@ def _scatter(data: dict, E, width: int = 760, height: int = 320) -> str:
     grid, sx, sy = axes(xt, yt, (left, top, pw, ph), f"cumulative energy ({E.unit}), trials in the order they ran",
                         f"objective ({data['direction']})", top + ph + 34)
     out += grid
-    front = set(data["pareto"])
+    front = set(data["pareto_run_ids"])
     for t in pts:
         x, y = sx(t["cumulative_energy_kwh"] / E.size), sy(t["value"])
-        on = t["number"] in front
+        on = t["run_id"] in front
         style = f'fill="{PALETTE[1]}" r="5"' if on else f'fill="none" stroke="{PALETTE[0]}" r="4"'
         tip = (f"trial #{t['number']}: {value(t['value'])}, {E(t['energy_kwh'])}"
                + (" (Pareto front)" if on else ""))
@@ -120,13 +120,13 @@ def html(data: dict) -> str:
     body.append("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in
                                        ("trial", "state", "value", "energy", "CO2e", "cost", "params",
                                         "Pareto front", "run")) + "</tr>")
-    front = set(data["pareto"])
+    front = set(data["pareto_run_ids"])
     for t in data["trials"]:
         cells = [f"#{t['number']}", t["state"] or "-", value(t["value"]), E(t["energy_kwh"]),
                  M(t["co2e_kg"]) if t["co2e_kg"] is not None else "-",
                  fmt.usd(t["cost_usd_low"], t["cost_usd_high"]) if t["cost_usd_high"] is not None else "-",
                  ", ".join(f"{k}={value(v) if isinstance(v, float) else v}" for k, v in t["params"].items()),
-                 "yes" if t["number"] in front else "", t["run_id"]]
+                 "yes" if t["run_id"] in front else "", t["run_id"]]
         body.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
     body.append("</table>")
     co2 = M(data["total_co2e_kg"]) if data["total_co2e_kg"] is not None else "unknown (no location)"
