@@ -18,9 +18,7 @@ from wattprint.errors import UsageError
 from wattprint.store import DomainTotal, RunRecord, Store, open_store
 
 # `wattprint store ...` before the command table lists it (the lead adds it at integration).
-CLI = ("import sys; from wattprint import cli; "
-       "cli.COMMANDS.setdefault('store', ('store', 'copy runs between stores')); "
-       "sys.exit(cli.main(sys.argv[1:]))")
+CLI = "import sys; from wattprint import cli; sys.exit(cli.main(sys.argv[1:]))"
 
 
 def wp(*args, env=None, timeout=120):
@@ -360,3 +358,13 @@ def test_copy_into_a_store_in_the_searched_directory_can_run_again(tmp_path):
     r = wp("store", "copy", str(dst), f"{nodes}/../nodes/all.sqlite")  # named as both: refused
     assert r.returncode == 2 and "both a source and the destination" in r.stderr
     assert sorted(x.id for x in open_store(str(dst), readonly=True).list_runs()) == ["a", "b"]
+
+
+def test_a_reader_opened_before_any_writer_sees_the_runs_written_after(pg_url):
+    reader = open_store(pg_url, readonly=True)
+    assert reader.list_runs() == [] and reader.count_runs() == 0
+    writer = Store.open(pg_url)
+    writer.create_run(_rec("later"))
+    assert [r.id for r in reader.list_runs()] == ["later"] and reader.count_runs() == 1
+    writer.close()
+    reader.close()

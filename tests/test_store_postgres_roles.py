@@ -14,10 +14,8 @@ from pg import pg_server, pg_url  # noqa: F401  (fixtures)
 from wattprint.store import DomainTotal, RunRecord, Store, open_store
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "store.md"
-ROLES = ("alice", "bob", "viewer", "wattprint_writer", "wattprint_reader")
-CLI = ("import sys; from wattprint import cli; "
-       "cli.COMMANDS.setdefault('store', ('store', 'copy runs between stores')); "
-       "sys.exit(cli.main(sys.argv[1:]))")
+ROLES = ("alice", "bob", "viewer", "nosy", "wattprint_writer", "wattprint_reader")
+CLI = "import sys; from wattprint import cli; sys.exit(cli.main(sys.argv[1:]))"
 
 
 def wp(*args):
@@ -118,3 +116,16 @@ def _owners(url):
 
     with psycopg.connect(url) as c:
         return c.execute("SELECT id, owner FROM wattprint.runs").fetchall()
+
+
+def test_a_role_that_may_not_read_the_runs_gets_one_line_not_a_crash(lab, pg_server):
+    db = lab.rsplit("/", 1)[1]
+    pg_server.sql("CREATE ROLE nosy LOGIN", db)
+    pg_server.sql(f"GRANT CONNECT ON DATABASE {db} TO nosy", db)
+    pg_server.sql("GRANT USAGE ON SCHEMA wattprint TO nosy", db)
+    pg_server.sql("GRANT SELECT ON wattprint.meta TO nosy", db)  # the schema version, not the runs
+    for args in (["runs"], ["campaign", "--project", "p"], ["show", "x"]):
+        r = wp(*args, "--store", _as(lab, "nosy"))
+        assert r.returncode == 2 and r.stdout == "", (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and "cannot read the run store" in r.stderr
+        assert "permission denied" in r.stderr and "internal error" not in r.stderr

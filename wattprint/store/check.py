@@ -105,7 +105,8 @@ def _network(mount) -> str:
 
 def _server(url: str) -> StoreCheck:
     """A PostgreSQL store: reachable, and how many runs (read-only; writability not probed)."""
-    from .postgres import PostgresStore, mask
+    from .fs import mask
+    from .postgres import PostgresStore
 
     try:
         st = PostgresStore(url, create=False, readonly=True)

@@ -37,13 +37,20 @@ def check_not_url(path: str) -> None:
     m = _URL.match(path)
     if not m:
         return
-    raise UsageError(f"unsupported store address {_masked(path)!r}: give a local file path or a "
+    raise UsageError(f"unsupported store address {mask(path)!r}: give a local file path or a "
                      f"PostgreSQL server's postgresql://user@host:port/db with {opt('store')} or "
                      "WATTPRINT_STORE")
 
 
-def _masked(url: str) -> str:
-    return re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", url)
+_PASSWORD = [(re.compile(r"(://[^:/@?#]*:)[^@/?#]*@"), r"\1***@"),
+             (re.compile(r"(password\s*=\s*)('[^']*'|[^&\s]*)", re.I), r"\1***")]
+
+
+def mask(text: str) -> str:
+    """``text`` with any password of a connection string in it replaced by ``***``."""
+    for pattern, repl in _PASSWORD:
+        text = pattern.sub(repl, text)
+    return text
 
 
 def existing_ancestor(path: str) -> str:

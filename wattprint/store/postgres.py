@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 
@@ -19,6 +18,7 @@ from ..errors import UsageError
 from ..fmt import opt
 from . import postgres_schema as schema
 from .base import RunIdTaken, Store
+from .fs import mask
 from .records import DOMAIN_COLS, RUN_FIELDS, RunRecord, column_values, record_from_row, record_values
 
 try:
@@ -35,19 +35,10 @@ _CONNECT = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10,
             "keepalives_interval": 5, "keepalives_count": 3, "tcp_user_timeout": 30000,
             "application_name": "wattprint"}
 
-_PASSWORD = [(re.compile(r"(://[^:/@?#]*:)[^@/?#]*@"), r"\1***@"),
-             (re.compile(r"(password\s*=\s*)('[^']*'|[^&\s]*)", re.I), r"\1***")]
 
 
 def is_url(path) -> bool:
     return str(path).lower().startswith(("postgresql://", "postgres://"))
-
-
-def mask(text: str) -> str:
-    """``text`` with any password of a connection string in it replaced by ``***``."""
-    for pattern, repl in _PASSWORD:
-        text = pattern.sub(repl, text)
-    return text
 
 
 class PostgresStore(Store):
@@ -64,9 +55,10 @@ class PostgresStore(Store):
             v = schema.version(db)
         except psycopg.Error as e:
             self.close()
-            raise UsageError(f"cannot connect to the run store {self.path} ({self._why(e)}); check "
-                             f"the address in {opt('store')} / WATTPRINT_STORE, and PG* variables or "
-                             "~/.pgpass for the password") from None
+            hint = (f"check the address in {opt('store')} / WATTPRINT_STORE, and PG* variables or "
+                    "~/.pgpass for the password" if isinstance(e, psycopg.OperationalError)
+                    else "docs/store.md lists the grants a reader needs")
+            raise UsageError(f"cannot connect to the run store {self.path} ({self._why(e)}); {hint}") from None
         schema.check(v, self.path, readonly=readonly)
         self._empty = v is None
         if v is None and not readonly and not create:
@@ -216,9 +208,16 @@ class PostgresStore(Store):
         return self.get_run(rec.id)
 
     # -- reading runs ---------------------------------------------------------------------
+    def _no_tables(self) -> bool:
+        """A reader that found no tables looks again: a writer may have made them since."""
+        if self._empty and self.readonly:
+            with self._read() as db:
+                self._empty = schema.version(db) is None
+        return self._empty and self.readonly
+
     def _find_runs(self, *, run_id=None, id_prefix=None, project=None, since=None,
                    job_id=None, newest=None) -> list[RunRecord]:
-        if self._empty and self.readonly:
+        if self._no_tables():
             return []
         clauses, params = [], []
         if run_id is not None:
@@ -256,7 +255,7 @@ class PostgresStore(Store):
         return [record_from_row(r, by_run.get(r[0], ())) for r in rows]
 
     def _count_runs(self, project=None) -> int:
-        if self._empty and self.readonly:
+        if self._no_tables():
             return 0
         with self._read() as db:
             if project is None:
@@ -342,10 +341,14 @@ class _Locked:
             self.store._lock.release()
             raise
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, e, tb):
         try:
             if self._tx is not None:
-                return self._tx.__exit__(*exc)
+                return self._tx.__exit__(kind, e, tb)
+            if self.store.readonly and isinstance(e, psycopg.Error):  # a reading command: one line
+                raise UsageError(f"cannot read the run store {self.store.path} "
+                                 f"({PostgresStore._why(e)}); docs/store.md lists the grants a "
+                                 "reader needs") from None
             return False
         finally:
             self.store._lock.release()
