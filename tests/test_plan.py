@@ -295,3 +295,10 @@ def test_a_deadline_too_short_for_any_real_job_is_refused_and_counts_read_with_s
 def test_a_negative_size_is_called_negative_not_unreadable(value):
     r = wp(f"--params={value}", "--tokens", "1e12")
     assert r.returncode == 2 and "must be a positive number" in r.stderr
+
+
+def test_html_to_stdout_is_the_page_alone():
+    r = wp("--params", "7e9", "--tokens", "2e12", "--hardware", "H100", "--html", "-")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("<!DOCTYPE html>") and r.stdout.rstrip().endswith("</html>")
+    assert "wrote -" not in r.stdout + r.stderr and "device-hours" not in r.stdout.split("<body", 1)[0]

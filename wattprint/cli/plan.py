@@ -76,6 +76,8 @@ def run(args) -> int:
     if args.json:
         print(text)
         return 0
+    if args.html == "-":  # the page is the output
+        return 0
     from ..plan.text import render
 
     say(render(p, top))

@@ -107,8 +107,8 @@ def _project(store, args, since, outs) -> list[str]:
 
     runs = store.list_runs(project=args.project, tag=args.tag, since=since)
     if not runs:
-        known = sorted({r.project for r in store.list_runs() if r.project})
-        if not any(r.project == args.project for r in (store.list_runs(project=args.project) if known else [])):
+        if not store.list_runs(project=args.project, newest=1):
+            known = sorted({r.project for r in store.list_runs() if r.project})
             names = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
             raise UsageError(f"no runs in project {shown(args.project)}; "
                              + (f"known projects: {names}" if known else "the store has no project yet "
