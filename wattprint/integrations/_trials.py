@@ -43,6 +43,5 @@ def finish_trial(run):
         meta["shared_host"] = {"host_energy_j": rec.energy_j, "most_trials_at_once": most,
                                "rule": SHARE_RULE}
         run.update_record(energy_j=share_j, meta=meta)
-        rec = run.store.get_run(run.run_id)
-        run.represent(rec)
+        rec = run.record  # reread: the record and footprint now carry the share
     return rec

@@ -307,10 +307,10 @@ class Run:
         except Exception as e:
             log.warning("wattprint: cannot update the run record (%s: %s)", type(e).__name__, e)
             return
-        if "meta" in fields:
-            self._meta = dict(fields["meta"])
+        self._meta = dict(fields.get("meta", self._meta))
         self.run_id = fields.get("id", self.run_id)
-        self._record = self._record if self.status in ("new", "running") else None  # reread once ended
+        if self.status not in ("new", "running"):  # once ended: record and result reread
+            self._record = self._result = None
         if "id" in fields or "job_id" in fields:  # a job id settled late (distributed)
             self.placement = dataclasses.replace(
                 self.placement, run_id=fields.get("id", self.placement.run_id),

@@ -177,9 +177,6 @@ class TrackersPlugin:
         if record is None:
             return
         run.update_record(meta={**record.meta, "trackers": dict(self.state)})
-        if run.status not in ("new", "running"):
-            # run.record is cached once the run has ended: let it show the mark too
-            run.represent(run.store.get_run(run.run_id))
 
 
 def make(spec) -> base.Tracker:
