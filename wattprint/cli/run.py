@@ -98,7 +98,6 @@ _BOUNDS = {
     "--budget-kwh": (1e-9, 1e12, "kWh", "a year of a large country's electricity"),
     "--budget-co2e-kg": (1e-9, 1e12, "kg", "a billion tonnes"),
     "--budget-usd": (1e-9, 1e15, "USD", "a thousand trillion dollars"),
-    "--cpu-tdp-w": (0.1, 2000, "W", "more than any CPU package draws"),
 }
 
 
@@ -133,11 +132,6 @@ def run(args) -> int:
     budgets = {k: _number(f"--{k.replace('_', '-')}", getattr(args, k))
                if getattr(args, k) is not None else None
                for k in ("budget_kwh", "budget_co2e_kg", "budget_usd")}
-    cpu_tdp_w = _number("--cpu-tdp-w", args.cpu_tdp_w) if args.cpu_tdp_w is not None else None
-    if args.cpu is not None:
-        from ..meters.cpu_names import resolve
-
-        resolve(args.cpu)  # unknown -> UsageError with the closest names, before the command
     if args.run_id is not None:
         check_run_id(args.run_id, "--run-id")
     from ..progress_watch import compile_regex
@@ -151,7 +145,7 @@ def run(args) -> int:
                pue=args.pue, total=total, unit=args.unit or "step", run_id=args.run_id,
                command=printable_command(cmd), scope=args.scope, predict_every=every or None,
                on_exceed=args.on_exceed, quiet=bool(args.quiet or args.json),
-               cpu=args.cpu, cpu_tdp_w=cpu_tdp_w, verbose=args.verbose, log_to=args.log_to,
+               cpu=args.cpu, cpu_tdp_w=args.cpu_tdp_w, verbose=args.verbose, log_to=args.log_to,
                **budgets)  # checks the location too
     if shutil.which(cmd[0]) is None:
         raise UsageError(f"command not found: {cmd[0]!r} (check the name and your PATH)")
