@@ -106,3 +106,9 @@ def test_the_cli_speaks_its_language_and_leaves_python_wording_behind(capsys):
     assert fmt.interface() == "python"  # main() called in-process switched back
     with pytest.raises(ValueError):
         fmt.use("java")
+
+
+def test_counts_and_values_to_type_back():
+    assert fmt.count(12000) == "12,000" and fmt.count(2.5) == "2.50"
+    assert fmt.exact(2000, sep=False) == "2000" and fmt.exact(1e-9, sep=False) == "0.000000001"
+    assert fmt.exact(2000) == "2,000"

@@ -41,9 +41,15 @@ def plain(x: float, digits: int = 3) -> str:
     return f"{x:,.{digits - 1 - mag}f}"
 
 
-def exact(x: float) -> str:
+def count(x) -> str:
+    """A count of work: whole numbers in full with separators (``12,000``), others ``plain``."""
+    return f"{x:,.0f}" if float(x).is_integer() else plain(x)
+
+
+def exact(x: float, sep: bool = True) -> str:
     """``x`` as given, all its digits, never an exponent: for limits and echoed input in
-    messages (``1e-09`` -> ``0.000000001``, ``1e18`` -> ``1,000,000,000,000,000,000``)."""
+    messages (``1e-09`` -> ``0.000000001``, ``1e18`` -> ``1,000,000,000,000,000,000``);
+    ``sep=False`` leaves out the separators, for a value to be typed back (``budget_kwh=2000``)."""
     from decimal import Decimal
 
     x = float(x)
@@ -55,7 +61,7 @@ def exact(x: float) -> str:
     text = format(Decimal(repr(x)), "f")
     whole, _, frac = text.partition(".")
     frac = frac.rstrip("0")
-    whole = f"{int(whole):,}" if whole not in ("-0",) else "-0"
+    whole = (f"{int(whole):,}" if sep else str(int(whole))) if whole != "-0" else "-0"
     return f"{whole}.{frac}" if frac else whole
 
 

@@ -149,16 +149,14 @@ class Prediction:
             return ""
         unit = self.unit or "unit"
         units = unit if self.total == 1 or unit.endswith("s") else unit + "s"
-        return f"at {self.fraction_done * 100:.0f} % of {_num(self.total)} {units}"
+        return f"at {self.fraction_done * 100:.0f} % of {_work(self.total)} {units}"
 
 
-def _num(x) -> str:
-    """A count of work: whole numbers with thousands separators, never an exponent."""
-    if x is None:
-        return "?"
-    from .fmt import plain
+def _work(x) -> str:
+    """A count of work, or "?" when unknown."""
+    from .fmt import count
 
-    return f"{x:,.0f}" if float(x).is_integer() else plain(x)
+    return "?" if x is None else count(x)
 
 
 def clean(rows, total):
@@ -170,7 +168,7 @@ def clean(rows, total):
         except (TypeError, ValueError):
             total = float("nan")
         if not (math.isfinite(total) and total > 0):
-            problems.append(f"the total ({_num(total)}) is not a positive number; "
+            problems.append(f"the total ({_work(total)}) is not a positive number; "
                             f"pass a total above 0 ({_total_option()})")
             total = None
     pts: list[tuple[float, float, float]] = []
@@ -192,10 +190,10 @@ def clean(rows, total):
         pts.append((t, d, e))
         last_t, last_d = t, d
     if backwards:
-        problems.append(f"progress went backwards ({_num(backwards[0])} after {_num(backwards[1])}); "
+        problems.append(f"progress went backwards ({_work(backwards[0])} after {_work(backwards[1])}); "
                         "report cumulative work done, e.g. the global step")
     if total is not None and pts and pts[-1][1] > total * (1 + 1e-9):
-        problems.append(f"work done ({_num(pts[-1][1])}) exceeds the total ({_num(total)}); "
+        problems.append(f"work done ({_work(pts[-1][1])}) exceeds the total ({_work(total)}); "
                         f"pass the right total ({_total_option()})")
     return pts, total, problems
 

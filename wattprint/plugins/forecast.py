@@ -61,13 +61,13 @@ class ForecastPlugin:
             return
         prev, self.prev = self.prev, row
         if prev is not None and row[1] < prev[1]:
-            self._warn_once("backwards", f"wattprint: progress went backwards ({_count(row[1])} "
-                            f"after {_count(prev[1])}); report cumulative work done. "
+            self._warn_once("backwards", f"wattprint: progress went backwards ({fmt.count(row[1])} "
+                            f"after {fmt.count(prev[1])}); report cumulative work done. "
                             "Prediction is unreliable")
         valid_total = isinstance(total, (int, float)) and math.isfinite(total) and total > 0
         if valid_total and done > total:
-            self._warn_once("over", f"wattprint: work done ({_count(done)}) exceeds the total "
-                            f"({_count(total)}); pass the right total ("
+            self._warn_once("over", f"wattprint: work done ({fmt.count(done)}) exceeds the total "
+                            f"({fmt.count(total)}); pass the right total ("
                             + fmt.either(python="progress(done, total=N)", cli="--total N")
                             + "). Prediction is unreliable")
         spent_kwh = row[2] / J_PER_KWH
@@ -171,21 +171,9 @@ class ForecastPlugin:
             log.warning(msg)
 
 
-def _count(x) -> str:
-    return f"{x:,.0f}" if float(x).is_integer() else fmt.plain(x)
-
-
-def _as_given(x) -> str:
-    """A number as a person typed it, never an exponent: 1e-09 is 0.000000001."""
-    from decimal import Decimal
-
-    text = format(Decimal(repr(float(x))), "f")
-    return text[:-2] if text.endswith(".0") else text
-
-
 def _given(name: str, value) -> str:
     """An option as the user set it: ``budget_kwh=2`` in Python, ``--budget-kwh 2`` on the CLI."""
-    text = _as_given(value) if isinstance(value, (int, float)) else str(value)
+    text = fmt.exact(value, sep=False) if isinstance(value, (int, float)) else str(value)
     if fmt.interface() == "cli":
         return f"{fmt.opt(name)} {text}"
     return f"{fmt.opt(name)}{text!r}" if isinstance(value, str) else f"{fmt.opt(name)}{text}"
