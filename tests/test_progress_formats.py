@@ -95,8 +95,25 @@ def test_a_failed_command_leaves_the_announced_epoch_undone():
     assert lp.feed("Epoch 1/5") is None
     assert lp.feed("Epoch 2/5") == (1, 5)
     assert lp.feed("Epoch 2/5: starting") == (1, 5)  # said again: still epoch 2 running
-    # end() is only asked when the command exited with 0 (Feeder.ended); the record keeps 1
-    assert lp.reported == 1
+    assert lp.end() == (2, 5)  # asked only when the command exited with 0 (Feeder.ended)
+
+
+@pytest.mark.parametrize("code, last_done", [(0, 2), (1, 1)])
+def test_the_last_announced_epoch_counts_only_when_the_command_succeeds(store_path, code, last_done):
+    import subprocess
+    import sys
+
+    from wattprint.store import open_store
+
+    child = f"import sys; print('Epoch 1/5'); print('Epoch 2/5'); sys.exit({code})"
+    r = subprocess.run([sys.executable, "-m", "wattprint", "run", "--quiet", "--store", store_path,
+                        "--interval", "0.05", "--", sys.executable, "-c", child],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == code, r.stderr
+    st = open_store(store_path, readonly=True)
+    rec = st.list_runs()[-1]
+    assert rec.status == ("finished" if code == 0 else "failed")
+    assert max(row[1] for row in st.progress(rec.key)) == last_done
 
 
 @pytest.mark.parametrize("line,expect", [

@@ -112,7 +112,6 @@ class LineProgress:
         self.bar: tuple | None = None     # (label, total) of the followed bar
         self.per_epoch = False            # the followed bar counts one epoch
         self.pending = None               # (done, total) of an announced epoch, not yet done
-        self.reported = 0.0
 
     def feed(self, line: str):
         """(done, total or None) if the line reports progress, else None."""
@@ -149,12 +148,12 @@ class LineProgress:
             self.restarts += 1
         self.last = (done, total)
         self.pending = None
-        return self._out(self.offset + done, self._total(total))
+        return self.offset + done, self._total(total)
 
     def end(self):
         """The command succeeded: (done, total) of the epoch it announced last, or None."""
         pending, self.pending = self.pending, None
-        return self._out(*pending) if pending else None
+        return pending
 
     # -- formats ----------------------------------------------------------------------------
     def _header(self, k, n):
@@ -162,7 +161,7 @@ class LineProgress:
         total = self._total(n)
         self.pending = (self.offset + k, total)
         self.last = (k, n)
-        return self._out(self.offset + k - 1, total) if k > 1 else None
+        return (self.offset + k - 1, total) if k > 1 else None
 
     def _rich(self, m, line):
         epoch, done, per = (_number(m.group(g)) for g in ("epoch", "done", "total"))
@@ -172,7 +171,7 @@ class LineProgress:
         last = _number(m.group("last"))
         total = self.fixed_total if self.fixed_total is not None else (
             (last + 1) * per if last is not None else None)
-        return self._out(epoch * per + done, total)
+        return epoch * per + done, total
 
     def _follow_bar(self, line, m, total) -> bool:
         label = _bar_label(line, m)
@@ -202,9 +201,6 @@ class LineProgress:
             return total * self.epochs if self.epochs else None  # one bar per epoch
         return total
 
-    def _out(self, done, total):
-        self.reported = max(self.reported, done)
-        return done, total
 
 
 class Splitter:
