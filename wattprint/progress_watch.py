@@ -202,7 +202,6 @@ class LineProgress:
         return total
 
 
-
 class Splitter:
     """Bytes in, complete lines out (``\\n`` or ``\\r`` ends a line)."""
 
