@@ -372,6 +372,35 @@ def test_line_guard_unit():
     assert out.getvalue() == "\nwattprint: first\nwattprint: second\nwattprint: third\n"
 
 
+def test_line_guard_keeps_each_threads_line_whole():
+    import io
+    import re
+    import threading
+
+    from wattprint.supervise import LineGuard
+
+    out = io.StringIO()
+    guard = LineGuard(out)
+    start = threading.Barrier(4)
+    old, _ = sys.getswitchinterval(), sys.setswitchinterval(1e-6)  # threads switch mid-print
+
+    def talk(name):
+        start.wait()
+        for i in range(300):  # print() writes the text and the newline in two calls
+            print(f"wattprint: {name} line {i}", file=guard)
+
+    threads = [threading.Thread(target=talk, args=(n,)) for n in "abcd"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sys.setswitchinterval(old)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1200
+    assert all(re.fullmatch(r"wattprint: [abcd] line \d+", line) for line in lines), \
+        [x for x in lines if not re.fullmatch(r"wattprint: [abcd] line \d+", x)][:3]
+
+
 def test_live_without_a_terminal_says_why(tmp_path):
     child = _script(tmp_path, "print('hi')\n")
     r = _cli_bytes("run", "--live", "-q", "--", sys.executable, child)

@@ -33,7 +33,7 @@ class LineGuard:
         self.stream = stream
         self.lock = threading.Lock()
         self.child_mid_line = False
-        self._pending = ""
+        self._own = threading.local()  # each thread's unfinished line: two never mix in one
 
     def child_wrote(self, data: bytes) -> None:
         """Called with ``self.lock`` held, right after the bytes reached the stream."""
@@ -41,16 +41,18 @@ class LineGuard:
             self.child_mid_line = not data.endswith(b"\n")
 
     def write(self, s: str) -> int:
-        self._pending += s
-        if "\n" in self._pending:
-            cut = self._pending.rindex("\n") + 1
-            self._emit(self._pending[:cut])
-            self._pending = self._pending[cut:]
+        buf = getattr(self._own, "pending", "") + s
+        if "\n" in buf:
+            cut = buf.rindex("\n") + 1
+            self._emit(buf[:cut])
+            buf = buf[cut:]
+        self._own.pending = buf
         return len(s)
 
     def flush(self) -> None:
-        if self._pending:
-            text, self._pending = self._pending, ""
+        text = getattr(self._own, "pending", "")
+        if text:
+            self._own.pending = ""
             self._emit(text)
         try:
             self.stream.flush()
