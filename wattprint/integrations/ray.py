@@ -26,6 +26,7 @@ measured domains, sets ``energy_j`` to the trial's share and says so in ``meta["
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 
@@ -117,11 +118,17 @@ class WattprintCallback(tune.Callback):
         self.ended = 0             # trials ended so far: the search budget is checked when it grows
         self.stopper = _Budget(self, budget_kwh, budget_co2e_kg, trial_budget_kwh)
 
+    @contextlib.contextmanager
     def open_store(self):
-        """The store the trials write to (a fresh handle: Tune may call from other threads)."""
+        """The store the trials write to, closed after use (a fresh handle: Tune may call from
+        other threads, and a PostgreSQL connection left open per result would pile up)."""
         from ..store import open_store
 
-        return open_store(self.store_path)
+        store = open_store(self.store_path)
+        try:
+            yield store
+        finally:
+            store.close()
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self.run_ids.add(f"ray-{trial.trial_id}")
@@ -137,13 +144,13 @@ class WattprintCallback(tune.Callback):
         result = trial.last_result or {}
         value = result.get(self.metric) if self.metric else None
         try:
-            store = self.open_store()
-            rec = store.get_run(f"ray-{trial.trial_id}")
-            meta = dict(rec.meta)
-            sweep = dict(meta.get("sweep") or {})
-            sweep.update(state=state, value=number(value))
-            meta["sweep"] = sweep
-            store.update_run(rec.key, meta=meta)
+            with self.open_store() as store:
+                rec = store.get_run(f"ray-{trial.trial_id}")
+                meta = dict(rec.meta)
+                sweep = dict(meta.get("sweep") or {})
+                sweep.update(state=state, value=number(value))
+                meta["sweep"] = sweep
+                store.update_run(rec.key, meta=meta)
         except Exception as e:  # a record missing or a store hiccup must not fail the search
             log.warning("wattprint: trial %s: value not recorded (%s)", trial.trial_id, e)
 
@@ -162,7 +169,8 @@ class _Budget(tune.Stopper):
         if self.trial_budget_kwh is None:
             return False
         try:
-            rec = self.cb.open_store().get_run(f"ray-{trial_id}")
+            with self.cb.open_store() as store:
+                rec = store.get_run(f"ray-{trial_id}")
         except Exception:
             return False
         if rec.energy_j / J_PER_KWH > self.trial_budget_kwh:
@@ -182,13 +190,14 @@ class _Budget(tune.Stopper):
         from ..sweep import trials_of
 
         try:
-            recs = [r for r in trials_of(self.cb.open_store().list_runs(project=self.cb.project))
-                    if r.id in self.cb.run_ids]
+            with self.cb.open_store() as store:
+                recs = [r for r in trials_of(store.list_runs(project=self.cb.project))
+                        if r.id in self.cb.run_ids]
         except Exception:
             return False
         done = [r for r in recs if r.status != "running"]
         running = len(recs) - len(done)
-        fps = [footprint_or_note(r, []) for r in done]
+        fps = [footprint_or_note(r, [], equivalents=False) for r in done]
         spent = {"budget_kwh": [fp.energy_kwh if fp else r.energy_kwh for r, fp in zip(done, fps)],
                  "budget_co2e_kg": [fp.co2e_kg for fp in fps if fp is not None and fp.co2e_kg is not None]}
         for name, limit in self.budgets.items():
