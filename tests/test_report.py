@@ -284,7 +284,9 @@ def test_report_of_a_real_tracked_run_over_fake_rapl(tmp_path, store_path):
     assert r.returncode == 0, r.stderr
     page = (tmp_path / "r.html").read_text()
     assert "&lt;b&gt;real&lt;/b&gt;" in page and 'class="plot power"' in page
-    assert "package" in page.lower() or "cpu" in page
+    names = [d.name for d in run.record.domains]
+    assert names and all(f"<code>{n}</code>" in page or f">{n}<" in page for n in names), names
+    assert "measured" in page  # RAPL counters, said so
 
 
 def test_a_tiny_run_reads_in_plain_numbers_in_terminal_markdown_and_html(store_path):
@@ -379,3 +381,13 @@ def test_a_google_region_run_reports_net_co2e_labelled_market_based(store_path):
     assert "CO2e net (market-based):" in text and "CO2e: " in text
     md = markdown.markdown(data.load(s, ["r1"]))
     assert "Net of carbon-free energy (market-based)" in md and "location-based figure above" in md
+
+
+def test_statement_sources_are_plain_numbers_without_placeholder_names(store_path):
+    from wattprint.report import data, markdown
+
+    make_run(store_path, location={"intensity": "0.0000234 g/kWh"})  # tiny, and no PUE given
+    md = markdown.markdown(data.load(Store.open(store_path), ["r1"]))
+    assert not re.search(r"\d[eE][-+]?\d", md.replace("3e-4", "")), md  # the command line keeps its own
+    assert "0.0000234 g" in md and "(none)" not in md
+    assert "pue: 1 ratio - assumed" in md

@@ -55,7 +55,7 @@ def test_a_tiny_runs_summary_speaks_the_command_lines_language(store_path):
     assert not re.search(r"\b[a-z_]{2,}=(?:\s|$|\)|,|;)", text), text
     assert "run.progress(" not in text and "track(" not in text, text
     # the note about the assumed PUE still tells the CLI user what to give
-    assert "--pue" in text or "PUE" in text
+    assert "--pue" in text
 
 
 def test_predict_text_has_one_energy_unit_and_plain_counts(store_path):

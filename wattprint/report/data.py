@@ -41,6 +41,27 @@ def source_text(s: dict | None, unknown: str = "source unknown") -> str:
     return text
 
 
+def factor_value(v) -> str:
+    """A factor's value as published, in plain digits: 1.1, 342, 0.00822 (never an exponent)."""
+    from ..fmt import plain
+
+    if not isinstance(v, (int, float)):
+        return str(v)
+    text = plain(v, 4)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def source_line(s: dict) -> str:
+    """'intensity: 44.18 g/kWh (FR) - Ember (2025), Yearly Electricity Data, 2024': one factor
+    for a text list of sources (Markdown, LaTeX, the project report)."""
+    value = factor_value(s.get("value"))
+    line = f"{s.get('factor')}: {value} {s.get('unit') or ''}".rstrip()
+    name = s.get("name")
+    if name and str(name) not in (str(s.get("value")), value, "none"):
+        line += f" ({name})"
+    return line + f" - {source_text(s)}"
+
+
 def footprint_or_note(record, notes: list, *, equivalents: bool = True):
     """The run's footprint, or None with the reason in ``notes`` (a report never fails on it).
     ``equivalents=False`` for lists of many runs: the equivalents are half of the work."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from .. import fmt
 from .._version import __version__
 from ..units import printable
 from . import data as D
@@ -18,23 +19,18 @@ CITATION = ("Strubell, E., Ganesh, A. and McCallum, A. (2019). Energy and Policy
 
 def _fe(kwh, E=None):
     """An energy in the statement's one unit ``E`` (a lone value picks its own)."""
-    from .. import fmt
-
     return "n/a" if kwh is None else (E or fmt.energy_scale(kwh))(kwh)
 
 
 def _fm(kg, M=None):
-    from .. import fmt
-
     return "n/a" if kg is None else (M or fmt.mass_scale(kg))(kg)
 
 
 def _lb(kg):
-    from ..equivalents import plain
     from ..units import LB_KG
 
     lb = kg / LB_KG
-    return f"{plain(lb)} lb" if lb == 0 or lb >= 1e-8 else "under 0.00000001 lb"
+    return f"{fmt.plain(lb)} lb" if lb == 0 or lb >= 1e-8 else "under 0.00000001 lb"
 
 
 def _fd(s):
@@ -60,21 +56,15 @@ def _parts(ds) -> str:
 def _cost_text(low, high, elec) -> str | None:
     out = []
     if high is not None:
-        from .. import fmt
-
         out.append(f"a cloud cost of {fmt.usd(high)}" if low in (None, high)
                    else f"a cloud cost of {fmt.usd(low, high).replace(' - ', ' to ')}")
     if elec is not None:
-        from .. import fmt
-
         out.append(f"an electricity cost of {fmt.usd(elec)}")
     return " and ".join(out) or None
 
 
 def statement(runs: list) -> tuple[list[str], list[tuple[str, str]], list[str]]:
     """(paragraph sentences, table rows (quantity, value), sources) as plain text."""
-    from .. import fmt
-
     tot = D.totals(runs)
     nets = [r.footprint.co2e_net_kg for r in runs if r.footprint is not None]
     E = fmt.energy_scale([tot.energy_kwh, tot.energy_kwh_it, *tot.by_kind.values()])
@@ -92,7 +82,7 @@ def statement(runs: list) -> tuple[list[str], list[tuple[str, str]], list[str]]:
     pues = {(fp.pue, _src(_factor(fp, 'pue'))) for fp in fps}
     if len(pues) == 1:
         pue, src = pues.pop()
-        s.append(f"With a power usage effectiveness (PUE) of {pue:g} ({src}), the facility drew "
+        s.append(f"With a power usage effectiveness (PUE) of {D.factor_value(pue)} ({src}), the facility drew "
                  f"{_fe(tot.energy_kwh, E)}.")
     elif pues:
         s.append(f"With each run's power usage effectiveness (PUE) applied, the facility drew {_fe(tot.energy_kwh, E)}.")
@@ -102,7 +92,7 @@ def statement(runs: list) -> tuple[list[str], list[tuple[str, str]], list[str]]:
         if f is not None:
             where = f.get("name") or ", ".join(f"{k} {v}" for k, v in r.record.location.items()
                                                 if k in ("region", "cloud", "intensity")) or "given"
-            locs.append(f"{where} ({f['value']:,.0f} g CO2e/kWh, {D.scope_text(f.get('scope'), long=True)}; {_src(f)})")
+            locs.append(f"{where} ({fmt.plain(f['value'])} g CO2e/kWh, {D.scope_text(f.get('scope'), long=True)}; {_src(f)})")
     locs = list(dict.fromkeys(locs))
     if tot.co2e_kg is not None:
         loc_text = "; ".join(locs)
@@ -128,7 +118,7 @@ def statement(runs: list) -> tuple[list[str], list[tuple[str, str]], list[str]]:
         label = {d.label for r in runs for d in r.record.domains if d.kind == kind}
         rows.append((f"  of which {kind} ({'/'.join(sorted(label))})", _fe(kwh, E)))
     if fps:
-        rows.append(("PUE", ", ".join(sorted({f'{fp.pue:g}' for fp in fps}))))
+        rows.append(("PUE", ", ".join(sorted({D.factor_value(fp.pue) for fp in fps}))))
         rows.append(("energy at the facility", _fe(tot.energy_kwh, E)))
     rows.append(("CO2e", _fm(tot.co2e_kg, M)))
     if cost:
@@ -140,10 +130,7 @@ def statement(runs: list) -> tuple[list[str], list[tuple[str, str]], list[str]]:
     for src in D.sources(runs):
         if src.get("factor") == "equivalent" and not any(e["name"] == src.get("name") for e in picks):
             continue
-        line = f"{src.get('factor')}: {src.get('value'):,g} {src.get('unit') or ''}".rstrip()
-        if src.get("name") and src["name"] != f"{src.get('value')}":
-            line += f" ({src['name']})"
-        line += f" - {_src(src)}"
+        line = D.source_line(src)
         if src.get("url"):
             line += f", {src['url']}"
         sources.append(line)

@@ -11,6 +11,7 @@ import time
 
 from .. import fmt
 from .._version import __version__
+from . import data as D
 from .markdown import CITATION, md_escape, tex_escape
 from .svg import column_chart, esc
 
@@ -28,14 +29,6 @@ def _scales(d):
 
 def _runs(n: int) -> str:
     return f"{n:,} run" + ("" if n == 1 else "s")
-
-
-def _value(v) -> str:
-    """A factor's value as published, in plain digits: 1.1, 342, 0.00822."""
-    if not isinstance(v, (int, float)):
-        return str(v)
-    text = fmt.plain(v, 4)
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _pct(x) -> str:
@@ -95,14 +88,7 @@ def sentences(d, filters: dict) -> list[str]:
 
 
 def _source_lines(d) -> list[str]:
-    out = []
-    for s in d["sources"]:
-        line = f"{s.get('factor')}: {_value(s.get('value'))}"
-        named = s.get("name") and str(s["name"]) not in (str(s.get("value")), _value(s.get("value")))
-        line += f" {s.get('unit') or ''}".rstrip() + (f" ({s['name']})" if named else "")
-        line += f" - {s.get('source') or 'source unknown'}" + (f", {s['year']}" if s.get("year") else "")
-        out.append(line)
-    return out + [CITATION]
+    return [D.source_line(s) for s in d["sources"]] + [CITATION]
 
 
 def _title(filters) -> str:
