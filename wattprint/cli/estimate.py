@@ -120,7 +120,7 @@ def _comparisons(fp) -> list[dict]:
 
 def _print(fp, comparisons) -> None:
     """One view: each quantity in one unit throughout, every input with where it came from."""
-    from ..fmt import energy_scale, mass_scale, plain, power_scale, usd
+    from ..fmt import energy_scale, mass_scale, plain, power, power_scale, usd
     from ..footprint import span
     from ..report.data import scope_text
 
@@ -142,7 +142,7 @@ def _print(fp, comparisons) -> None:
     hours = span(fp.hours) + (f" per run x {runs:,} runs = {span(fp.hours * runs)}" if runs > 1 else "")
     say(f"{what}, {watts} ({i.get('power_basis', '')}), {hours}")
     if run:
-        say(f"from run {run['run']}: measured mean power {plain(run['run_avg_power_w'])} W over "
+        say(f"from run {run['run']}: measured mean power {power(run['run_avg_power_w'])} over "
             f"{span(run['run_duration_s'] / 3600)}; " + (", ".join(
                 f"{k}: {v} (stored with run {run['run']})" for k, v in run["stored"].items())
                 or "no location stored with the run") + (f"; duration: {run['hours']}" if run.get("hours") else ""))

@@ -6,7 +6,8 @@ mistake here cannot make a browser fetch from the network. All user text is esca
 The page answers first and explains after: a headline card (energy, CO2e, cost, duration,
 measured or modelled), then each run's power over time and its components, then what the same
 energy would have emitted elsewhere (one scope), at most three equivalents, and every source.
-One unit per quantity for the whole page (``View``); it prints on A4.
+One unit per quantity for the whole page (``View``), except the windows table, whose small
+parts of a run name their own unit in its header; it prints on A4.
 """
 from __future__ import annotations
 
