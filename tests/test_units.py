@@ -3,8 +3,11 @@ import math
 import pytest
 
 from wattprint.errors import UsageError
-from wattprint.units import (fmt_duration, fmt_energy, fmt_mass, fmt_power, parse_duration, parse_intensity,
-                             parse_power)
+from wattprint.fmt import duration as fmt_duration
+from wattprint.fmt import energy as fmt_energy
+from wattprint.fmt import mass as fmt_mass
+from wattprint.fmt import power as fmt_power
+from wattprint.units import parse_duration, parse_intensity, parse_power
 
 
 @pytest.mark.parametrize("text", ["429g/kWh", "0.429kg/kWh", "0.000429t/kWh", "429", 429, "429 gCO2e/kWh",

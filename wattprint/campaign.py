@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .errors import UsageError
-from .fmt import either, opt
+from .fmt import either, name
 from .totals import accumulate
 from .units import S_PER_H, parse_duration
 
@@ -89,11 +89,11 @@ def parse_since(text: str) -> float:
     t = str(text).strip()
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", t)
     if m:
-        return time.time() - parse_duration(t, opt("since").rstrip("=")) * S_PER_H
+        return time.time() - parse_duration(t, name("since")) * S_PER_H
     try:
         dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"{opt('since').rstrip('=')} {text!r}: give a date (2026-01-31), a date and time "
+        raise UsageError(f"{name('since')} {text!r}: give a date (2026-01-31), a date and time "
                          "(2026-01-31T12:00, local time unless it has a zone) or an age (7d, 12h)") from None
     return dt.timestamp()  # naive datetimes are local time
 

@@ -16,6 +16,7 @@ from importlib import resources
 
 from .errors import UsageError
 from .fmt import exact, opt
+from .fmt import name as _n
 from .units import MAX_PUE, check_range, parse_intensity, shown
 
 
@@ -65,11 +66,6 @@ def closest(query: str, names) -> list[str]:
     close = difflib.get_close_matches(norm(query), list(by_norm), n=5, cutoff=0.5)
     close += [k for k in by_norm if norm(query) and norm(query) in k and k not in close][: 5 - len(close)]
     return [by_norm[c] for c in close]
-
-
-def _n(key: str) -> str:
-    """An option's name in the interface in use: ``pue`` in Python, ``--pue`` on the CLI."""
-    return opt(key).rstrip("=")
 
 
 def unknown(what: str, query: str, names, hint: str) -> UsageError:

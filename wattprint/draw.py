@@ -13,7 +13,7 @@ from __future__ import annotations
 from . import datasets, datasets_hw
 from .datasets import Factor
 from .errors import UsageError
-from .fmt import opt, plain
+from .fmt import name, opt, plain
 from .units import check_positive, parse_power
 
 HOURS_PER_YEAR = 8760.0
@@ -86,10 +86,6 @@ def given_source(factor: str, value: float, unit: str, key: str, scope=None) -> 
     """A factor the user gave, saying with which option (``--pue`` / ``pue=``)."""
     return {"factor": factor, "value": value, "unit": unit, "url": "", "year": None, "scope": scope,
             "source": f"given by the user ({name(key)})", "name": "", "note": ""}
-
-
-def name(key: str) -> str:
-    return opt(key).rstrip("=")
 
 
 def power(hw: dict | None, count: int, power_w, device_power_w, utilization, sources, inputs, notes) -> float:

@@ -187,6 +187,11 @@ def opt(name: str) -> str:
     return f"{name}="
 
 
+def name(key: str) -> str:
+    """An option's name alone: ``pue`` in Python, ``--pue`` on the command line."""
+    return opt(key).rstrip("=")
+
+
 def either(*, python: str, cli: str) -> str:
     """The phrase for the interface in use."""
     return cli if _INTERFACE["name"] == "cli" else python

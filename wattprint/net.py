@@ -9,7 +9,7 @@ market-based wherever it is shown.
 from __future__ import annotations
 
 from . import datasets
-from .fmt import opt
+from .fmt import name, opt
 from .units import parse_intensity
 
 PATTERSON = "Patterson et al. 2021, arXiv:2104.10350"
@@ -18,7 +18,7 @@ PATTERSON = "Patterson et al. 2021, arXiv:2104.10350"
 def net_factor(net_intensity, cloud, gross) -> dict | None:
     """The net intensity as a source dict (factor 'net_intensity', scope 'market-based'), or None."""
     if net_intensity not in (None, ""):
-        return {"factor": "net_intensity", "value": parse_intensity(net_intensity, opt("net_intensity").rstrip("=")), "unit": "g/kWh",
+        return {"factor": "net_intensity", "value": parse_intensity(net_intensity, name("net_intensity")), "unit": "g/kWh",
                 "source": f"given by the user ({opt('net_intensity').rstrip('=')})", "url": "", "year": None, "scope": "market-based", "name": "",
                 "note": ""}
     if gross is None or cloud in (None, "") or gross.scope != "operational":

@@ -160,14 +160,6 @@ def parse_power(text, what: str = "power") -> float:
     return check_range(value, what, MAX_POWER_W, "W", why="10 GW, ten of the largest data centres")
 
 
-# Human formatting lives in fmt.py; these names stay for the modules that use them.
-from .fmt import duration as fmt_duration  # noqa: E402
-from .fmt import energy as fmt_energy  # noqa: E402
-from .fmt import mass as fmt_mass  # noqa: E402
-from .fmt import plain as fmt_number  # noqa: E402
-from .fmt import power as fmt_power  # noqa: E402
-
-
 # ------------------------------------------------------------------ user strings
 
 _CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")

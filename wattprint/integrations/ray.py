@@ -34,7 +34,7 @@ from ray import tune
 
 from .. import fmt
 from ..errors import UsageError
-from ..fmt import opt
+from ..fmt import name, opt
 from ..units import J_PER_KWH, positive
 from ._trials import finish_trial, number, write_sweep
 
@@ -109,10 +109,10 @@ class WattprintCallback(tune.Callback):
                  trial_budget_kwh=None):
         if not project:
             raise UsageError(f"WattprintCallback(): give {opt('project')}, the one given to tracked()")
-        for name, value in (("budget_kwh", budget_kwh), ("budget_co2e_kg", budget_co2e_kg),
-                            ("trial_budget_kwh", trial_budget_kwh)):
+        for key, value in (("budget_kwh", budget_kwh), ("budget_co2e_kg", budget_co2e_kg),
+                           ("trial_budget_kwh", trial_budget_kwh)):
             if value is not None and positive(value) is None:
-                raise UsageError(f"{opt(name)}{value!r}: give a positive number")
+                raise UsageError(f"{opt(key)}{value!r}: give a positive number")
         self.project, self.store_path, self.metric = project, store, metric
         self.run_ids: set = set()  # this experiment's trials: budgets count these only
         self.ended = 0             # trials ended so far: the search budget is checked when it grows
@@ -176,7 +176,7 @@ class _Budget(tune.Stopper):
         if rec.energy_j / J_PER_KWH > self.trial_budget_kwh:
             log.warning("wattprint: trial %s stopped: it spent %s, over its budget of %s (%s)", trial_id,
                         fmt.energy(rec.energy_j / J_PER_KWH), fmt.energy(self.trial_budget_kwh),
-                        opt("trial_budget_kwh").rstrip("="))
+                        name("trial_budget_kwh"))
             return True
         return False
 
@@ -200,16 +200,16 @@ class _Budget(tune.Stopper):
         fps = [footprint_or_note(r, [], equivalents=False) for r in done]
         spent = {"budget_kwh": [fp.energy_kwh if fp else r.energy_kwh for r, fp in zip(done, fps)],
                  "budget_co2e_kg": [fp.co2e_kg for fp in fps if fp is not None and fp.co2e_kg is not None]}
-        for name, limit in self.budgets.items():
-            values = spent[name]
+        for key, limit in self.budgets.items():
+            values = spent[key]
             if limit is None or not values:
                 continue
             total, mean = sum(values), sum(values) / len(values)
             if total + (running + 1) * mean > limit:
                 self.stopped = True
-                show = fmt.energy if name == "budget_kwh" else fmt.mass
+                show = fmt.energy if key == "budget_kwh" else fmt.mass
                 log.warning("wattprint: search stopped: %d trials spent %s, and %d more (about %s "
                             "each) would pass %s%s", len(values), show(total), running + 1,
-                            show(mean), opt(name), fmt.plain(limit))
+                            show(mean), opt(key), fmt.plain(limit))
                 return True
         return False

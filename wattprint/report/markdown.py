@@ -34,9 +34,7 @@ def _lb(kg):
 
 
 def _fd(s):
-    from ..units import fmt_duration
-
-    return fmt_duration(s or 0.0)
+    return fmt.duration(s or 0.0)
 
 
 def _src(s: dict | None) -> str:

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
-from ..fmt import either, opt
+from ..fmt import either, name, opt
 from ..sampler import MIN_INTERVAL_S
 from ..units import (MAX_HOURS, MAX_WORK, S_PER_H, check_range, check_run_id, check_url,
                      positive_or_none)
@@ -39,9 +39,9 @@ def checked_keywords(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        for name in kwargs:
-            if name not in known:
-                raise unknown_option(name, known)
+        for key in kwargs:
+            if key not in known:
+                raise unknown_option(key, known)
         return fn(*args, **kwargs)
 
     wrapper.known_options = frozenset(known)
@@ -167,11 +167,6 @@ def options(*, project=None, tags=None, interval=1.0, store=None, flush_interval
         command=command if command is not None else (" ".join(sys.argv) or None),
         quiet=bool(quiet), verbose=bool(verbose), meters=None if meters is None else tuple(meters),
         log_to=log_to or (), **budgets)
-
-
-def name(key: str) -> str:
-    """An option's name as the user wrote it: ``budget_kwh`` in Python, ``--budget-kwh`` on the CLI."""
-    return opt(key).rstrip("=")
 
 
 # A CPU package's power: the largest parts draw about 500 W at base power.

@@ -7,17 +7,13 @@ from __future__ import annotations
 import importlib.util
 
 from ...errors import UsageError
-from ...fmt import opt
+from ...fmt import name as option_name
 
 CHOICES = "mlflow, wandb, tensorboard:DIR"
 # tracker -> (any one of these sets of top-level packages, the extra that installs one)
 # (top-level names only: find_spec of a submodule would import its package, torch's 1 s)
 NEEDS = {"mlflow": ((("mlflow",),), "mlflow"), "wandb": ((("wandb",),), "wandb"),
          "tensorboard": ((("tensorboardX",), ("torch", "tensorboard")), "tensorboard")}
-
-
-def _name() -> str:
-    return opt("log_to").rstrip("=")
 
 
 def check_log_to(value) -> tuple:
@@ -37,7 +33,7 @@ def check_log_to(value) -> tuple:
         elif callable(getattr(item, "add_scalar", None)):  # a SummaryWriter (torch or tensorboardX)
             out.append(item)
         else:
-            raise UsageError(f"{_name()}: cannot log to {type(item).__name__!r} objects; "
+            raise UsageError(f"{option_name('log_to')}: cannot log to {type(item).__name__!r} objects; "
                              f"give {CHOICES} or a SummaryWriter")
     for spec in out:
         check_installed(kind(spec))
@@ -51,10 +47,10 @@ def _one(part: str) -> str:
         return name
     if name == "tensorboard":
         if not arg.strip():
-            raise UsageError(f"{_name()} {part!r}: say where TensorBoard's event files go, "
+            raise UsageError(f"{option_name('log_to')} {part!r}: say where TensorBoard's event files go, "
                              "e.g. 'tensorboard:runs/energy'")
         return f"tensorboard:{arg.strip()}"
-    raise UsageError(f"{_name()}: unknown tracker {part!r}; choose from {CHOICES} (or several, "
+    raise UsageError(f"{option_name('log_to')}: unknown tracker {part!r}; choose from {CHOICES} (or several, "
                      "comma-separated)")
 
 
@@ -68,7 +64,7 @@ def check_installed(name: str) -> None:
     for packages in choices:
         if all(_present(p) for p in packages):
             return
-    raise UsageError(f"{_name()} {name!r} needs the {choices[0][0]} package; install it with: "
+    raise UsageError(f"{option_name('log_to')} {name!r} needs the {choices[0][0]} package; install it with: "
                      f"pip install 'wattprint[{extra}]'")
 
 
