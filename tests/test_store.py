@@ -210,3 +210,24 @@ def test_newest_reads_only_the_last_runs_and_counts_filter(any_store):
     assert st.count_runs(project="b", tag="tuning") == len([r for r in st.list_runs(project="b")
                                                             if "tuning" in r.tags])
     st.close()
+
+
+def test_both_backends_have_the_same_tables_and_columns(store_path, pg_url):
+    """The PostgreSQL schema is written by hand beside SQLite's: they must not drift apart."""
+    Store.open(store_path).close()
+    db = sqlite3.connect(store_path)
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    lite = {t: {r[1] for r in db.execute(f"PRAGMA table_info({t})")} for t in tables}
+    db.close()
+    Store.open(pg_url).close()
+    import psycopg
+
+    with psycopg.connect(pg_url) as c:
+        rows = c.execute("SELECT table_name, column_name FROM information_schema.columns "
+                         "WHERE table_schema = 'wattprint'").fetchall()
+    pg: dict = {}
+    for t, col in rows:
+        pg.setdefault(t, set()).add(col)
+    assert set(pg) == set(lite), (sorted(pg), sorted(lite))
+    for t in lite:
+        assert pg[t] - {"owner"} == lite[t], t  # owner: the role that wrote a run (PostgreSQL only)
