@@ -19,7 +19,7 @@ from ..fmt import opt
 from . import postgres_schema as schema
 from .base import RunIdTaken, Store
 from .fs import mask
-from .records import DOMAIN_COLS, RUN_FIELDS, RunRecord, column_values, record_from_row, record_values
+from .records import DOMAIN_COLS, INSERT_COLS, LINE_COLS, RUN_FIELDS, RunRecord, column_values, record_from_row, record_values
 
 try:
     import psycopg
@@ -151,8 +151,8 @@ class PostgresStore(Store):
 
     def _insert_run(self, db, rec: RunRecord) -> int:
         values = record_values(rec)
-        row = db.execute(f"INSERT INTO runs ({', '.join(RUN_FIELDS)}) VALUES "
-                         f"({', '.join(['%s'] * len(RUN_FIELDS))}) ON CONFLICT (id) DO NOTHING "
+        row = db.execute(f"INSERT INTO runs ({', '.join(INSERT_COLS)}) VALUES "
+                         f"({', '.join(['%s'] * len(INSERT_COLS))}) ON CONFLICT (id) DO NOTHING "
                          "RETURNING key", values).fetchone()
         if row is None:
             raise RunIdTaken(f"run id {rec.id!r} already exists in {self.path}")
@@ -185,8 +185,9 @@ class PostgresStore(Store):
                 cur.executemany("INSERT INTO predictions (run, t, data) VALUES (%s,%s,%s)",
                                 [(key, t, json.dumps(d)) for t, d in predictions])
             if run_fields:
-                sets = ", ".join(f"{c}=%s" for c in run_fields)
-                cur.execute(f"UPDATE runs SET {sets} WHERE key=%s", (*column_values(run_fields), key))
+                cols, values = column_values(run_fields)
+                sets = ", ".join(f"{c}=%s" for c in cols)
+                cur.execute(f"UPDATE runs SET {sets} WHERE key=%s", (*values, key))
 
     @staticmethod
     def _insert_windows(cur, key: int, windows) -> None:
@@ -216,7 +217,7 @@ class PostgresStore(Store):
         return self._empty and self.readonly
 
     def _find_runs(self, *, run_id=None, id_prefix=None, project=None, since=None,
-                   job_id=None, newest=None) -> list[RunRecord]:
+                   job_id=None, newest=None, keys=None, trial=None) -> list[RunRecord]:
         if self._no_tables():
             return []
         clauses, params = [], []
@@ -234,11 +235,18 @@ class PostgresStore(Store):
         if since is not None:
             clauses.append("r.started_at >= %s")
             params.append(since)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        if keys is not None:
+            clauses.append("r.key = ANY(%s)")
+            params.append(list(keys))
         cols = ", ".join("r." + c for c in ("key",) + RUN_FIELDS)
         # two queries in one snapshot, whatever the number of runs (never one per run)
         dcols = ", ".join("d." + c for c in DOMAIN_COLS.split(", "))
         with self._read() as db, db.transaction():
+            if trial is not None and schema.version(db) >= 2:  # else Store.list_runs filters
+                clauses.append("(r.trial IS NOT NULL OR r.hosts IS NULL)" if trial is True else
+                               "(r.trial = %s OR r.hosts IS NULL)")
+                params += [] if trial is True else [trial]
+            where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
             if newest is None:
                 rows = db.execute(f"SELECT {cols} FROM runs r {where} ORDER BY r.started_at, r.key",
                                   params).fetchall()
@@ -253,6 +261,22 @@ class PostgresStore(Store):
         for d in doms:
             by_run.setdefault(d[0], []).append(d[1:])
         return [record_from_row(r, by_run.get(r[0], ())) for r in rows]
+
+    def _lines(self, *, project=None, since=None):
+        if self._no_tables():
+            return []
+        clauses, params = [], []
+        if project is not None:
+            clauses.append("project = %s")
+            params.append(project)
+        if since is not None:
+            clauses.append("started_at >= %s")
+            params.append(since)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._read() as db, db.transaction():
+            if schema.version(db) < 2:
+                return None
+            return db.execute(f"SELECT {LINE_COLS} FROM runs {where} ORDER BY started_at, key", params).fetchall()
 
     def _count_runs(self, project=None) -> int:
         if self._no_tables():

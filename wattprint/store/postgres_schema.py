@@ -7,6 +7,7 @@ Creation and upgrades hold a transaction-scoped advisory lock, so processes that
 """
 from __future__ import annotations
 
+from .records import FACT_COLS, meta_facts, parse_meta
 from .sqlite_schema import SCHEMA_VERSION, check
 
 SCHEMA = "wattprint"
@@ -43,11 +44,18 @@ CREATE TABLE IF NOT EXISTS wattprint.runs (
     node TEXT,
     rank INTEGER,
     meta TEXT NOT NULL DEFAULT '{}',
-    owner TEXT NOT NULL DEFAULT current_user  -- the database role that wrote it (docs/store.md)
+    owner TEXT NOT NULL DEFAULT current_user,  -- the database role that wrote it (docs/store.md)
+    trial TEXT,  -- the rest: records.META_FACTS and gpus, derived (version 2)
+    role TEXT,
+    part_of TEXT,
+    nested_in TEXT,
+    hosts INTEGER,
+    gpus INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_project ON wattprint.runs(project, started_at);
 CREATE INDEX IF NOT EXISTS runs_started ON wattprint.runs(started_at, key);
 CREATE INDEX IF NOT EXISTS runs_job ON wattprint.runs(job_id);
+CREATE INDEX IF NOT EXISTS runs_trial ON wattprint.runs(project, trial);
 CREATE INDEX IF NOT EXISTS runs_id_prefix ON wattprint.runs(lower(id) text_pattern_ops);
 CREATE TABLE IF NOT EXISTS wattprint.domains (
     run BIGINT NOT NULL REFERENCES wattprint.runs(key) ON DELETE CASCADE,
@@ -95,8 +103,23 @@ CREATE TABLE IF NOT EXISTS wattprint.predictions (
 CREATE INDEX IF NOT EXISTS predictions_run ON wattprint.predictions(run, t);
 """
 
+
+
+def _to_2(db) -> None:
+    """Version 2: the derived columns, filled from each run's meta and domains."""
+    db.execute("ALTER TABLE wattprint.runs ADD COLUMN trial TEXT, ADD COLUMN role TEXT, "
+               "ADD COLUMN part_of TEXT, ADD COLUMN nested_in TEXT, ADD COLUMN hosts INTEGER, "
+               "ADD COLUMN gpus INTEGER")
+    db.execute("CREATE INDEX IF NOT EXISTS runs_trial ON wattprint.runs(project, trial)")
+    rows = db.execute("SELECT key, meta, (SELECT count(*) FROM wattprint.domains d WHERE d.run = r.key "
+                      "AND d.kind = 'gpu') FROM wattprint.runs r").fetchall()
+    with db.cursor() as cur:
+        cur.executemany(f"UPDATE wattprint.runs SET {', '.join(c + '=%s' for c in FACT_COLS)} WHERE key=%s",
+                        [(*meta_facts(parse_meta(m)), g, k) for k, m, g in rows])
+
+
 # Upgrades from version N to N+1, in order (as for SQLite). Never edit a released step.
-MIGRATIONS: list[str] = []
+MIGRATIONS = [_to_2]
 
 
 def version(db) -> int | None:
@@ -125,7 +148,7 @@ def create_or_upgrade(db, where: str) -> None:
                     db.execute(stmt)
             v = SCHEMA_VERSION
         while v < SCHEMA_VERSION:
-            db.execute(MIGRATIONS[v - 1])
+            MIGRATIONS[v - 1](db)
             v += 1
         db.execute("INSERT INTO wattprint.meta VALUES ('schema_version', %s) ON CONFLICT (key) "
                    "DO UPDATE SET value = excluded.value", (str(v),))

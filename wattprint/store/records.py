@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping, NamedTuple
 
 from .. import units
 
@@ -14,6 +16,49 @@ RUN_FIELDS = ("id", "project", "tags", "command", "cwd", "host", "pid", "pid_sta
 JSON_FIELDS = {"tags": list, "location": dict, "meta": dict}
 # a domain row as every backend selects it
 DOMAIN_COLS = "idx, name, kind, source, label, method, device, node, energy_j, in_total"
+# Columns a backend derives from a record and keeps beside it, so that reading 100,000 runs
+# (campaign, project reports, sweeps) parses no JSON: the first five from meta (rewritten
+# whenever meta is), gpus from the domains. hosts is NULL in rows written before they existed.
+META_FACTS = ("trial", "role", "part_of", "nested_in", "hosts")
+FACT_COLS = META_FACTS + ("gpus",)
+INSERT_COLS = RUN_FIELDS + FACT_COLS
+# a RunLine's columns (tags and location as JSON text)
+LINE_COLS = ("key, id, status, started_at, duration_s, energy_j, tags, location, trial, role, part_of, "
+             "nested_in, hosts, gpus")
+
+
+def _text(v) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def parse_meta(text) -> dict:
+    """A stored meta column as a dict; unreadable JSON reads as empty (as ``record_from_row``)."""
+    try:
+        v = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return v if isinstance(v, dict) else {}
+
+
+def meta_facts(meta) -> tuple:
+    """(trial, role, part_of, nested_in, hosts) of a run's meta:
+
+    trial      the sweep study when ``meta["sweep"]`` is a dict (a trial recorded by the Optuna
+               or Ray Tune integration; '' when it names no study), else None;
+    role       'job' for a multi-node job record, 'rank' for one rank's record;
+    part_of    the job record a rank's record belongs to; nested_in: the run it ran inside;
+    hosts      the hosts it measured: a job record's nodes (at least 1), 0 for a rank that
+               left its node to another rank (measures_host false), else 1."""
+    meta = meta if isinstance(meta, dict) else {}
+    sweep = meta.get("sweep")
+    trial = None if not isinstance(sweep, dict) else str(sweep.get("study") or "")
+    role = _text(meta.get("role"))
+    if role == "job":
+        nodes = meta.get("nodes")
+        hosts = max(1, len(nodes) if isinstance(nodes, (list, dict)) else 0)  # job records: a dict
+    else:
+        hosts = 0 if meta.get("measures_host") is False else 1
+    return trial, role, _text(meta.get("part_of")), _text(meta.get("nested_in")), hosts
 
 
 @dataclass
@@ -76,6 +121,37 @@ class RunRecord:
     def avg_power_w(self) -> float:
         return self.energy_j / self.duration_s if self.duration_s > 0 else 0.0
 
+    @property
+    def gpus(self) -> int:
+        """GPU domains measured."""
+        return sum(1 for d in self.domains if getattr(d, "kind", None) == "gpu")
+
+    @property
+    def trial(self) -> str | None:
+        return meta_facts(self.meta)[0]
+
+    @property
+    def role(self) -> str | None:
+        return meta_facts(self.meta)[1]
+
+    @property
+    def part_of(self) -> str | None:
+        return meta_facts(self.meta)[2]
+
+    @property
+    def nested_in(self) -> str | None:
+        return meta_facts(self.meta)[3]
+
+    @property
+    def hosts(self) -> int:
+        return meta_facts(self.meta)[4]
+
+    def line(self) -> "RunLine":
+        """The record as ``Store.run_lines`` reads it (liveness as this record has it)."""
+        return RunLine(self.key, self.id, self.status, self.started_at, self.duration_s or 0.0,
+                       self.energy_j, tuple(self.tags or ()), MappingProxyType(dict(self.location or {})),
+                       *meta_facts(self.meta), self.gpus)
+
     def as_dict(self) -> dict:
         return {
             "run_id": self.id, "project": self.project, "tags": list(self.tags),
@@ -92,13 +168,42 @@ class RunRecord:
         }
 
 
-def column_values(fields: dict) -> list:
-    """Run fields as column values: the JSON ones as text."""
-    return [json.dumps(v) if c in JSON_FIELDS else v for c, v in fields.items()]
+class RunLine(NamedTuple):
+    """One run as reading many needs it (``Store.run_lines``): no samples, domains or meta.
+    ``tags`` and ``location`` are read-only (rows share them); the facts are ``meta_facts``'."""
+    key: int | None
+    id: str
+    status: str
+    started_at: float
+    duration_s: float
+    energy_j: float
+    tags: tuple
+    location: Mapping
+    trial: str | None
+    role: str | None
+    part_of: str | None
+    nested_in: str | None
+    hosts: int
+    gpus: int
+
+    @property
+    def energy_kwh(self) -> float:
+        return self.energy_j / units.J_PER_KWH
+
+
+def column_values(fields: dict) -> tuple[list, list]:
+    """(columns, values) that set run ``fields``: the JSON ones as text, and the meta facts
+    with meta."""
+    cols = list(fields)
+    values = [json.dumps(v) if c in JSON_FIELDS else v for c, v in fields.items()]
+    if "meta" in fields:
+        cols += META_FACTS
+        values += meta_facts(fields["meta"])
+    return cols, values
 
 
 def record_values(rec: RunRecord) -> list:
-    """A record's ``RUN_FIELDS`` as column values (JSON as text, ``degraded`` as 0/1)."""
+    """A record's ``INSERT_COLS`` as column values (JSON as text, ``degraded`` as 0/1)."""
     values = []
     for c in RUN_FIELDS:
         v = getattr(rec, c)
@@ -107,7 +212,7 @@ def record_values(rec: RunRecord) -> list:
         elif c == "degraded":
             v = int(bool(v))
         values.append(v)
-    return values
+    return values + list(meta_facts(rec.meta)) + [rec.gpus]
 
 
 def record_from_row(row, domain_rows) -> RunRecord:

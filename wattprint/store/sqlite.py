@@ -22,11 +22,12 @@ from ..fmt import opt
 from . import connections, fs
 from . import sqlite_schema as schema
 from .base import RunIdTaken, Store, default_path
-from .records import DOMAIN_COLS, RUN_FIELDS, RunRecord, column_values, record_from_row, record_values
+from .records import DOMAIN_COLS, INSERT_COLS, LINE_COLS, RUN_FIELDS, RunRecord, column_values, record_from_row, record_values
 
 # Tables holding rows of one run (column ``run``), besides ``runs`` itself.
 _RUN_TABLES = ("domains", "samples", "windows", "progress", "predictions")
 _SAMPLE_CHUNK = 10000
+_KEYS_AT_ONCE = 900  # run keys per query (SQLite allows 999 parameters before 3.32)
 
 
 class _Unshared(Exception):
@@ -195,8 +196,8 @@ class SQLiteStore(Store):
     def _insert_run(self, db, rec: RunRecord) -> int:
         values = record_values(rec)
         try:
-            cur = db.execute(f"INSERT INTO runs ({', '.join(RUN_FIELDS)}) VALUES "
-                             f"({', '.join('?' * len(RUN_FIELDS))})", values)
+            cur = db.execute(f"INSERT INTO runs ({', '.join(INSERT_COLS)}) VALUES "
+                             f"({', '.join('?' * len(INSERT_COLS))})", values)
         except sqlite3.IntegrityError:
             raise RunIdTaken(f"run id {rec.id!r} already exists in {self.path}") from None
         db.executemany(
@@ -224,8 +225,9 @@ class SQLiteStore(Store):
                 db.executemany("INSERT INTO predictions (run, t, data) VALUES (?,?,?)",
                                [(key, t, json.dumps(d)) for t, d in predictions])
             if run_fields:
-                sets = ", ".join(f"{c}=?" for c in run_fields)
-                db.execute(f"UPDATE runs SET {sets} WHERE key=?", (*column_values(run_fields), key))
+                cols, values = column_values(run_fields)
+                sets = ", ".join(f"{c}=?" for c in cols)
+                db.execute(f"UPDATE runs SET {sets} WHERE key=?", (*values, key))
 
     @staticmethod
     def _insert_windows(db, key: int, windows) -> None:
@@ -249,7 +251,11 @@ class SQLiteStore(Store):
         return record_from_row(row, doms)
 
     def _find_runs(self, *, run_id=None, id_prefix=None, project=None, since=None,
-                   job_id=None, newest=None) -> list[RunRecord]:
+                   job_id=None, newest=None, keys=None, trial=None) -> list[RunRecord]:
+        if keys is not None and len(keys) > _KEYS_AT_ONCE:  # SQLite's limit on parameters
+            return sorted((r for i in range(0, len(keys), _KEYS_AT_ONCE) for r in self._find_runs(
+                project=project, since=since, keys=keys[i:i + _KEYS_AT_ONCE], trial=trial)),
+                key=lambda r: (r.started_at, r.key))
         clauses, params = [], []
         if run_id is not None:
             clauses.append("id = ?")
@@ -267,17 +273,39 @@ class SQLiteStore(Store):
         if job_id is not None:
             clauses.append("job_id = ?")
             params.append(job_id)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        if keys is not None:
+            clauses.append(f"key IN ({', '.join('?' * len(keys))})")
+            params += list(keys)
         cols = ", ".join(("key",) + RUN_FIELDS)
         order = "ORDER BY started_at, key"
         if newest is not None:  # the last N, read as N
             order = "ORDER BY started_at DESC, key DESC LIMIT ?"
-            params.append(int(newest))
         with self._read() as db:
+            if trial is not None and schema.version(db) >= 2:  # else Store.list_runs filters
+                clauses.append("(trial IS NOT NULL OR hosts IS NULL)" if trial is True else
+                               "(trial = ? OR hosts IS NULL)")
+                params += [] if trial is True else [trial]
+            where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+            if newest is not None:
+                params.append(int(newest))
             rows = db.execute(f"SELECT {cols} FROM runs {where} {order}", params).fetchall()
             if newest is not None:
                 rows.reverse()
             return [self._record(db, r) for r in rows]
+
+    def _lines(self, *, project=None, since=None):
+        clauses, params = [], []
+        if project is not None:
+            clauses.append("project = ?")
+            params.append(project)
+        if since is not None:
+            clauses.append("started_at >= ?")
+            params.append(since)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._read() as db:
+            if schema.version(db) < 2:
+                return None
+            return db.execute(f"SELECT {LINE_COLS} FROM runs {where} ORDER BY started_at, key", params).fetchall()
 
     def _count_runs(self, project=None) -> int:
         with self._read() as db:

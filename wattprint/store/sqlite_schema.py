@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from ..errors import UsageError
+from .records import FACT_COLS, meta_facts, parse_meta
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_FROM = 1  # a reader reads versions 1.. without upgrading (2 only added columns)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -34,9 +36,16 @@ CREATE TABLE IF NOT EXISTS runs (
     job_id TEXT,
     node TEXT,
     rank INTEGER,
-    meta TEXT NOT NULL DEFAULT '{}'
+    meta TEXT NOT NULL DEFAULT '{}',
+    trial TEXT,               -- the rest: records.META_FACTS and gpus, derived (version 2)
+    role TEXT,
+    part_of TEXT,
+    nested_in TEXT,
+    hosts INTEGER,
+    gpus INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_project ON runs(project, started_at);
+CREATE INDEX IF NOT EXISTS runs_trial ON runs(project, trial);
 CREATE TABLE IF NOT EXISTS domains (
     run INTEGER NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
@@ -83,8 +92,23 @@ CREATE TABLE IF NOT EXISTS predictions (
 CREATE INDEX IF NOT EXISTS predictions_run ON predictions(run, t);
 """
 
-# Upgrades from version N to N+1, in order. Never edit a released step; add one.
-MIGRATIONS: list[str] = []
+
+
+def _to_2(db) -> None:
+    """Version 2: the derived columns, filled from each run's meta and domains."""
+    for col, typ in (("trial", "TEXT"), ("role", "TEXT"), ("part_of", "TEXT"), ("nested_in", "TEXT"),
+                     ("hosts", "INTEGER"), ("gpus", "INTEGER")):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {col} {typ}")
+    db.execute("CREATE INDEX IF NOT EXISTS runs_trial ON runs(project, trial)")
+    rows = db.execute("SELECT key, meta, (SELECT count(*) FROM domains d WHERE d.run = runs.key "
+                      "AND d.kind = 'gpu') FROM runs").fetchall()
+    db.executemany(f"UPDATE runs SET {', '.join(c + '=?' for c in FACT_COLS)} WHERE key=?",
+                   [(*meta_facts(parse_meta(m)), g, k) for k, m, g in rows])
+
+
+# Upgrades from version N to N+1, in order (each takes the connection, in the upgrading
+# transaction). Never edit a released step; add one.
+MIGRATIONS = [_to_2]
 
 
 def version(db) -> int | None:
@@ -104,7 +128,7 @@ def check(v: int | None, path: str, *, readonly: bool) -> None:
     if v is not None and v > SCHEMA_VERSION:
         raise UsageError(f"{path} was written by a newer wattprint (schema {v} > "
                          f"{SCHEMA_VERSION}): upgrade wattprint")
-    if readonly and v is not None and v < SCHEMA_VERSION:
+    if readonly and v is not None and v < READABLE_FROM:
         raise UsageError(f"{path} has an older schema ({v} < {SCHEMA_VERSION}) that reading "
                          "cannot upgrade: run 'wattprint merge --store PATH' once to upgrade it")
 
@@ -119,6 +143,6 @@ def create_or_upgrade(db, path: str) -> None:
                 db.execute(stmt)
         v = SCHEMA_VERSION
     while v < SCHEMA_VERSION:
-        db.execute(MIGRATIONS[v - 1])
+        MIGRATIONS[v - 1](db)
         v += 1
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(v),))
