@@ -16,21 +16,24 @@ duration (a GPU is counted as busy for the whole run, as the paper counts them);
 run durations × hosts measured (a multi-node job record counts each node; a rank that left its
 node to another rank counts none). Per-rank records of a job are replaced by the job's record
 (``plugins.distributed.countable``), so a job is never counted twice.
-Energy and CO2e come from each run's stored totals and location (``footprint.for_record``); a run
-with no location has energy but no CO2e, and the CO2e line says how many runs it covers. Runs are
-added up by ``totals.accumulate``, as reports add them (its docstring states the price rule).
+Energy and CO2e come from each run's stored totals and location (``footprint.for_energy``, once
+per location: ``totals.Footprints``); a run with no location has energy but no CO2e, and the CO2e
+line says how many runs it covers. Runs are added up by ``totals.add``, as reports add them (its
+docstring states the price rule). Reading a store, pass ``Store.run_lines()``: one query, no
+meta parsed, so 100,000 runs add up in about a second.
 """
 from __future__ import annotations
 
+import heapq
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 
 from .errors import UsageError
 from .fmt import either, name
-from .totals import accumulate
-from .units import S_PER_H, parse_duration
+from .totals import Footprints, add
+from .units import J_PER_KWH, S_PER_H, parse_duration
 
 FINAL_TAGS = ("final",)
 TUNING_TAGS = ("tuning", "sweep", "hpo")
@@ -38,13 +41,13 @@ LEVELS = (("final", "one model (tag final)"), ("tuning", "tuning (tag tuning/swe
           ("experimentation", "experimentation (other runs)"), ("total", "whole R&D (all runs)"))
 
 
-def level_of(tags, meta=None) -> str:
-    """The level of a run with these tags; ``meta`` with a ``sweep`` entry (a trial recorded by
-    the Optuna or Ray Tune integration) makes it tuning without a tag."""
+def level_of(tags, meta=None, *, trial: bool = False) -> str:
+    """The level of a run with these tags; a trial (``meta`` with a ``sweep`` entry, recorded by
+    the Optuna or Ray Tune integration) is tuning without a tag."""
     tags = {str(t).lower() for t in tags or ()}
     if tags & set(FINAL_TAGS):
         return "final"
-    if tags & set(TUNING_TAGS) or isinstance((meta or {}).get("sweep"), dict):
+    if tags & set(TUNING_TAGS) or trial or isinstance((meta or {}).get("sweep"), dict):
         return "tuning"
     return "experimentation"
 
@@ -65,23 +68,101 @@ class Level:
     electricity_cost_usd: float | None = None
     run_ids: list = field(default_factory=list)
 
-    def add(self, rec, fp) -> None:
-        """Add one run and its footprint (None: energy only), by totals.accumulate()'s rule."""
-        self.run_ids.append(rec.id)
-        hours = (rec.duration_s or 0.0) / S_PER_H
-        self.host_hours += hours * _hosts(rec)
-        self.gpu_hours += hours * sum(1 for d in rec.domains if d.kind == "gpu")
-        accumulate(self, rec, fp)
+
+def _fold(into: Level, cells, places: dict, fps: Footprints, failed: dict) -> None:
+    """Add cells [(place key, [runs, joules, seconds, GPU-seconds, host-seconds])] into a level,
+    by totals.add()'s rule."""
+    for pk, (runs, joules, secs, gpu_s, host_s) in cells:
+        kwh, hours = joules / J_PER_KWH, secs / S_PER_H
+        try:
+            sums = fps.at(places[pk], kwh, hours)
+        except Exception as e:  # a broken table or model must not hide the measured energy
+            sums = None
+            failed[pk] = e
+        into.gpu_hours += gpu_s / S_PER_H
+        into.host_hours += host_s / S_PER_H
+        add(into, runs, kwh, sums)
 
 
-def _hosts(rec) -> int:
-    """Hosts a record measured: a job record's nodes, 0 for a rank that left its node to another."""
-    meta = rec.meta or {}
-    if meta.get("role") == "job":
-        return max(1, len(meta.get("nodes") or ()))
-    if meta.get("measures_host") is False:
-        return 0
-    return 1
+def _as_dict(level: Level) -> dict:
+    return {f.name: getattr(level, f.name) for f in fields(level)}  # asdict would copy every id
+
+
+def _lines(runs) -> list:
+    """RunLines of ``runs`` (store.RunRecord or RunLine), without a job counted twice."""
+    from .plugins.distributed import countable
+
+    return countable(r.line() if hasattr(r, "line") else r for r in runs)
+
+
+class _Tally:
+    """One pass over the lines: sums per (level, place, UTC day), run ids per level and day."""
+
+    def __init__(self, lines, *, by_day: bool = True):
+        self.lines = lines
+        self.places: dict = {}          # place key -> location
+        self.place_of: dict = {}        # id(line.location) -> place key
+        self.cells: dict = {}           # (level, place key, day number or None) -> sums
+        self.ids = {k: [] for k, _ in LEVELS}
+        self.day_ids: dict = {}
+        self.running = 0
+        keys, levels, cells = self.place_of, {}, self.cells
+        for x in lines:
+            pk = keys.get(id(x.location))
+            if pk is None:
+                pk = keys[id(x.location)] = Footprints.key(x.location)
+                self.places.setdefault(pk, x.location)
+            lk = (x.tags, x.trial is not None)
+            lv = levels.get(lk)
+            if lv is None:
+                lv = levels[lk] = level_of(x.tags, trial=lk[1])
+            day = int(x.started_at // 86400) if by_day and x.started_at else None
+            c = cells.get((lv, pk, day))
+            if c is None:
+                c = cells[(lv, pk, day)] = [0, 0.0, 0.0, 0.0, 0.0]
+            secs = x.duration_s
+            c[0] += 1
+            c[1] += x.energy_j
+            c[2] += secs
+            c[3] += secs * x.gpus
+            c[4] += secs * x.hosts
+            self.ids[lv].append(x.id)
+            if day is not None:
+                ids = self.day_ids.get(day)
+                if ids is None:
+                    ids = self.day_ids[day] = []
+                ids.append(x.id)
+            if x.status == "running":
+                self.running += 1
+        self.ids["total"] = [x.id for x in lines]
+        starts = [x.started_at for x in lines if x.started_at]
+        self.first, self.last = (min(starts), max(starts)) if starts else (None, None)
+
+    def by(self, pick) -> dict:
+        """{group: [(place key, sums)]}, the cells summed by ``pick(level, day)`` (None: skip)."""
+        out: dict = {}
+        for (lv, pk, day), c in self.cells.items():
+            g = pick(lv, day)
+            if g is None:
+                continue
+            at = out.setdefault(g, {}).setdefault(pk, [0, 0.0, 0.0, 0.0, 0.0])
+            for i, v in enumerate(c):
+                at[i] += v
+        return {g: list(v.items()) for g, v in out.items()}
+
+    def ids_at(self, pk) -> list:
+        return [x.id for x in self.lines if self.place_of[id(x.location)] == pk]
+
+
+def _failure_notes(failed: dict, t: _Tally) -> list:
+    notes = []
+    for pk, e in failed.items():
+        ids = t.ids_at(pk)
+        why = str(e) if isinstance(e, UsageError) else f"{type(e).__name__}: {e}"
+        who = f"run {ids[0]}" if len(ids) == 1 else \
+            f"{len(ids):,} runs ({', '.join(ids[:3])}{' and more' if len(ids) > 3 else ''})"
+        notes.append(f"{who}: footprint not computed: {why}")
+    return notes
 
 
 def parse_since(text: str) -> float:
@@ -98,45 +179,32 @@ def parse_since(text: str) -> float:
     return dt.timestamp()  # naive datetimes are local time
 
 
-def _listed_footprint(record, notes: list):
-    """A run's footprint in a sum of many: no equivalents (the sum gets its own)."""
-    from .report.data import footprint_or_note
+def account(runs, *, fps: Footprints | None = None) -> dict:
+    """Sum ``runs`` (store.RunRecord or store.RunLine, e.g. ``Store.run_lines``) into the four
+    levels; plain data for JSON and text."""
+    return _account(_Tally(_lines(runs), by_day=False), fps or Footprints())
 
-    return footprint_or_note(record, notes, equivalents=False)
 
-
-def account(runs, *, footprint=None) -> dict:
-    """Sum ``runs`` (store.RunRecord) into the four levels; plain data for JSON and text.
-    ``footprint(record, notes)`` gives a run's footprint (None with a note when it has none)."""
-    if footprint is None:
-        footprint = _listed_footprint
-    from .plugins.distributed import countable
-
-    runs = countable(runs)  # a job record stands for its per-rank records
-    levels = {k: Level(k, label) for k, label in LEVELS}
-    notes: list[str] = []
-    running = 0
-    for rec in runs:
-        fp_notes: list = []
-        fp = footprint(rec, fp_notes)
-        for n in fp_notes:
-            notes.append(f"run {rec.id}: {n}")
-        levels[level_of(rec.tags, rec.meta)].add(rec, fp)
-        levels["total"].add(rec, fp)
-        running += rec.status == "running"
+def _account(t: _Tally, fps: Footprints) -> dict:
+    levels = {k: Level(k, label, run_ids=t.ids[k]) for k, label in LEVELS}
+    failed: dict = {}
+    for k, cells in t.by(lambda lv, day: lv).items():
+        _fold(levels[k], cells, t.places, fps, failed)
+    _fold(levels["total"], t.by(lambda lv, day: "total").get("total", []), t.places, fps, failed)
+    notes = _failure_notes(failed, t)
     tot = levels["total"]
     if tot.co2e_runs < tot.runs:
-        notes.append(f"{tot.runs - tot.co2e_runs} of {tot.runs} runs have no location, so no CO2e: "
+        notes.append(f"{tot.runs - tot.co2e_runs:,} of {tot.runs:,} runs have no location, so no CO2e: "
                      "CO2e covers the other runs only (give " + either(python="region=, cloud= or intensity=",
                                                                       cli="--region, --cloud or --intensity")
                      + " when running)")
-    if running:
-        notes.append(f"{running} runs are still running: counted up to their last flush")
+    if t.running:
+        notes.append(f"{t.running:,} runs are still running: counted up to their last flush")
     if levels["final"].runs == 0:
         notes.append("no run is tagged 'final': tag the final model's training with "
                      + either(python="tags=['final']", cli="--tag final") + " to split it out")
     share = (levels["final"].energy_kwh / tot.energy_kwh) if tot.energy_kwh > 0 and levels["final"].runs else None
-    return {"runs": tot.runs, "levels": [asdict(levels[k]) for k, _ in LEVELS],
+    return {"runs": tot.runs, "levels": [_as_dict(levels[k]) for k, _ in LEVELS],
             "final_share_of_energy": share, "notes": notes,
             "convention": {"final": list(FINAL_TAGS), "tuning": list(TUNING_TAGS),
                            "experimentation": "every other run",
@@ -148,47 +216,43 @@ def account(runs, *, footprint=None) -> dict:
 WEEKLY_AFTER_DAYS = 62   # a longer span is shown by week, a shorter one by day
 
 
-def _bucket(t: float, weekly: bool) -> str:
-    day = datetime.fromtimestamp(t, timezone.utc).date()
+def _bucket(day: int, weekly: bool) -> str:
+    """A UTC day number's bucket: the day, or the Monday that starts its ISO week."""
     if weekly:
-        day -= timedelta(days=day.weekday())  # weeks start on Monday (ISO)
-    return day.isoformat()
+        day -= (day + 3) % 7  # 1970-01-01 (day 0) was a Thursday
+    return (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(days=day)).date().isoformat()
 
 
-def project_report(runs, *, top: int = 10, footprint=None) -> dict:
+def project_report(runs, *, top: int = 10) -> dict:
     """Everything a project report shows, as plain data: the Table 4 levels (``account``), the
     energy and CO2e per day or week (runs by their start, in UTC), the tuning and final shares and
-    the ``top`` runs with the most energy (PUE included). Sums go through ``totals.accumulate``."""
-    if footprint is None:
-        footprint = _listed_footprint
-    from .plugins.distributed import countable
-
-    runs = countable(runs)
-    fps: dict = {}
-
-    def cached(rec, notes):  # each run's footprint once, for the levels, the buckets and the list
-        if rec.key not in fps:
-            own: list = []
-            fps[rec.key] = (footprint(rec, own), own)
-        notes.extend(fps[rec.key][1])
-        return fps[rec.key][0]
-
-    acc = account(runs, footprint=cached)
-    starts = [r.started_at for r in runs if r.started_at]
-    weekly = bool(starts) and (max(starts) - min(starts)) > WEEKLY_AFTER_DAYS * 86400
+    the ``top`` runs with the most energy (PUE included). Sums go through ``totals.add``."""
+    lines = _lines(runs)
+    fps = Footprints()
+    t = _Tally(lines)
+    acc = _account(t, fps)
+    weekly = t.first is not None and (t.last - t.first) > WEEKLY_AFTER_DAYS * 86400
     buckets: dict = {}
+    for day in sorted(t.day_ids):
+        key = _bucket(day, weekly)
+        if key not in buckets:
+            buckets[key] = Level(key, key)
+        buckets[key].run_ids.extend(t.day_ids[day])
+    for key, cells in t.by(lambda lv, day: None if day is None else _bucket(day, weekly)).items():
+        _fold(buckets[key], cells, t.places, fps, {})
+    pue = {pk: fps.pue(loc) for pk, loc in t.places.items()}
+    ranked = heapq.nlargest(max(top, 0), lines, key=lambda x: x.energy_j * pue[t.place_of[id(x.location)]])
     rows = []
-    for rec in runs:
-        fp = cached(rec, [])
-        if rec.started_at:
-            key = _bucket(rec.started_at, weekly)
-            buckets.setdefault(key, Level(key, key)).add(rec, fp)
-        rows.append({"id": rec.id, "level": level_of(rec.tags, rec.meta), "tags": list(rec.tags), "status": rec.status,
-                     "started_at": rec.started_at, "duration_s": rec.duration_s or 0.0,
-                     "energy_kwh_it": rec.energy_kwh, "energy_kwh": fp.energy_kwh if fp else rec.energy_kwh,
-                     "co2e_kg": fp.co2e_kg if fp else None,
+    for x in ranked:
+        try:
+            fp = fps.at(x.location, x.energy_kwh, x.duration_s / S_PER_H)
+        except Exception:
+            fp = None
+        rows.append({"id": x.id, "level": level_of(x.tags, trial=x.trial is not None),
+                     "tags": list(x.tags), "status": x.status, "started_at": x.started_at,
+                     "duration_s": x.duration_s, "energy_kwh_it": x.energy_kwh,
+                     "energy_kwh": fp.energy_kwh if fp else x.energy_kwh, "co2e_kg": fp.co2e_kg if fp else None,
                      "cost_usd_low": fp.cost_usd_low if fp else None, "cost_usd_high": fp.cost_usd_high if fp else None})
-    rows.sort(key=lambda r: -r["energy_kwh"])
     lv = {x["level"]: x for x in acc["levels"]}
     tot = lv["total"]
     share = {k: (lv[k]["energy_kwh"] / tot["energy_kwh"] if tot["energy_kwh"] > 0 else None)
@@ -197,14 +261,18 @@ def project_report(runs, *, top: int = 10, footprint=None) -> dict:
     if tot["co2e_kg"] and lv["tuning"]["co2e_kg"] is not None:
         co2_share = lv["tuning"]["co2e_kg"] / tot["co2e_kg"]
     sources, seen = [], set()
-    for fp, _ in fps.values():
-        for s in (fp.sources if fp is not None else []):
+    for loc in t.places.values():
+        try:
+            found = fps.sources(loc)
+        except Exception:
+            continue
+        for s in found:
             k = (s.get("factor"), s.get("value"), s.get("source"), s.get("name"))
             if s.get("factor") != "equivalent" and k not in seen:
                 seen.add(k)
                 sources.append(s)
     return {**acc, "by": "week" if weekly else "day",
-            "over_time": [asdict(buckets[k]) for k in sorted(buckets)],
+            "over_time": [_as_dict(buckets[k]) for k in sorted(buckets)],
             "share_of_energy": share, "tuning_share_of_co2e": co2_share,
-            "top": rows[:max(top, 0)], "top_n": top, "sources": sources,
-            "first_start": min(starts) if starts else None, "last_start": max(starts) if starts else None}
+            "top": rows, "top_n": top, "sources": sources,
+            "first_start": t.first, "last_start": t.last}

@@ -27,7 +27,8 @@ import math
 import time
 from types import SimpleNamespace
 
-from .totals import accumulate
+from .errors import UsageError
+from .totals import Footprints, accumulate
 from .units import J_PER_KWH
 
 SWEEP_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
@@ -57,7 +58,7 @@ def node_share(store, rec, *, now: float | None = None) -> tuple[float, int]:
     now = time.time() if now is None else now
     t0, t1 = _span(rec, now)
     others = []
-    for r in store.list_runs(project=rec.project, since=t0 - 7 * 86400):
+    for r in store.list_runs(project=rec.project, since=t0 - 7 * 86400, trial=True):
         if r.id != rec.id and is_trial(r) and r.host == rec.host:
             a, b = _span(r, now)
             if a < t1 and b > t0:
@@ -121,11 +122,25 @@ def within(trials: list, direction: str, pct: float) -> dict | None:
                         "|V|), in the order they ran; the share is their energy over the whole sweep's")}
 
 
+def _listed(fps):
+    """A trial's footprint figures (``totals.Sums``) from its location, once per location."""
+    def footprint(rec, notes):
+        try:
+            return fps.at(rec.location, rec.energy_j / J_PER_KWH, (rec.duration_s or 0.0) / 3600.0)
+        except UsageError as e:
+            notes.append(f"footprint not computed: {e}")
+        except Exception as e:  # a broken table or model must not hide the measured energy
+            notes.append(f"footprint not computed: {type(e).__name__}: {e}")
+        return None
+    return footprint
+
+
 def analyse(runs, *, study: str | None = None, direction: str | None = None, pct: float = 1.0,
             footprint=None) -> dict:
-    """Plain data for ``wattprint sweep``: trials, front, totals and the "within X %" finding."""
+    """Plain data for ``wattprint sweep``: trials, front, totals and the "within X %" finding.
+    ``footprint(record, notes)``: a trial's footprint (default: ``totals.Footprints``'s)."""
     if footprint is None:
-        from .report.data import footprint_or_note as footprint
+        footprint = _listed(Footprints())
     recs = trials_of(runs, study)
     studies = sorted({r.meta["sweep"].get("study") or "" for r in recs})
     if direction is None:

@@ -44,7 +44,7 @@ def run(args) -> int:
 
     since = since_time(args.since) if args.since else None
     store = open_store(args)
-    runs = store.list_runs(project=args.project, tag=args.tag, since=since)
+    runs = store.run_lines(project=args.project, tag=args.tag, since=since)
     if not runs:
         what = [f"project {args.project!r}" if args.project else "",
                 f"tag {args.tag!r}" if args.tag else "", f"since {args.since}" if args.since else ""]
@@ -62,16 +62,16 @@ def run(args) -> int:
     tot = acc["levels"][-1]
     E = fmt.energy_scale(tot["energy_kwh"], tot["energy_kwh_it"])
     M = fmt.mass_scale(tot["co2e_kg"]) if tot["co2e_kg"] is not None else fmt.mass_scale(0.0)
-    head = "campaign" + (f" {args.project}" if args.project else "") + f": {acc['runs']} runs"
+    head = "campaign" + (f" {args.project}" if args.project else "") + f": {fmt.count(acc['runs'])} runs"
     say(head)
-    say(f"  {'':<31} {'RUNS':>5} {'GPU-h':>9} {'HOST-h':>9} {'IT ' + E.unit:>10} {'ENERGY ' + E.unit:>10} "
+    say(f"  {'':<31} {'RUNS':>7} {'GPU-h':>9} {'HOST-h':>9} {'IT ' + E.unit:>10} {'ENERGY ' + E.unit:>10} "
         f"{'CO2e ' + M.unit:>10} {'CLOUD COST':>14} {'ELECTRICITY':>11}")
     for lv in acc["levels"]:
         co2 = M.number(lv["co2e_kg"]) if lv["co2e_kg"] is not None else "-"
         if lv["co2e_kg"] is not None and lv["co2e_runs"] < lv["runs"]:
             co2 += "*"
         elec = fmt.usd(lv["electricity_cost_usd"]) if lv["electricity_cost_usd"] is not None else "-"
-        say(f"  {lv['label']:<31} {lv['runs']:>5} {fmt.plain(lv['gpu_hours']):>9} {fmt.plain(lv['host_hours']):>9} "
+        say(f"  {lv['label']:<31} {fmt.count(lv['runs']):>7} {fmt.plain(lv['gpu_hours']):>9} {fmt.plain(lv['host_hours']):>9} "
             f"{E.number(lv['energy_kwh_it']):>10} {E.number(lv['energy_kwh']):>10} {co2:>10} "
             f"{_usd(lv['cost_usd_low'], lv['cost_usd_high']):>14} {elec:>11}")
     if acc["final_share_of_energy"] is not None:

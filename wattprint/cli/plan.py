@@ -106,7 +106,7 @@ def _sweep_ratio(args) -> tuple[float, str]:
     from ._common import open_store
 
     store = open_store(args)
-    runs = store.list_runs(project=args.sweep_from_project)
+    runs = store.run_lines(project=args.sweep_from_project)
     if not runs:
         raise UsageError(f"no runs of project {args.sweep_from_project!r} in {store.path}; "
                          "'wattprint runs' lists the stored runs")

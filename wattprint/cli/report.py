@@ -105,7 +105,7 @@ def _project(store, args, since, outs) -> list[str]:
     from ..campaign import project_report
     from ..report import project
 
-    runs = store.list_runs(project=args.project, tag=args.tag, since=since)
+    runs = store.run_lines(project=args.project, tag=args.tag, since=since)
     if not runs:
         if not store.list_runs(project=args.project, newest=1):
             known = sorted({r.project for r in store.list_runs() if r.project})

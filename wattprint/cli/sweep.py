@@ -42,14 +42,15 @@ def run(args) -> int:
 
     pct = _within(args.within)
     store = open_store(args)
-    runs = store.list_runs(project=args.project)
+    runs = store.list_runs(project=args.project, trial=True if args.study is None else args.study)
     data = analyse(runs, study=args.study, direction=args.direction, pct=pct)
     if not data["trials"]:
         what = f"project {args.project!r}" + (f" and study {args.study!r}" if args.study else "")
         hint = ("'wattprint sweep --project " + args.project + "' lists its studies"
-                if args.study and any(r.meta.get("sweep") for r in runs)
+                if args.study and store.list_runs(project=args.project, trial=True)
                 else "trials are recorded by wattprint.integrations.optuna.tracked or .ray.tracked")
-        raise UsageError(f"no sweep trials in {store.path} match {what} ({len(runs)} runs there); {hint}")
+        raise UsageError(f"no sweep trials in {store.path} match {what} "
+                         f"({store.count_runs(project=args.project)} runs there); {hint}")
     if args.html:
         from ..report.files import write_output
 

@@ -191,7 +191,7 @@ class _Budget(tune.Stopper):
 
         try:
             with self.cb.open_store() as store:
-                recs = [r for r in trials_of(store.list_runs(project=self.cb.project))
+                recs = [r for r in trials_of(store.list_runs(project=self.cb.project, trial=True))
                         if r.id in self.cb.run_ids]
         except Exception:
             return False

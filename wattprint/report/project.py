@@ -71,7 +71,7 @@ def sentences(d, filters: dict) -> list[str]:
          + (f" (since {filters['since']})" if filters.get("since") else "") + "."]
     s.append(f"The whole R&D used {E(tot['energy_kwh'])} (PUE included; {E(tot['energy_kwh_it'])} at the equipment)"
              + (f" and emitted {M(tot['co2e_kg'])} CO2e" if tot["co2e_kg"] is not None else "")
-             + (f" (CO2e for the {tot['co2e_runs']} of {tot['runs']} runs with a location)"
+             + (f" (CO2e for the {tot['co2e_runs']:,} of {tot['runs']:,} runs with a location)"
                 if tot["co2e_kg"] is not None and tot["co2e_runs"] < tot["runs"] else "") + ".")
     share = d["share_of_energy"]
     if lv["tuning"]["runs"]:

@@ -95,9 +95,11 @@ def countable(records) -> list:
     torch.distributed and no ``wattprint merge`` yet) the parts are summed instead, which is
     right because each node and GPU is measured by exactly one rank.
     """
-    records = list(records)
+    records = list(records)  # RunRecords or RunLines: both have role, part_of and nested_in
+    if not any(r.part_of or r.nested_in for r in records):
+        return records
     ids = {r.id for r in records}
-    jobs = {r.id for r in records if (r.meta or {}).get("role") == "job"}
+    jobs = {r.id for r in records if r.role == "job"}
     return [r for r in records
-            if ((r.meta or {}).get("part_of") not in jobs or (r.meta or {}).get("role") == "job")
-            and (r.meta or {}).get("nested_in") not in ids]  # a nested run is inside its outer
+            if (r.part_of not in jobs or r.role == "job")
+            and r.nested_in not in ids]  # a nested run is inside its outer
