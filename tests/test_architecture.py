@@ -11,9 +11,9 @@ MODULES = sorted(p for p in ROOT.rglob("*.py") if "data" not in p.relative_to(RO
 
 # Lower layers first; a module may import its own layer and those below it.
 LAYERS = [
-    {"errors", "_version", "fmt", "units", "meters", "totals"},
+    {"errors", "_version", "fmt", "units", "meters"},
     {"sampler", "store", "datasets", "datasets_hw", "progress_watch"},
-    {"footprint", "predict", "equivalents", "draw", "net"},
+    {"footprint", "predict", "equivalents", "draw", "net", "totals"},
     {"plugins", "report", "reproduce", "plan"},
     {"run", "supervise", "merge", "campaign", "sweep"},
     {"integrations", "cli", "__main__", "__init__", "examples"},

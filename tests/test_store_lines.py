@@ -1,0 +1,331 @@
+"""Reading many runs: ``Store.run_lines`` and the columns derived from meta (schema 2).
+
+Campaign, project reports and sweeps read 100,000 runs through ``run_lines``: one query, no
+meta parsed. These tests hold it to what reading full records gives, on both backends, through
+meta rewrites, rows whose facts are missing, stores of the older schema and their upgrade.
+"""
+import json
+import math
+import os
+import random
+import sqlite3
+import time
+
+import pytest
+
+from pg import pg_server, pg_url  # noqa: F401  (fixtures: a real PostgreSQL server)
+from wattprint.campaign import account, project_report
+from wattprint.footprint import for_record
+from wattprint.store import DomainTotal, RunRecord, Store
+from wattprint.store.records import meta_facts
+from wattprint.totals import Footprints
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, store_path):
+    if request.param == "sqlite":
+        return store_path
+    return request.getfixturevalue("pg_url")
+
+
+PLACES = [{"region": "FR"}, {"cloud": "aws:us-east-1", "hardware": "A100 80GB"}, {},
+          {"region": "US-CA", "pue": "industry", "tariff": 0.2}, {"prices": "aws"}]  # the last: no row
+
+
+def _rec(i, rng, t0, **kw):
+    gpus = rng.randrange(0, 3)
+    doms = [DomainTotal("cpu:0", "cpu", "rapl", "measured", "test", 0, 0, idx=0)]
+    doms += [DomainTotal(f"gpu:{k}", "gpu", "nvml", "measured", "test", 0, 0, idx=k + 1) for k in range(gpus)]
+    dur = rng.uniform(1, 5000)
+    return RunRecord(id=kw.pop("id", f"r{i:04d}"), status=kw.pop("status", "finished"),
+                     started_at=t0 + i * rng.uniform(100, 30000), updated_at=kw.pop("updated_at", time.time()),
+                     duration_s=dur,
+                     energy_j=rng.uniform(0, 3e7), project=kw.pop("project", "lab"),
+                     tags=kw.pop("tags", rng.choice([[], ["final"], ["Tuning"], ["x", "hpo"], ["ablation"]])),
+                     location=kw.pop("location", rng.choice(PLACES)), domains=doms, **kw)
+
+
+def _fill(st, seed=7, n=120):
+    """Runs of every kind that changes a sum: trials, jobs and their ranks, nested runs, runs with
+    no location or a broken one, a dead 'running' run, another project."""
+    rng = random.Random(seed)
+    t0 = time.time() - 120 * 86400
+    for i in range(n):
+        meta = {"system": {"os": "Linux"}}
+        if i % 7 == 3:
+            meta["sweep"] = {"study": rng.choice(["s1", "s2", None]), "number": i, "value": rng.random()}
+        st.create_run(_rec(i, rng, t0, meta=meta))
+    st.create_run(_rec(n, rng, t0, id="job1", meta={"role": "job", "nodes": {"0": {}, "1": {}, "2": {}}}))
+    for k in range(3):
+        st.create_run(_rec(n + 1 + k, rng, t0, id=f"job1.r{k}",
+                           meta={"role": "rank", "part_of": "job1", "measures_host": k != 1}))
+    st.create_run(_rec(n + 5, rng, t0, id="lonely.r0", meta={"role": "rank", "part_of": "nojob"}))
+    st.create_run(_rec(n + 6, rng, t0, id="outer"))
+    st.create_run(_rec(n + 7, rng, t0, id="inner", meta={"nested_in": "outer"}))
+    st.create_run(_rec(n + 8, rng, t0, id="ghost", status="running", pid=2 ** 22 + 12345, host="elsewhere",
+                       flush_s=1.0, updated_at=time.time() - 3600))  # its heartbeat stopped an hour ago
+    st.create_run(_rec(n + 9, rng, t0, id="elsewhere", project="other"))
+
+
+def _per_run(records):
+    """The old way, one run at a time: each run's own footprint through the model."""
+    from wattprint.plugins.distributed import countable
+
+    out = {"runs": 0, "kwh": 0.0, "co2e": 0.0, "high": 0.0}
+    for r in countable(records):
+        out["runs"] += 1
+        try:
+            fp = for_record(r, equivalents=False)
+        except Exception:
+            out["kwh"] += r.energy_kwh
+            continue
+        out["kwh"] += fp.energy_kwh
+        out["co2e"] += fp.co2e_kg or 0.0
+        out["high"] += fp.cost_usd_high or 0.0
+    return out
+
+
+def _same(a, b, path="") -> None:
+    """Equal, floats to 1e-9 relative (sums in another order)."""
+    if isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (path, a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, (path, a, b)
+
+
+@pytest.mark.parametrize("filters", [{}, {"project": "lab"}, {"tag": "final"}, {"since": "60d"}])
+def test_lines_sum_exactly_as_records(any_store, filters):
+    st = Store.open(any_store)
+    _fill(st)
+    if "since" in filters:
+        filters = {"since": time.time() - 60 * 86400}
+    records = st.list_runs(**filters)
+    lines = st.run_lines(**filters)
+    assert [x.id for x in lines] == [r.id for r in records]
+    assert [x.status for x in lines] == [r.status for r in records]
+    assert "ghost" not in [x.id for x in lines] or \
+        next(x for x in lines if x.id == "ghost").status == "interrupted"  # its process is gone
+    _same(account(lines), account(records))
+    _same(project_report(lines, top=7), project_report(records, top=7))
+    acc = account(lines)
+    tot = acc["levels"][-1]
+    old = _per_run(records)
+    assert tot["runs"] == old["runs"]
+    assert tot["energy_kwh"] == pytest.approx(old["kwh"], rel=1e-9)
+    assert (tot["co2e_kg"] or 0.0) == pytest.approx(old["co2e"], rel=1e-9)
+    assert (tot["cost_usd_high"] or 0.0) == pytest.approx(old["high"], rel=1e-9)
+
+
+def test_campaign_counts_jobs_nested_runs_and_trials(any_store):
+    st = Store.open(any_store)
+    _fill(st)
+    acc = account(st.run_lines(project="lab"))
+    lv = {x["level"]: x for x in acc["levels"]}
+    ids = set(lv["total"]["run_ids"])
+    assert "job1" in ids and not {"job1.r0", "job1.r1", "job1.r2", "inner"} & ids
+    assert {"lonely.r0", "outer"} <= ids  # its job has no record here; the outer run stands
+    trials = {r.id for r in st.list_runs(project="lab", trial=True)}
+    assert len(trials) == len(range(3, 120, 7))
+    assert trials <= set(lv["tuning"]["run_ids"]) | set(lv["final"]["run_ids"])
+    job = st.get_run("job1")
+    assert job.hosts == 3 and lv["total"]["host_hours"] >= 3 * job.duration_s / 3600
+    assert any("footprint not computed" in n and "runs (" in n for n in acc["notes"])  # one note, not one per run
+    assert not any("still running" in n for n in acc["notes"])  # the ghost is dead
+
+
+def test_trial_filter_and_study(any_store):
+    st = Store.open(any_store)
+    _fill(st)
+    every = [r for r in st.list_runs(project="lab") if isinstance(r.meta.get("sweep"), dict)]
+    assert [r.id for r in st.list_runs(project="lab", trial=True)] == [r.id for r in every]
+    s1 = [r.id for r in every if r.meta["sweep"].get("study") == "s1"]
+    assert s1 and [r.id for r in st.list_runs(project="lab", trial="s1")] == s1
+    assert [r.id for r in st.list_runs(project="lab", trial="")] == \
+        [r.id for r in every if not r.meta["sweep"].get("study")]
+    assert st.list_runs(project="other", trial=True) == []
+
+
+def test_facts_follow_meta_rewrites(any_store):
+    st = Store.open(any_store)
+    rng = random.Random(1)
+    rec = _rec(0, rng, time.time(), meta={})
+    st.create_run(rec)
+    assert st.run_lines()[0].trial is None and st.run_lines()[0].hosts == 1
+    st.update_run(rec.key, meta={"sweep": {"study": "late"}, "role": "job", "nodes": ["a", "b"]})
+    line = st.run_lines()[0]
+    assert (line.trial, line.role, line.hosts) == ("late", "job", 2)
+    assert [r.id for r in st.list_runs(trial="late")] == [rec.id]
+    st.flush(rec.key, run_fields={"meta": {"measures_host": False}})
+    line = st.run_lines()[0]
+    assert (line.trial, line.role, line.hosts) == (None, None, 0)
+    assert line.gpus == rec.gpus
+
+
+@pytest.mark.parametrize("meta, facts", [
+    ({}, (None, None, None, None, 1)),
+    ({"sweep": {"study": "s"}}, ("s", None, None, None, 1)),
+    ({"sweep": {}}, ("", None, None, None, 1)),
+    ({"sweep": "not a dict"}, (None, None, None, None, 1)),
+    ({"sweep": {"study": 7}}, ("7", None, None, None, 1)),
+    ({"role": "job", "nodes": {"0": {}, "1": {}}}, (None, "job", None, None, 2)),
+    ({"role": "job", "nodes": ["a", "b", "c"]}, (None, "job", None, None, 3)),
+    ({"role": "job"}, (None, "job", None, None, 1)),
+    ({"role": "rank", "part_of": "j", "measures_host": False}, (None, "rank", "j", None, 0)),
+    ({"role": 5, "part_of": ["j"], "nested_in": "o"}, (None, None, None, "o", 1)),
+    ("not a dict", (None, None, None, None, 1)),
+])
+def test_meta_facts(meta, facts):
+    assert meta_facts(meta) == facts
+
+
+def _drop_facts_sqlite(path):
+    db = sqlite3.connect(path)
+    db.execute("DROP INDEX runs_trial")
+    for col in ("trial", "role", "part_of", "nested_in", "hosts", "gpus"):
+        db.execute(f"ALTER TABLE runs DROP COLUMN {col}")
+    db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+
+
+def _drop_facts_pg(url):
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("DROP INDEX wattprint.runs_trial")
+        db.execute("ALTER TABLE wattprint.runs DROP COLUMN trial, DROP COLUMN role, DROP COLUMN part_of, "
+                   "DROP COLUMN nested_in, DROP COLUMN hosts, DROP COLUMN gpus")
+        db.execute("UPDATE wattprint.meta SET value='1' WHERE key='schema_version'")
+
+
+def test_a_store_of_schema_1_is_read_as_it_is_then_upgraded(any_store):
+    st = Store.open(any_store)
+    _fill(st, n=40)
+    want = account(st.list_runs())
+    want_trials = [r.id for r in st.list_runs(trial=True)]
+    st.close()
+    (_drop_facts_pg if "://" in any_store else _drop_facts_sqlite)(any_store)
+    ro = Store.open(any_store, readonly=True)  # a reader does not upgrade: it reads the older schema
+    _same(account(ro.run_lines()), want)
+    assert [r.id for r in ro.list_runs(trial=True)] == want_trials
+    ro.close()
+    rw = Store.open(any_store)  # a writer upgrades, deriving the columns from every run's meta
+    _same(account(rw.run_lines()), want)
+    assert [r.id for r in rw.list_runs(trial=True)] == want_trials
+    for r in rw.list_runs():
+        line = next(x for x in rw.run_lines() if x.id == r.id)
+        assert (line.trial, line.role, line.part_of, line.nested_in, line.hosts, line.gpus) == \
+            (*meta_facts(r.meta), r.gpus)
+
+
+def test_rows_without_facts_are_derived_when_read(any_store):
+    """A writer of an older wattprint still running leaves the derived columns empty."""
+    st = Store.open(any_store)
+    _fill(st, n=30)
+    want = account(st.list_runs())
+    if "://" in any_store:
+        import psycopg
+
+        with psycopg.connect(any_store, autocommit=True) as db:
+            db.execute("UPDATE wattprint.runs SET trial=NULL, role=NULL, part_of=NULL, nested_in=NULL, "
+                       "hosts=NULL, gpus=NULL")
+    else:
+        db = sqlite3.connect(any_store)
+        db.execute("UPDATE runs SET trial=NULL, role=NULL, part_of=NULL, nested_in=NULL, hosts=NULL, gpus=NULL")
+        db.commit()
+        db.close()
+    _same(account(st.run_lines()), want)
+    assert len(st.list_runs(trial=True)) == len(range(3, 30, 7))
+
+
+def test_unreadable_json_columns_read_as_empty(store_path):
+    st = Store.open(store_path)
+    _fill(st, n=10)
+    db = sqlite3.connect(store_path)
+    db.execute("UPDATE runs SET tags='[broken', location='{\"region\": ' WHERE id='r0001'")
+    db.commit()
+    db.close()
+    line = next(x for x in st.run_lines() if x.id == "r0001")
+    rec = st.get_run("r0001")
+    assert line.tags == () and dict(line.location) == {} and rec.tags == [] and rec.location == {}
+    _same(account(st.run_lines()), account(st.list_runs()))
+
+
+LOCATIONS = [{}, {"region": "FR"}, {"region": "DE", "hardware": "H100 SXM"}, {"cloud": "aws:us-east-1"},
+             {"cloud": "aws:us-east-1", "hardware": "A100 80GB", "count": 8}, {"cloud": "gcp:us-central1", "hardware": "V100"},
+             {"intensity": 300, "pue": 1.5, "tariff": 0.2}, {"region": "US-CA", "pue": "industry"},
+             {"region": "FR", "net_intensity": 20}]
+
+
+@pytest.mark.parametrize("location", LOCATIONS, ids=lambda x: json.dumps(x))
+def test_footprints_equal_the_model_at_every_location(location):
+    from wattprint.footprint import for_energy
+
+    fps = Footprints()
+    rng = random.Random(3)
+    for _ in range(20):
+        kwh, hours = rng.uniform(0, 5000), rng.uniform(0, 10000)
+        got, fp = fps.at(location, kwh, hours), for_energy(kwh, hours, equivalents=False, **location)
+        for f in ("energy_kwh", "co2e_kg", "cost_usd_low", "cost_usd_high", "electricity_cost_usd"):
+            want = getattr(fp, f)
+            assert (getattr(got, f) is None) == (want is None), f
+            if want is not None:
+                assert getattr(got, f) == pytest.approx(want, rel=1e-9, abs=1e-12), f
+
+
+def test_footprints_call_the_model_where_it_is_not_linear(monkeypatch):
+    from types import SimpleNamespace
+
+    import wattprint.footprint as footprint
+
+    calls = []
+
+    def affine(kwh, hours, **kw):  # a fixed part per run: sums would be wrong by the shortcut
+        calls.append((kwh, hours))
+        return SimpleNamespace(energy_kwh=kwh + 1.0, co2e_kg=None, cost_usd_low=None, cost_usd_high=2 * hours + 5,
+                               electricity_cost_usd=None, sources=[])
+
+    monkeypatch.setattr(footprint, "for_energy", affine)
+    got = Footprints().at({"region": "FR"}, 10.0, 3.0)
+    assert got.energy_kwh == 11.0 and got.cost_usd_high == 11.0 and calls[-1] == (10.0, 3.0)
+
+
+def test_footprints_refuse_what_the_model_refuses():
+    from wattprint.errors import UsageError
+
+    fps = Footprints()
+    with pytest.raises(UsageError):
+        fps.at({"region": "FR"}, -1.0, 1.0)
+    with pytest.raises(UsageError):
+        fps.at({"region": "FR"}, float("nan"), 1.0)
+    with pytest.raises(UsageError):
+        fps.at({"prices": "aws"}, 1.0, 1.0)
+
+
+def test_campaign_of_a_large_store_reads_no_meta(store_path, monkeypatch):
+    """The campaign command reads lines, never whole records, whatever the store holds."""
+    st = Store.open(store_path)
+    _fill(st, n=50)
+    from wattprint.store import sqlite as backend
+
+    def no(*a, **k):
+        raise AssertionError("a whole record was read")
+
+    monkeypatch.setattr(backend.SQLiteStore, "_find_runs", no)
+    os.environ.pop("WATTPRINT_STORE", None)
+    from wattprint.cli import main
+
+    # a 'running' run's liveness check reads that one record: none here
+    db = sqlite3.connect(store_path)
+    db.execute("UPDATE runs SET status='interrupted' WHERE status='running'")
+    db.commit()
+    db.close()
+    assert main(["campaign", "--project", "lab", "--store", store_path]) == 0
