@@ -20,11 +20,15 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from wattprint.store.records import meta_facts  # noqa: E402
 COMMANDS = [["runs"], ["runs", "--project", "lab", "--json"], ["campaign", "--project", "lab"],
-            ["report", "--project", "lab"], ["show", "run-000042"]]
+            ["report", "--project", "lab"], ["sweep", "--project", "lab", "--study", "study3"],
+            ["show", "run-000042"]]
 RUN_COLS = ("id", "project", "tags", "command", "host", "pid", "status", "exit_code",
             "started_at", "ended_at", "updated_at", "duration_s", "energy_j", "interval_s",
-            "flush_s", "location", "meta")
+            "flush_s", "location", "job_id", "rank", "meta", "trial", "role", "part_of",
+            "nested_in", "hosts", "gpus")  # the last six: what wattprint derives (records.FACT_COLS)
 
 
 # A run's meta as wattprint writes it (about 430 bytes of JSON), varied per run.
@@ -34,16 +38,40 @@ META = {"unavailable": [{"source": "nvml", "reason": "no NVIDIA driver", "fix": 
                    "cpu_model": "AMD EPYC 7763 64-Core Processor", "cpu_count": 128,
                    "gpu_models": ["NVIDIA A100-SXM4-80GB"] * 4, "ram_total_gb": 1007.7},
         "scope": "machine"}
+PLACES = [{"region": "FR"}, {"cloud": "aws:us-east-1", "hardware": "A100 80GB"},
+          {"region": "US-CA", "pue": "industry"}, {"cloud": "gcp:us-central1"}, {}]
+STUDIES = 10  # every tenth run is an Optuna trial of one of ten studies (10,000 trials in 100,000)
+JOB_EVERY = 1000  # a four-node torch.distributed job (a job record and its four rank records)
 
 
 def rows(n: int):
+    """A lab's project: 2 % final, 20 % tagged tuning, 10 % Optuna trials, a multi-node job in
+    every thousand runs, five places (one without a location), one running run in ten thousand."""
     t0 = time.time() - 180 * 86400
     for i in range(n):
         start = t0 + i * 150.0
         dur = 600.0 + (i % 97) * 10
-        run = (f"run-{i:06d}", "lab", json.dumps([f"sweep{i % 50}"]), "python train.py",
-               f"node{i % 64}", 1000 + i, "finished", 0, start, start + dur, start + dur, dur,
-               dur * 350.0, 1.0, 5.0, json.dumps({"region": "FR"}), json.dumps({**META, "hparams": {"lr": i}}))
+        meta = {**META, "hparams": {"lr": i}}
+        tags = ["final"] if i % 50 == 0 else ["tuning"] if i % 5 == 1 else [f"exp{i % 7}"]
+        job_id = rank = None
+        if i % 10 == 3:
+            meta["sweep"] = {"backend": "optuna", "study": f"study{(i // 10) % STUDIES}",
+                             "number": i // (10 * STUDIES), "params": {"lr": 1e-4 * (1 + i % 13)},
+                             "value": 0.5 + ((i * 7919) % 1000) / 2000, "state": "COMPLETE",
+                             "direction": "minimize"}
+        k = i % JOB_EVERY
+        if k < 5:
+            job_id = f"job-{i // JOB_EVERY}"
+            if k == 0:
+                meta.update(role="job", nodes=["n0", "n1", "n2", "n3"])
+            else:
+                meta.update(part_of=f"run-{i - k:06d}", role="rank")
+                rank = k - 1
+        status = "running" if i == n - 1 else "finished"
+        run = (f"run-{i:06d}", "lab", json.dumps(tags), "python train.py",
+               f"node{i % 64}", 1000 + i, status, 0, start, start + dur, start + dur, dur,
+               dur * 350.0, 1.0, 5.0, json.dumps(PLACES[(i * 7 // 3) % len(PLACES)]), job_id, rank, json.dumps(meta),
+               *meta_facts(meta), 1)
         doms = [(i, 0, "cpu:0", "cpu", "rapl", "measured", "RAPL", dur * 50.0, 1),
                 (i, 1, "gpu:0", "gpu", "nvml", "measured", "NVML", dur * 300.0, 1)]
         yield run, doms
