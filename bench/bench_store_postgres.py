@@ -23,7 +23,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from wattprint.store.records import meta_facts  # noqa: E402
 COMMANDS = [["runs"], ["runs", "--project", "lab", "--json"], ["campaign", "--project", "lab"],
-            ["report", "--project", "lab"], ["sweep", "--project", "lab", "--study", "study3"],
+            ["campaign", "--project", "lab", "--json"], ["report", "--project", "lab"],
+            ["sweep", "--project", "lab", "--study", "study3"], ["sweep", "--project", "lab"],
             ["show", "run-000042"]]
 RUN_COLS = ("id", "project", "tags", "command", "host", "pid", "status", "exit_code",
             "started_at", "ended_at", "updated_at", "duration_s", "energy_j", "interval_s",

@@ -251,12 +251,16 @@ def test_unreadable_json_columns_read_as_empty(store_path):
     _fill(st, n=10)
     db = sqlite3.connect(store_path)
     db.execute("UPDATE runs SET tags='[broken', location='{\"region\": ' WHERE id='r0001'")
+    db.execute("UPDATE runs SET tags='[[\"a\"], 5, \"final\"]', location='[1, 2]', meta='\"text\"' WHERE id='r0002'")
     db.commit()
     db.close()
     line = next(x for x in st.run_lines() if x.id == "r0001")
     rec = st.get_run("r0001")
     assert line.tags == () and dict(line.location) == {} and rec.tags == [] and rec.location == {}
+    odd = next(x for x in st.run_lines() if x.id == "r0002")
+    assert odd.tags == ("['a']", "5", "final") and dict(odd.location) == {} and st.get_run("r0002").location == {}
     _same(account(st.run_lines()), account(st.list_runs()))
+    assert "r0002" in account(st.run_lines(tag="final"))["levels"][0]["run_ids"]
 
 
 LOCATIONS = [{}, {"region": "FR"}, {"region": "DE", "hardware": "H100 SXM"}, {"cloud": "aws:us-east-1"},
@@ -329,3 +333,29 @@ def test_campaign_of_a_large_store_reads_no_meta(store_path, monkeypatch):
     db.commit()
     db.close()
     assert main(["campaign", "--project", "lab", "--store", store_path]) == 0
+
+
+def test_writers_upgrading_at_once_upgrade_once(any_store):
+    """Ranks of a job starting together on a store of schema 1: one upgrades, all write."""
+    import subprocess
+    import sys
+
+    st = Store.open(any_store)
+    _fill(st, n=40)
+    want = account(st.list_runs(project="lab"))
+    st.close()
+    (_drop_facts_pg if "://" in any_store else _drop_facts_sqlite)(any_store)
+    code = ("import sys, time; from wattprint.store import Store, RunRecord\n"
+            "st = Store.open(sys.argv[1]); now = time.time()\n"
+            "st.create_run(RunRecord(id=sys.argv[2], status='finished', started_at=now, updated_at=now,"
+            " project='late', meta={'role': 'job', 'nodes': ['a', 'b']}))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, any_store, f"w{k}"], stderr=subprocess.PIPE, text=True)
+             for k in range(4)]
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stderr.read()
+    st = Store.open(any_store, readonly=True)
+    lab = account(st.run_lines(project="lab"))
+    _same(lab, account(st.list_runs(project="lab")))
+    _same(lab["levels"], want["levels"])
+    late = st.run_lines(project="late")
+    assert sorted(x.id for x in late) == ["w0", "w1", "w2", "w3"] and {x.hosts for x in late} == {2}

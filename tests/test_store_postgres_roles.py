@@ -129,3 +129,22 @@ def test_a_role_that_may_not_read_the_runs_gets_one_line_not_a_crash(lab, pg_ser
         assert r.returncode == 2 and r.stdout == "", (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and "cannot read the run store" in r.stderr
         assert "permission denied" in r.stderr and "internal error" not in r.stderr
+
+
+def test_an_older_schema_is_upgraded_by_its_owner_and_read_by_everyone_meanwhile(lab):
+    """After a wattprint upgrade: writers that do not own the tables get one line naming the
+    fix, readers read as before, and 'wattprint store init' by the owner upgrades it."""
+    from test_store_lines import _drop_facts_pg
+
+    _write_run(_as(lab, "alice"), "alice-1")
+    _drop_facts_pg(lab)  # as a schema-1 store (wattprint 0.1) left it
+    r = wp("run", "--quiet", "--store", _as(lab, "alice"), "--", sys.executable, "-c", "pass")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "has schema 1" in r.stderr and "'wattprint store init'" in r.stderr
+    r = wp("campaign", "--project", "lab", "--store", _as(lab, "viewer"))
+    assert r.returncode == 0 and "campaign lab: 1 run\n" in r.stdout, r.stderr
+    r = wp("store", "init", lab)
+    assert r.returncode == 0, r.stderr
+    _write_run(_as(lab, "alice"), "alice-2")
+    lines = Store.open(_as(lab, "viewer"), readonly=True).run_lines(project="lab")
+    assert [x.id for x in lines] == ["alice-1", "alice-2"] and all(x.hosts == 1 for x in lines)

@@ -62,7 +62,8 @@ def run(args) -> int:
     tot = acc["levels"][-1]
     E = fmt.energy_scale(tot["energy_kwh"], tot["energy_kwh_it"])
     M = fmt.mass_scale(tot["co2e_kg"]) if tot["co2e_kg"] is not None else fmt.mass_scale(0.0)
-    head = "campaign" + (f" {args.project}" if args.project else "") + f": {fmt.count(acc['runs'])} runs"
+    n = acc["runs"]
+    head = "campaign" + (f" {args.project}" if args.project else "") + f": {fmt.count(n)} run{'s' * (n != 1)}"
     say(head)
     say(f"  {'':<31} {'RUNS':>7} {'GPU-h':>9} {'HOST-h':>9} {'IT ' + E.unit:>10} {'ENERGY ' + E.unit:>10} "
         f"{'CO2e ' + M.unit:>10} {'CLOUD COST':>14} {'ELECTRICITY':>11}")

@@ -201,7 +201,7 @@ class Store(abc.ABC):
         for key, rid, status, start, secs, joules, tags_text, place_text, *facts, hosts, gpus in rows:
             tags = tags_of.get(tags_text)
             if tags is None:
-                tags = tags_of[tags_text] = tuple(_json(tags_text, list))
+                tags = tags_of[tags_text] = tuple(str(t) for t in _json(tags_text, list))
             if tag is not None and tag not in tags:
                 continue
             place = places.get(place_text)

@@ -68,6 +68,12 @@ class PostgresStore(Store):
             try:
                 schema.create_or_upgrade(db, self.path)
             except psycopg.Error as e:
+                self.close()
+                if v:  # tables of an older schema, which only their owner may alter
+                    raise UsageError(f"the run store {self.path} has schema {v} and this wattprint "
+                                     f"writes schema {schema.SCHEMA_VERSION}; upgrading it failed "
+                                     f"({self._why(e)}): the tables' owner runs 'wattprint store "
+                                     "init' on it once (reading needs no upgrade)") from None
                 raise UsageError(f"cannot create the run store's tables in {self.path} "
                                  f"({self._why(e)}): docs/store.md lists the grants a writer "
                                  "needs") from None

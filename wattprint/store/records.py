@@ -149,7 +149,8 @@ class RunRecord:
     def line(self) -> "RunLine":
         """The record as ``Store.run_lines`` reads it (liveness as this record has it)."""
         return RunLine(self.key, self.id, self.status, self.started_at, self.duration_s or 0.0,
-                       self.energy_j, tuple(self.tags or ()), MappingProxyType(dict(self.location or {})),
+                       self.energy_j, tuple(str(t) for t in self.tags or ()),
+                       MappingProxyType(dict(self.location or {})),
                        *meta_facts(self.meta), self.gpus)
 
     def as_dict(self) -> dict:
@@ -217,7 +218,7 @@ def record_values(rec: RunRecord) -> list:
 
 def record_from_row(row, domain_rows) -> RunRecord:
     """A record from its ``("key",) + RUN_FIELDS`` row and its ``DOMAIN_COLS`` rows, in idx
-    order; unreadable JSON reads as empty rather than hiding the run."""
+    order; unreadable JSON (or JSON of another type) reads as empty rather than hiding the run."""
     d = dict(zip(("key",) + RUN_FIELDS, row))
     for c, typ in JSON_FIELDS.items():
         v = d[c]
@@ -227,6 +228,8 @@ def record_from_row(row, domain_rows) -> RunRecord:
         try:
             d[c] = json.loads(v)
         except ValueError:
+            d[c] = typ()
+        if not isinstance(d[c], typ):  # hand-edited: another JSON type reads as empty too
             d[c] = typ()
     d["degraded"] = bool(d["degraded"])
     rec = RunRecord(**d)
