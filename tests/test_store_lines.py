@@ -189,6 +189,7 @@ def test_meta_facts(meta, facts):
 def _drop_facts_sqlite(path):
     db = sqlite3.connect(path)
     db.execute("DROP INDEX runs_trial")
+    db.execute("DROP INDEX runs_no_facts")
     for col in ("trial", "role", "part_of", "nested_in", "hosts", "gpus"):
         db.execute(f"ALTER TABLE runs DROP COLUMN {col}")
     db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
@@ -201,6 +202,7 @@ def _drop_facts_pg(url):
 
     with psycopg.connect(url, autocommit=True) as db:
         db.execute("DROP INDEX wattprint.runs_trial")
+        db.execute("DROP INDEX wattprint.runs_no_facts")
         db.execute("ALTER TABLE wattprint.runs DROP COLUMN trial, DROP COLUMN role, DROP COLUMN part_of, "
                    "DROP COLUMN nested_in, DROP COLUMN hosts, DROP COLUMN gpus")
         db.execute("UPDATE wattprint.meta SET value='1' WHERE key='schema_version'")
@@ -226,7 +228,7 @@ def test_a_store_of_schema_1_is_read_as_it_is_then_upgraded(any_store):
             (*meta_facts(r.meta), r.gpus)
 
 
-def test_rows_without_facts_are_derived_when_read(any_store):
+def test_rows_without_facts_are_derived_when_read(any_store, capsys):
     """A writer of an older wattprint still running leaves the derived columns empty."""
     st = Store.open(any_store)
     _fill(st, n=30)
@@ -244,6 +246,36 @@ def test_rows_without_facts_are_derived_when_read(any_store):
         db.close()
     _same(account(st.run_lines()), want)
     assert len(st.list_runs(trial=True)) == len(range(3, 30, 7))
+    assert [r.id for r in st.list_runs(trial="s1")] == [r.id for r in st.list_runs() if r.trial == "s1"]
+    assert [r.id for r in st.list_runs(trial=True, newest=2)] == [r.id for r in st.list_runs(trial=True)][-2:]
+    from wattprint.cli import main
+
+    assert main(["store", "init", any_store]) == 0  # fills them in the store
+    assert "derived columns filled for" in capsys.readouterr().out
+    assert st.fill_derived() == 0
+    for line in st.run_lines():
+        rec = st.get_run(line.id)
+        assert (line.trial, line.role, line.part_of, line.nested_in, line.hosts, line.gpus) == \
+            (*meta_facts(rec.meta), rec.gpus)
+    _same(account(st.run_lines()), want)
+
+
+def test_a_store_filled_by_hand_reads_lines_without_whole_records(store_path, monkeypatch):
+    """Rows inserted with SQL alone (no derived columns): lines still come without loading
+    records, from their meta."""
+    st = Store.open(store_path)
+    _fill(st, n=30)
+    want = account(st.list_runs())
+    db = sqlite3.connect(store_path)
+    db.execute("UPDATE runs SET trial=NULL, role=NULL, part_of=NULL, nested_in=NULL, hosts=NULL, gpus=NULL")
+    db.execute("UPDATE runs SET status='interrupted' WHERE status='running'")
+    db.commit()
+    db.close()
+    from wattprint.store import sqlite as backend
+
+    monkeypatch.setattr(backend.SQLiteStore, "_find_runs", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    lines = st.run_lines()
+    _same(account(lines), want)
 
 
 def test_unreadable_json_columns_read_as_empty(store_path):

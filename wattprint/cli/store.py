@@ -79,8 +79,12 @@ def run(args) -> int:
 
     if args.action == "init":
         st = open_store(args.dst, create=True)
-        st.close()
-        say(f"{st.path}: ready; runs can be stored in it")
+        try:
+            filled = st.fill_derived()
+        finally:
+            st.close()
+        say(f"{st.path}: ready; runs can be stored in it"
+            + (f" (derived columns filled for {filled:,} runs written without them)" if filled else ""))
         return 0
     if len(args.stores) < 2:
         raise UsageError("give at least one source and the destination: wattprint store copy "

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Iterable, Iterator
 
 from ..errors import UsageError
-from .records import RUN_FIELDS, RunLine, RunRecord
+from .records import FACT_COLS, RUN_FIELDS, RunLine, RunRecord, meta_facts, parse_meta
 
 DEFAULT_PATH = os.path.join(".wattprint", "runs.sqlite")
 
@@ -122,6 +122,19 @@ class Store(abc.ABC):
         writer should keep the rows and retry them later, never set them aside."""
         return isinstance(error, OSError)
 
+    def fill_derived(self) -> int:
+        """Fill the derived columns (``records.FACT_COLS``) of rows written without them (by
+        hand, or by an older wattprint during an upgrade); returns how many rows. Reading
+        derives them anyway, at some cost; ``wattprint store init`` calls this."""
+        rows = self._meta_rows()
+        if rows:
+            self._set_facts([(*meta_facts(parse_meta(m)), g, k) for k, m, g in rows])
+        return len(rows)
+
+    @abc.abstractmethod
+    def _set_facts(self, values: list) -> None:
+        """Set ``FACT_COLS`` from (*facts, key) rows, in one transaction."""
+
     @abc.abstractmethod
     def replace_run(self, rec: RunRecord, *, windows=()) -> RunRecord:
         """Atomically delete any run with ``rec.id`` (with its domains, samples, windows,
@@ -140,6 +153,11 @@ class Store(abc.ABC):
         wildcards), ASCII case-insensitively; ``since``: started_at >= since; ``newest``: only
         the last N in that order (read as N, not as all of them); ``keys``: these runs.
         ``trial`` (True: any study) may narrow the rows read; ``list_runs`` checks each."""
+
+    @abc.abstractmethod
+    def _meta_rows(self, *, project: str | None = None, since: float | None = None) -> list:
+        """(key, meta JSON, GPU domains) of the runs matching the filters whose derived columns
+        are empty (hosts NULL); [] on a schema that predates them (``_lines`` is None there)."""
 
     @abc.abstractmethod
     def _lines(self, *, project: str | None = None, since: float | None = None) -> list | None:
@@ -180,6 +198,11 @@ class Store(abc.ABC):
             runs = self._find_runs(project=project, since=since, job_id=job_id, newest=newest)
         else:
             runs = self._find_runs(project=project, since=since, job_id=job_id, trial=trial)
+            if trial is not None:
+                more = self._trials_without_facts(trial, project=project, since=since, job_id=job_id)
+                if more:
+                    seen = {r.key for r in runs}
+                    runs = sorted(runs + [r for r in more if r.key not in seen], key=lambda r: (r.started_at, r.key))
             if tag is not None:
                 runs = [r for r in runs if tag in r.tags]
             if trial is not None:
@@ -196,7 +219,7 @@ class Store(abc.ABC):
         if rows is None:  # an older schema, read without upgrading it
             return [r.line() for r in self.list_runs(project=project, tag=tag, since=since)]
         tags_of, places = {}, {}
-        lines, redo = [], []
+        lines, running, missing = [], [], False
         new, append = tuple.__new__, lines.append
         for key, rid, status, start, secs, joules, tags_text, place_text, *facts, hosts, gpus in rows:
             tags = tags_of.get(tags_text)
@@ -207,14 +230,25 @@ class Store(abc.ABC):
             place = places.get(place_text)
             if place is None:
                 place = places[place_text] = MappingProxyType(_json(place_text, dict))
-            if status == "running" or hosts is None:  # liveness to check; facts to derive
-                redo.append(key)
+            if status == "running":  # its liveness to check
+                running.append(key)
+            missing = missing or hosts is None
             append(new(RunLine, (key, rid, status, start, secs or 0.0, joules, tags, place, *facts,
                                  hosts or 0, gpus or 0)))
-        if redo:
-            again = {r.key: self._live(r).line() for r in self._find_runs(keys=redo)}
-            lines = [again.get(x.key, x) for x in lines]
+        if missing:  # rows written without the derived columns (by hand, or an older writer)
+            derived = {k: (*meta_facts(parse_meta(m)), g) for k, m, g in self._meta_rows(project=project, since=since)}
+            lines = [x.replaced(**dict(zip(FACT_COLS, derived[x.key]))) if x.key in derived else x for x in lines]
+        if running:
+            status = {r.key: self._live(r).status for r in self._find_runs(keys=running)}
+            lines = [x.replaced(status=status[x.key]) if status.get(x.key, x.status) != x.status else x
+                     for x in lines]
         return lines
+
+    def _trials_without_facts(self, trial, **filters) -> list[RunRecord]:
+        """Trials among the rows whose derived columns are empty (``_find_runs`` cannot see them)."""
+        keys = [k for k, meta, _ in self._meta_rows(project=filters.get("project"), since=filters.get("since"))
+                if (t := meta_facts(parse_meta(meta))[0]) is not None and (trial is True or t == trial)]
+        return self._find_runs(keys=keys, **filters) if keys else []
 
     def get_run(self, run_id: str) -> RunRecord:
         """A run by id or unique id prefix; ``UsageError`` naming the problem otherwise."""

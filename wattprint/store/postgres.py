@@ -19,7 +19,8 @@ from ..fmt import opt
 from . import postgres_schema as schema
 from .base import RunIdTaken, Store
 from .fs import mask
-from .records import DOMAIN_COLS, INSERT_COLS, LINE_COLS, RUN_FIELDS, RunRecord, column_values, record_from_row, record_values
+from .records import (DOMAIN_COLS, FACT_COLS, INSERT_COLS, LINE_COLS, RUN_FIELDS, RunRecord, column_values,
+                      record_from_row, record_values)
 
 try:
     import psycopg
@@ -34,7 +35,6 @@ _inherited: list = []  # a forked child's copies of its parent's connections: ne
 _CONNECT = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10,
             "keepalives_interval": 5, "keepalives_count": 3, "tcp_user_timeout": 30000,
             "application_name": "wattprint"}
-
 
 
 def is_url(path) -> bool:
@@ -195,6 +195,10 @@ class PostgresStore(Store):
                 sets = ", ".join(f"{c}=%s" for c in cols)
                 cur.execute(f"UPDATE runs SET {sets} WHERE key=%s", (*values, key))
 
+    def _set_facts(self, values: list) -> None:
+        with self._tx() as db, db.cursor() as cur:
+            cur.executemany(f"UPDATE runs SET {', '.join(c + '=%s' for c in FACT_COLS)} WHERE key=%s", values)
+
     @staticmethod
     def _insert_windows(cur, key: int, windows) -> None:
         cur.executemany("INSERT INTO windows (run, name, start_s, end_s, energy) "
@@ -227,20 +231,15 @@ class PostgresStore(Store):
         if self._no_tables():
             return []
         clauses, params = [], []
-        if run_id is not None:
-            clauses.append("r.id = %s")
-            params.append(run_id)
         if id_prefix is not None:
             like = id_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             clauses.append("lower(r.id) LIKE lower(%s) ESCAPE '\\'")
             params.append(like + "%")
-        for column, value in (("project", project), ("job_id", job_id)):
+        for column, op, value in (("id", "=", run_id), ("project", "=", project), ("job_id", "=", job_id),
+                                  ("started_at", ">=", since)):
             if value is not None:
-                clauses.append(f"r.{column} = %s")
+                clauses.append(f"r.{column} {op} %s")
                 params.append(value)
-        if since is not None:
-            clauses.append("r.started_at >= %s")
-            params.append(since)
         if keys is not None:
             clauses.append("r.key = ANY(%s)")
             params.append(list(keys))
@@ -249,8 +248,7 @@ class PostgresStore(Store):
         dcols = ", ".join("d." + c for c in DOMAIN_COLS.split(", "))
         with self._read() as db, db.transaction():
             if trial is not None and schema.version(db) >= 2:  # else Store.list_runs filters
-                clauses.append("(r.trial IS NOT NULL OR r.hosts IS NULL)" if trial is True else
-                               "(r.trial = %s OR r.hosts IS NULL)")
+                clauses.append("r.trial IS NOT NULL" if trial is True else "r.trial = %s")
                 params += [] if trial is True else [trial]
             where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
             if newest is None:
@@ -268,17 +266,20 @@ class PostgresStore(Store):
             by_run.setdefault(d[0], []).append(d[1:])
         return [record_from_row(r, by_run.get(r[0], ())) for r in rows]
 
+    def _meta_rows(self, *, project=None, since=None):
+        if self._no_tables():
+            return []
+        where, params = _where(project, since, "hosts IS NULL")
+        with self._read() as db, db.transaction():
+            if schema.version(db) < 2:
+                return []
+            return db.execute("SELECT key, meta, (SELECT count(*) FROM domains d WHERE d.run = runs.key AND "
+                              f"d.kind = 'gpu') FROM runs {where}", params).fetchall()
+
     def _lines(self, *, project=None, since=None):
         if self._no_tables():
             return []
-        clauses, params = [], []
-        if project is not None:
-            clauses.append("project = %s")
-            params.append(project)
-        if since is not None:
-            clauses.append("started_at >= %s")
-            params.append(since)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        where, params = _where(project, since)
         with self._read() as db, db.transaction():
             if schema.version(db) < 2:
                 return None
@@ -287,10 +288,9 @@ class PostgresStore(Store):
     def _count_runs(self, project=None) -> int:
         if self._no_tables():
             return 0
+        where, params = _where(project, None)
         with self._read() as db:
-            if project is None:
-                return db.execute("SELECT count(*) FROM runs").fetchone()[0]
-            return db.execute("SELECT count(*) FROM runs WHERE project = %s", (project,)).fetchone()[0]
+            return db.execute(f"SELECT count(*) FROM runs {where}", params).fetchone()[0]
 
     # -- reading a run's rows -------------------------------------------------------------
     def _rows(self, query: str, params) -> list:
@@ -382,3 +382,15 @@ class _Locked:
             return False
         finally:
             self.store._lock.release()
+
+
+def _where(project, since, *extra) -> tuple[str, list]:
+    """A WHERE clause on a run's project and start (and ``extra`` conditions), with its params."""
+    clauses, params = list(extra), []
+    if project is not None:
+        clauses.append("project = %s")
+        params.append(project)
+    if since is not None:
+        clauses.append("started_at >= %s")
+        params.append(since)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params

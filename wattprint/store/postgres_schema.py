@@ -56,6 +56,7 @@ CREATE INDEX IF NOT EXISTS runs_project ON wattprint.runs(project, started_at);
 CREATE INDEX IF NOT EXISTS runs_started ON wattprint.runs(started_at, key);
 CREATE INDEX IF NOT EXISTS runs_job ON wattprint.runs(job_id);
 CREATE INDEX IF NOT EXISTS runs_trial ON wattprint.runs(project, trial);
+CREATE INDEX IF NOT EXISTS runs_no_facts ON wattprint.runs(key) WHERE hosts IS NULL;
 CREATE INDEX IF NOT EXISTS runs_id_prefix ON wattprint.runs(lower(id) text_pattern_ops);
 CREATE TABLE IF NOT EXISTS wattprint.domains (
     run BIGINT NOT NULL REFERENCES wattprint.runs(key) ON DELETE CASCADE,
@@ -111,6 +112,7 @@ def _to_2(db) -> None:
                "ADD COLUMN part_of TEXT, ADD COLUMN nested_in TEXT, ADD COLUMN hosts INTEGER, "
                "ADD COLUMN gpus INTEGER")
     db.execute("CREATE INDEX IF NOT EXISTS runs_trial ON wattprint.runs(project, trial)")
+    db.execute("CREATE INDEX IF NOT EXISTS runs_no_facts ON wattprint.runs(key) WHERE hosts IS NULL")
     rows = db.execute("SELECT key, meta, (SELECT count(*) FROM wattprint.domains d WHERE d.run = r.key "
                       "AND d.kind = 'gpu') FROM wattprint.runs r").fetchall()
     with db.cursor() as cur:

@@ -191,6 +191,10 @@ class RunLine(NamedTuple):
     def energy_kwh(self) -> float:
         return self.energy_j / units.J_PER_KWH
 
+    def replaced(self, **changes) -> "RunLine":
+        """A copy with ``changes`` (field names)."""
+        return self._replace(**changes)
+
 
 def column_values(fields: dict) -> tuple[list, list]:
     """(columns, values) that set run ``fields``: the JSON ones as text, and the meta facts

@@ -22,7 +22,8 @@ from ..fmt import opt
 from . import connections, fs
 from . import sqlite_schema as schema
 from .base import RunIdTaken, Store, default_path
-from .records import DOMAIN_COLS, INSERT_COLS, LINE_COLS, RUN_FIELDS, RunRecord, column_values, record_from_row, record_values
+from .records import (DOMAIN_COLS, FACT_COLS, INSERT_COLS, LINE_COLS, RUN_FIELDS, RunRecord, column_values,
+                      record_from_row, record_values)
 
 # Tables holding rows of one run (column ``run``), besides ``runs`` itself.
 _RUN_TABLES = ("domains", "samples", "windows", "progress", "predictions")
@@ -229,6 +230,10 @@ class SQLiteStore(Store):
                 sets = ", ".join(f"{c}=?" for c in cols)
                 db.execute(f"UPDATE runs SET {sets} WHERE key=?", (*values, key))
 
+    def _set_facts(self, values: list) -> None:
+        with self._tx() as db:
+            db.executemany(f"UPDATE runs SET {', '.join(c + '=?' for c in FACT_COLS)} WHERE key=?", values)
+
     @staticmethod
     def _insert_windows(db, key: int, windows) -> None:
         db.executemany("INSERT INTO windows (run, name, start_s, end_s, energy) VALUES (?,?,?,?,?)",
@@ -282,8 +287,7 @@ class SQLiteStore(Store):
             order = "ORDER BY started_at DESC, key DESC LIMIT ?"
         with self._read() as db:
             if trial is not None and schema.version(db) >= 2:  # else Store.list_runs filters
-                clauses.append("(trial IS NOT NULL OR hosts IS NULL)" if trial is True else
-                               "(trial = ? OR hosts IS NULL)")
+                clauses.append("trial IS NOT NULL" if trial is True else "trial = ?")
                 params += [] if trial is True else [trial]
             where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
             if newest is not None:
@@ -293,25 +297,25 @@ class SQLiteStore(Store):
                 rows.reverse()
             return [self._record(db, r) for r in rows]
 
+    def _meta_rows(self, *, project=None, since=None):
+        where, params = _where(project, since, "hosts IS NULL")
+        with self._read() as db:
+            if schema.version(db) < 2:
+                return []
+            return db.execute("SELECT key, meta, (SELECT count(*) FROM domains d WHERE d.run = runs.key AND "
+                              f"d.kind = 'gpu') FROM runs {where}", params).fetchall()
+
     def _lines(self, *, project=None, since=None):
-        clauses, params = [], []
-        if project is not None:
-            clauses.append("project = ?")
-            params.append(project)
-        if since is not None:
-            clauses.append("started_at >= ?")
-            params.append(since)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        where, params = _where(project, since)
         with self._read() as db:
             if schema.version(db) < 2:
                 return None
             return db.execute(f"SELECT {LINE_COLS} FROM runs {where} ORDER BY started_at, key", params).fetchall()
 
     def _count_runs(self, project=None) -> int:
+        where, params = _where(project, None)
         with self._read() as db:
-            if project is None:
-                return db.execute("SELECT count(*) FROM runs").fetchone()[0]
-            return db.execute("SELECT count(*) FROM runs WHERE project = ?", (project,)).fetchone()[0]
+            return db.execute(f"SELECT count(*) FROM runs {where}", params).fetchone()[0]
 
     # -- reading a run's rows -------------------------------------------------------------
     def samples(self, key: int, *, domain: int | None = None):
@@ -379,3 +383,15 @@ class SQLiteStore(Store):
             rows = db.execute("SELECT t, data FROM predictions WHERE run=? ORDER BY t",
                                     (key,)).fetchall()
         return [(t, json.loads(d)) for t, d in rows]
+
+
+def _where(project, since, *extra) -> tuple[str, list]:
+    """A WHERE clause on a run's project and start (and ``extra`` conditions), with its params."""
+    clauses, params = list(extra), []
+    if project is not None:
+        clauses.append("project = ?")
+        params.append(project)
+    if since is not None:
+        clauses.append("started_at >= ?")
+        params.append(since)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_project ON runs(project, started_at);
 CREATE INDEX IF NOT EXISTS runs_trial ON runs(project, trial);
+CREATE INDEX IF NOT EXISTS runs_no_facts ON runs(key) WHERE hosts IS NULL;
 CREATE TABLE IF NOT EXISTS domains (
     run INTEGER NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
@@ -100,6 +101,7 @@ def _to_2(db) -> None:
                      ("hosts", "INTEGER"), ("gpus", "INTEGER")):
         db.execute(f"ALTER TABLE runs ADD COLUMN {col} {typ}")
     db.execute("CREATE INDEX IF NOT EXISTS runs_trial ON runs(project, trial)")
+    db.execute("CREATE INDEX IF NOT EXISTS runs_no_facts ON runs(key) WHERE hosts IS NULL")
     rows = db.execute("SELECT key, meta, (SELECT count(*) FROM domains d WHERE d.run = runs.key "
                       "AND d.kind = 'gpu') FROM runs").fetchall()
     db.executemany(f"UPDATE runs SET {', '.join(c + '=?' for c in FACT_COLS)} WHERE key=?",
