@@ -391,3 +391,16 @@ def test_writers_upgrading_at_once_upgrade_once(any_store):
     _same(lab["levels"], want["levels"])
     late = st.run_lines(project="late")
     assert sorted(x.id for x in late) == ["w0", "w1", "w2", "w3"] and {x.hosts for x in late} == {2}
+
+
+def test_long_json_lists_are_one_item_per_line_and_still_refuse_nan():
+    from wattprint.cli._output import LONG_LIST, json_text
+    from wattprint.errors import UsageError
+
+    items = [{"run_id": f"r{i}", "energy_j": i * 0.5, "tags": ["a", "b"]} for i in range(LONG_LIST + 1)]
+    text = json_text(items)
+    assert json.loads(text) == items and len(text.splitlines()) == len(items) + 2
+    assert json.loads(json_text(items[:3])) == items[:3] and len(json_text(items[:3]).splitlines()) > 5
+    items[700]["energy_j"] = float("nan")
+    with pytest.raises(UsageError, match=r"\[700\]\.energy_j is not a finite number"):
+        json_text(items)

@@ -76,8 +76,13 @@ class Footprints:
         self._linear: dict = {}
 
     @staticmethod
-    def key(location) -> str:
-        return repr(sorted(dict(location or {}).items()))
+    def key(location):
+        """A location's key in the cache: its items, however they were ordered."""
+        items = dict(location or {}).items()
+        try:
+            return frozenset(items)
+        except TypeError:  # a value that cannot be hashed (a dict of prices)
+            return repr(sorted(items))
 
     def _model(self, location):
         k = self.key(location)

@@ -173,6 +173,11 @@ class SQLiteStore(Store):
         h = self._handle()
         return connections.Tx(h.db, h.lock, self.path, begin=None)
 
+    def _snapshot(self):
+        """The connection, locked, in one read transaction: ``with self._snapshot() as db: ...``."""
+        h = self._handle()
+        return connections.Tx(h.db, h.lock, self.path, begin="BEGIN")
+
     def _tx(self):
         """One write transaction, yielding the connection: ``with self._tx() as db: ...``."""
         if self.readonly:
@@ -251,51 +256,41 @@ class SQLiteStore(Store):
         return self.get_run(rec.id)
 
     # -- reading runs ---------------------------------------------------------------------
-    def _record(self, db, row) -> RunRecord:
-        doms = db.execute(f"SELECT {DOMAIN_COLS} FROM domains WHERE run=? ORDER BY idx", (row[0],)).fetchall()
-        return record_from_row(row, doms)
-
     def _find_runs(self, *, run_id=None, id_prefix=None, project=None, since=None,
                    job_id=None, newest=None, keys=None, trial=None) -> list[RunRecord]:
         if keys is not None and len(keys) > _KEYS_AT_ONCE:  # SQLite's limit on parameters
             return sorted((r for i in range(0, len(keys), _KEYS_AT_ONCE) for r in self._find_runs(
-                project=project, since=since, keys=keys[i:i + _KEYS_AT_ONCE], trial=trial)),
+                project=project, since=since, job_id=job_id, keys=keys[i:i + _KEYS_AT_ONCE], trial=trial)),
                 key=lambda r: (r.started_at, r.key))
         clauses, params = [], []
-        if run_id is not None:
-            clauses.append("id = ?")
-            params.append(run_id)
         if id_prefix is not None:
             like = id_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             clauses.append("id LIKE ? ESCAPE '\\'")
             params.append(like)
-        if project is not None:
-            clauses.append("project = ?")
-            params.append(project)
-        if since is not None:
-            clauses.append("started_at >= ?")
-            params.append(since)
-        if job_id is not None:
-            clauses.append("job_id = ?")
-            params.append(job_id)
+        for column, op, value in (("id", "=", run_id), ("project", "=", project), ("job_id", "=", job_id),
+                                  ("started_at", ">=", since)):
+            if value is not None:
+                clauses.append(f"{column} {op} ?")
+                params.append(value)
         if keys is not None:
             clauses.append(f"key IN ({', '.join('?' * len(keys))})")
             params += list(keys)
-        cols = ", ".join(("key",) + RUN_FIELDS)
-        order = "ORDER BY started_at, key"
-        if newest is not None:  # the last N, read as N
-            order = "ORDER BY started_at DESC, key DESC LIMIT ?"
-        with self._read() as db:
+        order = "ORDER BY started_at, key" if newest is None else "ORDER BY started_at DESC, key DESC LIMIT ?"
+        with self._snapshot() as db:  # the runs and their domains as of one moment
             if trial is not None and schema.version(db) >= 2:  # else Store.list_runs filters
                 clauses.append("trial IS NOT NULL" if trial is True else "trial = ?")
                 params += [] if trial is True else [trial]
             where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-            if newest is not None:
-                params.append(int(newest))
-            rows = db.execute(f"SELECT {cols} FROM runs {where} {order}", params).fetchall()
-            if newest is not None:
-                rows.reverse()
-            return [self._record(db, r) for r in rows]
+            limit = [] if newest is None else [int(newest)]
+            rows = db.execute(f"SELECT key, {', '.join(RUN_FIELDS)} FROM runs {where} {order}",
+                              params + limit).fetchall()
+            # the domains of every run read, in one query (the newest N: of those N)
+            doms = db.execute(f"SELECT run, {DOMAIN_COLS} FROM domains WHERE run IN (SELECT key FROM runs "
+                              f"{where} {order}) ORDER BY run, idx", params + limit).fetchall()
+        by_run: dict = {}
+        for d in doms:
+            by_run.setdefault(d[0], []).append(d[1:])
+        return [record_from_row(r, by_run.get(r[0], ())) for r in (rows[::-1] if newest is not None else rows)]
 
     def _meta_rows(self, *, project=None, since=None):
         where, params = _where(project, since, "hosts IS NULL")
