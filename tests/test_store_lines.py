@@ -190,6 +190,7 @@ def _drop_facts_sqlite(path):
     db = sqlite3.connect(path)
     db.execute("DROP INDEX runs_trial")
     db.execute("DROP INDEX runs_no_facts")
+    db.execute("DROP INDEX runs_running")
     for col in ("trial", "role", "part_of", "nested_in", "hosts", "gpus"):
         db.execute(f"ALTER TABLE runs DROP COLUMN {col}")
     db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
@@ -203,6 +204,7 @@ def _drop_facts_pg(url):
     with psycopg.connect(url, autocommit=True) as db:
         db.execute("DROP INDEX wattprint.runs_trial")
         db.execute("DROP INDEX wattprint.runs_no_facts")
+        db.execute("DROP INDEX wattprint.runs_running")
         db.execute("ALTER TABLE wattprint.runs DROP COLUMN trial, DROP COLUMN role, DROP COLUMN part_of, "
                    "DROP COLUMN nested_in, DROP COLUMN hosts, DROP COLUMN gpus")
         db.execute("UPDATE wattprint.meta SET value='1' WHERE key='schema_version'")
@@ -404,3 +406,115 @@ def test_long_json_lists_are_one_item_per_line_and_still_refuse_nan():
     items[700]["energy_j"] = float("nan")
     with pytest.raises(UsageError, match=r"\[700\]\.energy_j is not a finite number"):
         json_text(items)
+
+
+def _ten_in_france(st, bad=None):
+    rng = random.Random(5)
+    t0 = time.time() - 86400
+    for i in range(10):
+        kw = {"energy_j": -5e6} if i == bad else {}
+        rec = _rec(i, rng, t0, location={"region": "FR"}, tags=[], meta={})
+        for k, v in kw.items():
+            setattr(rec, k, v)
+        st.create_run(rec)
+
+
+def test_a_run_the_model_refuses_is_left_out_alone(store_path):
+    """One run with a negative energy (a hand-edited store) loses its own CO2e, not its place's."""
+    st = Store.open(store_path)
+    _ten_in_france(st, bad=4)
+    acc = account(st.run_lines())
+    tot = acc["levels"][-1]
+    old = _per_run(st.list_runs())
+    assert tot["runs"] == 10 and tot["co2e_runs"] == 9
+    assert tot["co2e_kg"] == pytest.approx(old["co2e"], rel=1e-9)
+    assert [n for n in acc["notes"] if "footprint not computed" in n] == \
+        [n for n in acc["notes"] if n.startswith("run r0004: footprint not computed")]
+    assert len([n for n in acc["notes"] if "footprint not computed" in n]) == 1
+    _same(account(st.run_lines()), account(st.list_runs()))
+
+
+def test_a_model_with_a_fixed_part_per_run_is_summed_run_by_run(store_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import wattprint.footprint as footprint
+
+    st = Store.open(store_path)
+    _ten_in_france(st)
+    real = footprint.for_energy
+
+    def with_fixed_part(kwh, hours, **kw):  # 1 kg per run whatever its size: not linear
+        fp = real(kwh, hours, **kw)
+        return SimpleNamespace(**{f: getattr(fp, f) for f in ("energy_kwh", "cost_usd_low", "cost_usd_high",
+                                                               "electricity_cost_usd", "sources")},
+                               co2e_kg=fp.co2e_kg + 1.0)
+
+    monkeypatch.setattr(footprint, "for_energy", with_fixed_part)
+    runs = st.list_runs()
+    want = sum(with_fixed_part(r.energy_kwh, r.duration_s / 3600, **r.location).co2e_kg for r in runs)
+    assert account(st.run_lines())["levels"][-1]["co2e_kg"] == pytest.approx(want, rel=1e-9)
+    rep = project_report(st.run_lines())
+    assert sum(b["co2e_kg"] for b in rep["over_time"]) == pytest.approx(want, rel=1e-9)
+
+
+def _raw(store, sql):
+    if "://" in store:
+        import psycopg
+
+        with psycopg.connect(store, autocommit=True) as db:
+            db.execute(sql.replace("runs", "wattprint.runs", 1))
+    else:
+        db = sqlite3.connect(store)
+        db.execute(sql)
+        db.commit()
+        db.close()
+
+
+def test_a_running_run_whose_older_writer_rewrites_meta_is_read_by_its_meta(any_store):
+    """An older wattprint still writing during an upgrade changes meta without the columns."""
+    st = Store.open(any_store)
+    rng = random.Random(2)
+    rec = _rec(0, rng, time.time() - 60, status="running", pid=os.getpid(), meta={})
+    st.create_run(rec)
+    from wattprint.store.base import _pid_alive, hostname
+
+    import psutil
+
+    rec.host, rec.pid_started = hostname(), psutil.Process().create_time()
+    st.update_run(rec.key, host=rec.host, pid_started=rec.pid_started)
+    assert _pid_alive(rec.pid, rec.pid_started)
+    _raw(any_store, "UPDATE runs SET meta='{\"sweep\": {\"study\": \"late\"}}'")
+    line = st.run_lines()[0]
+    assert line.status == "running" and line.trial == "late"
+    assert [r.id for r in st.list_runs(trial="late")] == [rec.id]
+    assert account(st.run_lines())["levels"][1]["runs"] == 1  # tuning
+    assert st.fill_derived() == 0  # a running run is left to be read by its meta
+
+
+def test_runs_with_a_tag_load_only_the_runs_shown(store_path, monkeypatch):
+    st = Store.open(store_path)
+    _fill(st, n=60)
+    want = [r.id for r in st.list_runs() if "final" in r.tags]
+    calls = []
+    from wattprint.store import sqlite as backend
+
+    real = backend.SQLiteStore._find_runs
+
+    def spy(self, **kw):
+        calls.append(kw)
+        return real(self, **kw)
+
+    monkeypatch.setattr(backend.SQLiteStore, "_find_runs", spy)
+    assert [r.id for r in st.list_runs(tag="final", newest=3)] == want[-3:]
+    assert calls and all(c.get("keys") is not None and len(c["keys"]) <= 3 for c in calls)
+    assert st.count_runs(tag="final") == len(want)
+    assert [r.id for r in st.list_runs(tag="final")] == want
+
+
+def test_the_tag_filter_is_the_same_on_both_reading_paths(store_path):
+    st = Store.open(store_path)
+    _fill(st, n=10)
+    _raw(store_path, "UPDATE runs SET tags='[5, \"x\"]' WHERE id='r0003'")
+    for tag in ("5", "x"):
+        assert [x.id for x in st.run_lines(tag=tag)] == [r.id for r in st.list_runs(tag=tag)]
+        assert st.count_runs(tag=tag) == len(st.list_runs(tag=tag))

@@ -37,6 +37,7 @@ from .units import J_PER_KWH, S_PER_H, parse_duration
 
 FINAL_TAGS = ("final",)
 TUNING_TAGS = ("tuning", "sweep", "hpo")
+_INF = float("inf")
 LEVELS = (("final", "one model (tag final)"), ("tuning", "tuning (tag tuning/sweep/hpo)"),
           ("experimentation", "experimentation (other runs)"), ("total", "whole R&D (all runs)"))
 
@@ -98,7 +99,7 @@ def _lines(runs) -> list:
 class _Tally:
     """One pass over the lines: sums per (level, place, UTC day), run ids per level and day."""
 
-    def __init__(self, lines, *, by_day: bool = True):
+    def __init__(self, lines, fps: Footprints, *, by_day: bool = True):
         self.lines = lines
         self.places: dict = {}          # place key -> location
         self.place_of: dict = {}        # id(line.location) -> place key
@@ -106,12 +107,17 @@ class _Tally:
         self.ids = {k: [] for k, _ in LEVELS}
         self.day_ids: dict = {}
         self.running = 0
-        keys, levels, cells = self.place_of, {}, self.cells
+        keys, levels, cells, linear = self.place_of, {}, self.cells, {}
         for x in lines:
             pk = keys.get(id(x.location))
             if pk is None:
                 pk = keys[id(x.location)] = Footprints.key(x.location)
                 self.places.setdefault(pk, x.location)
+            if pk not in linear:
+                linear[pk] = fps.linear(x.location)
+            if not (linear[pk] and 0.0 <= x.energy_j < _INF and 0.0 <= x.duration_s < _INF):
+                pk = ("run", x.id)  # a cell of its own: the model gives its footprint, or its note
+                self.places[pk] = x.location
             lk = (x.tags, x.trial is not None)
             lv = levels.get(lk)
             if lv is None:
@@ -151,6 +157,8 @@ class _Tally:
         return {g: list(v.items()) for g, v in out.items()}
 
     def ids_at(self, pk) -> list:
+        if isinstance(pk, tuple) and pk[0] == "run":
+            return [pk[1]]
         return [x.id for x in self.lines if self.place_of[id(x.location)] == pk]
 
 
@@ -182,7 +190,8 @@ def parse_since(text: str) -> float:
 def account(runs, *, fps: Footprints | None = None) -> dict:
     """Sum ``runs`` (store.RunRecord or store.RunLine, e.g. ``Store.run_lines``) into the four
     levels; plain data for JSON and text."""
-    return _account(_Tally(_lines(runs), by_day=False), fps or Footprints())
+    fps = fps or Footprints()
+    return _account(_Tally(_lines(runs), fps, by_day=False), fps)
 
 
 def _account(t: _Tally, fps: Footprints) -> dict:
@@ -229,7 +238,7 @@ def project_report(runs, *, top: int = 10) -> dict:
     the ``top`` runs with the most energy (PUE included). Sums go through ``totals.add``."""
     lines = _lines(runs)
     fps = Footprints()
-    t = _Tally(lines)
+    t = _Tally(lines, fps)
     acc = _account(t, fps)
     weekly = t.first is not None and (t.last - t.first) > WEEKLY_AFTER_DAYS * 86400
     buckets: dict = {}

@@ -93,7 +93,7 @@ class Footprints:
                 self._linear[k] = e
         m = self._linear[k]
         if isinstance(m, Exception):
-            raise m
+            raise m.with_traceback(None)  # not a traceback that grows with every run there
         return m
 
     def at(self, location, kwh_it: float, hours: float) -> Sums:
@@ -101,6 +101,14 @@ class Footprints:
 
     def sources(self, location) -> list:
         return self._model(location).sources
+
+    def linear(self, location) -> bool:
+        """Whether sums there may be computed at once (a location the model refuses: yes, as
+        every run there gets the same answer)."""
+        try:
+            return self._model(location).linear
+        except Exception:
+            return True
 
     def pue(self, location) -> float:
         """Facility energy per kWh of IT energy there (1 where the location is unusable)."""

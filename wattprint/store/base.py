@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Iterable, Iterator
 
 from ..errors import UsageError
-from .records import FACT_COLS, RUN_FIELDS, RunLine, RunRecord, meta_facts, parse_meta
+from .records import RUN_FIELDS, RunLine, RunRecord, meta_facts, parse_meta
 
 DEFAULT_PATH = os.path.join(".wattprint", "runs.sqlite")
 
@@ -123,17 +123,14 @@ class Store(abc.ABC):
         return isinstance(error, OSError)
 
     def fill_derived(self) -> int:
-        """Fill the derived columns (``records.FACT_COLS``) of rows written without them (by
-        hand, or by an older wattprint during an upgrade); returns how many rows. Reading
-        derives them anyway, at some cost; ``wattprint store init`` calls this."""
-        rows = self._meta_rows()
-        if rows:
-            self._set_facts([(*meta_facts(parse_meta(m)), g, k) for k, m, g in rows])
-        return len(rows)
+        """Fill the derived columns (``records.FACT_COLS``) of finished runs written without them
+        (by hand, or by an older wattprint during an upgrade), in one transaction; returns how
+        many rows. Reading derives them anyway, at some cost; ``wattprint store init`` calls it."""
+        return self._fill_derived()
 
     @abc.abstractmethod
-    def _set_facts(self, values: list) -> None:
-        """Set ``FACT_COLS`` from (*facts, key) rows, in one transaction."""
+    def _fill_derived(self) -> int:
+        """``fill_derived`` in the backend's own transaction."""
 
     @abc.abstractmethod
     def replace_run(self, rec: RunRecord, *, windows=()) -> RunRecord:
@@ -157,7 +154,8 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def _meta_rows(self, *, project: str | None = None, since: float | None = None) -> list:
         """(key, meta JSON, GPU domains) of the runs matching the filters whose derived columns
-        are empty (hosts NULL); [] on a schema that predates them (``_lines`` is None there)."""
+        may be missing (hosts NULL) or stale (still running: its writer may be an older
+        wattprint); [] on a schema that predates them (``_lines`` is None there)."""
 
     @abc.abstractmethod
     def _lines(self, *, project: str | None = None, since: float | None = None) -> list | None:
@@ -169,10 +167,29 @@ class Store(abc.ABC):
         """Number of runs in the store (of ``project``)."""
 
     def count_runs(self, *, project: str | None = None, tag: str | None = None) -> int:
-        """Number of runs (of ``project``, with ``tag``): one query unless a tag is given."""
+        """Number of runs (of ``project``, with ``tag``): one query."""
         if tag is None:
             return self._count_runs(project)
-        return sum(tag in r.tags for r in self._find_runs(project=project))
+        keys = self._tagged(tag, project, None)
+        if keys is None:  # an older schema
+            return sum(tag in r.tags for r in self._find_runs(project=project))
+        return len(keys)
+
+    def _tagged(self, tag: str, project, since) -> list | None:
+        """Keys of the runs with ``tag``, in (started_at, key) order, read from the lines (no
+        record loaded); None on a schema without them."""
+        rows = self._lines(project=project, since=since)
+        if rows is None:
+            return None
+        has: dict = {}
+        keys = []
+        for row in rows:
+            found = has.get(row[6])
+            if found is None:
+                found = has[row[6]] = tag in _json(row[6], list)
+            if found:
+                keys.append(row[0])
+        return keys
 
     def _live(self, rec: RunRecord) -> RunRecord:
         if rec.status == "running" and self._looks_dead(rec):
@@ -196,13 +213,18 @@ class Store(abc.ABC):
         ``interrupted``."""
         if newest is not None and tag is None and trial is None:
             runs = self._find_runs(project=project, since=since, job_id=job_id, newest=newest)
+        elif tag is not None and trial is None and job_id is None and \
+                (keys := self._tagged(tag, project, since)) is not None:
+            if newest is not None:  # only the last N tagged runs are loaded
+                keys = keys[max(0, len(keys) - newest):]
+            runs = self._find_runs(keys=keys) if keys else []
         else:
+            # rows without derived columns first: one filled meanwhile is then found by _find_runs
+            more = self._trials_without_facts(trial, project, since, job_id) if trial is not None else []
             runs = self._find_runs(project=project, since=since, job_id=job_id, trial=trial)
-            if trial is not None:
-                more = self._trials_without_facts(trial, project=project, since=since, job_id=job_id)
-                if more:
-                    seen = {r.key for r in runs}
-                    runs = sorted(runs + [r for r in more if r.key not in seen], key=lambda r: (r.started_at, r.key))
+            if more:
+                seen = {r.key for r in runs}
+                runs = sorted(runs + [r for r in more if r.key not in seen], key=lambda r: (r.started_at, r.key))
             if tag is not None:
                 runs = [r for r in runs if tag in r.tags]
             if trial is not None:
@@ -219,36 +241,36 @@ class Store(abc.ABC):
         if rows is None:  # an older schema, read without upgrading it
             return [r.line() for r in self.list_runs(project=project, tag=tag, since=since)]
         tags_of, places = {}, {}
-        lines, running, missing = [], [], False
+        lines, running = [], []
         new, append = tuple.__new__, lines.append
-        for key, rid, status, start, secs, joules, tags_text, place_text, *facts, hosts, gpus in rows:
+        for key, rid, status, start, secs, joules, tags_text, place_text, *facts, hosts, gpus, meta, n_gpus in rows:
             tags = tags_of.get(tags_text)
             if tags is None:
-                tags = tags_of[tags_text] = tuple(str(t) for t in _json(tags_text, list))
-            if tag is not None and tag not in tags:
+                raw = _json(tags_text, list)
+                tags = tags_of[tags_text] = (tuple(str(t) for t in raw), tag is None or tag in raw)
+            if not tags[1]:
                 continue
             place = places.get(place_text)
             if place is None:
                 place = places[place_text] = MappingProxyType(_json(place_text, dict))
-            if status == "running":  # its liveness to check
+            if hosts is None:  # written without the derived columns (by hand, or an older writer)
+                *facts, hosts = meta_facts(parse_meta(meta))
+                gpus = n_gpus
+            if status == "running":  # its liveness to check, and its facts (its writer may be older)
                 running.append(key)
-            missing = missing or hosts is None
-            append(new(RunLine, (key, rid, status, start, secs or 0.0, joules, tags, place, *facts,
+            append(new(RunLine, (key, rid, status, start, secs or 0.0, joules, tags[0], place, *facts,
                                  hosts or 0, gpus or 0)))
-        if missing:  # rows written without the derived columns (by hand, or an older writer)
-            derived = {k: (*meta_facts(parse_meta(m)), g) for k, m, g in self._meta_rows(project=project, since=since)}
-            lines = [x.replaced(**dict(zip(FACT_COLS, derived[x.key]))) if x.key in derived else x for x in lines]
         if running:
-            status = {r.key: self._live(r).status for r in self._find_runs(keys=running)}
-            lines = [x.replaced(status=status[x.key]) if status.get(x.key, x.status) != x.status else x
-                     for x in lines]
+            again = {r.key: self._live(r).line() for r in self._find_runs(keys=running)}
+            lines = [again.get(x.key, x) for x in lines]
         return lines
 
-    def _trials_without_facts(self, trial, **filters) -> list[RunRecord]:
-        """Trials among the rows whose derived columns are empty (``_find_runs`` cannot see them)."""
-        keys = [k for k, meta, _ in self._meta_rows(project=filters.get("project"), since=filters.get("since"))
+    def _trials_without_facts(self, trial, project, since, job_id) -> list[RunRecord]:
+        """Trials among the rows whose derived columns are missing or may be stale (``_find_runs``
+        cannot see them by those columns)."""
+        keys = [k for k, meta, _ in self._meta_rows(project=project, since=since)
                 if (t := meta_facts(parse_meta(meta))[0]) is not None and (trial is True or t == trial)]
-        return self._find_runs(keys=keys, **filters) if keys else []
+        return self._find_runs(keys=keys, project=project, since=since, job_id=job_id) if keys else []
 
     def get_run(self, run_id: str) -> RunRecord:
         """A run by id or unique id prefix; ``UsageError`` naming the problem otherwise."""

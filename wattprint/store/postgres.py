@@ -19,7 +19,7 @@ from ..fmt import opt
 from . import postgres_schema as schema
 from .base import RunIdTaken, Store
 from .fs import mask
-from .records import (DOMAIN_COLS, FACT_COLS, INSERT_COLS, LINE_COLS, RUN_FIELDS, RunRecord, column_values,
+from .records import (DOMAIN_COLS, INSERT_COLS, LINE_COLS, MISSING_COLS, RUN_FIELDS, RunRecord, column_values,
                       record_from_row, record_values)
 
 try:
@@ -195,9 +195,9 @@ class PostgresStore(Store):
                 sets = ", ".join(f"{c}=%s" for c in cols)
                 cur.execute(f"UPDATE runs SET {sets} WHERE key=%s", (*values, key))
 
-    def _set_facts(self, values: list) -> None:
-        with self._tx() as db, db.cursor() as cur:
-            cur.executemany(f"UPDATE runs SET {', '.join(c + '=%s' for c in FACT_COLS)} WHERE key=%s", values)
+    def _fill_derived(self) -> int:
+        with self._tx() as db:
+            return schema.fill_facts(db)
 
     @staticmethod
     def _insert_windows(cur, key: int, windows) -> None:
@@ -247,6 +247,7 @@ class PostgresStore(Store):
         # two queries in one snapshot, whatever the number of runs (never one per run)
         dcols = ", ".join("d." + c for c in DOMAIN_COLS.split(", "))
         with self._read() as db, db.transaction():
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # both queries: one snapshot
             if trial is not None and schema.version(db) >= 2:  # else Store.list_runs filters
                 clauses.append("r.trial IS NOT NULL" if trial is True else "r.trial = %s")
                 params += [] if trial is True else [trial]
@@ -269,7 +270,7 @@ class PostgresStore(Store):
     def _meta_rows(self, *, project=None, since=None):
         if self._no_tables():
             return []
-        where, params = _where(project, since, "hosts IS NULL")
+        where, params = _where(project, since, "(hosts IS NULL OR status = 'running')")
         with self._read() as db, db.transaction():
             if schema.version(db) < 2:
                 return []
@@ -283,7 +284,8 @@ class PostgresStore(Store):
         with self._read() as db, db.transaction():
             if schema.version(db) < 2:
                 return None
-            return db.execute(f"SELECT {LINE_COLS} FROM runs {where} ORDER BY started_at, key", params).fetchall()
+            return db.execute(f"SELECT {LINE_COLS}, {MISSING_COLS} FROM runs {where} ORDER BY started_at, key",
+                              params).fetchall()
 
     def _count_runs(self, project=None) -> int:
         if self._no_tables():

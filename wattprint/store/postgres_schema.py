@@ -57,6 +57,7 @@ CREATE INDEX IF NOT EXISTS runs_started ON wattprint.runs(started_at, key);
 CREATE INDEX IF NOT EXISTS runs_job ON wattprint.runs(job_id);
 CREATE INDEX IF NOT EXISTS runs_trial ON wattprint.runs(project, trial);
 CREATE INDEX IF NOT EXISTS runs_no_facts ON wattprint.runs(key) WHERE hosts IS NULL;
+CREATE INDEX IF NOT EXISTS runs_running ON wattprint.runs(key) WHERE status = 'running';
 CREATE INDEX IF NOT EXISTS runs_id_prefix ON wattprint.runs(lower(id) text_pattern_ops);
 CREATE TABLE IF NOT EXISTS wattprint.domains (
     run BIGINT NOT NULL REFERENCES wattprint.runs(key) ON DELETE CASCADE,
@@ -106,6 +107,17 @@ CREATE INDEX IF NOT EXISTS predictions_run ON wattprint.predictions(run, t);
 
 
 
+def fill_facts(db) -> int:
+    """Derive the columns of rows that lack them (not of running runs: see sqlite_schema), in
+    the caller's transaction; a row a writer fills meanwhile is left as that writer set it."""
+    rows = db.execute("SELECT key, meta, (SELECT count(*) FROM wattprint.domains d WHERE d.run = r.key AND "
+                      "d.kind = 'gpu') FROM wattprint.runs r WHERE hosts IS NULL AND status <> 'running'").fetchall()
+    with db.cursor() as cur:
+        cur.executemany(f"UPDATE wattprint.runs SET {', '.join(c + '=%s' for c in FACT_COLS)} "
+                        "WHERE key=%s AND hosts IS NULL", [(*meta_facts(parse_meta(m)), g, k) for k, m, g in rows])
+    return len(rows)
+
+
 def _to_2(db) -> None:
     """Version 2: the derived columns, filled from each run's meta and domains."""
     db.execute("ALTER TABLE wattprint.runs ADD COLUMN trial TEXT, ADD COLUMN role TEXT, "
@@ -113,11 +125,8 @@ def _to_2(db) -> None:
                "ADD COLUMN gpus INTEGER")
     db.execute("CREATE INDEX IF NOT EXISTS runs_trial ON wattprint.runs(project, trial)")
     db.execute("CREATE INDEX IF NOT EXISTS runs_no_facts ON wattprint.runs(key) WHERE hosts IS NULL")
-    rows = db.execute("SELECT key, meta, (SELECT count(*) FROM wattprint.domains d WHERE d.run = r.key "
-                      "AND d.kind = 'gpu') FROM wattprint.runs r").fetchall()
-    with db.cursor() as cur:
-        cur.executemany(f"UPDATE wattprint.runs SET {', '.join(c + '=%s' for c in FACT_COLS)} WHERE key=%s",
-                        [(*meta_facts(parse_meta(m)), g, k) for k, m, g in rows])
+    db.execute("CREATE INDEX IF NOT EXISTS runs_running ON wattprint.runs(key) WHERE status = 'running'")
+    fill_facts(db)
 
 
 # Upgrades from version N to N+1, in order (as for SQLite). Never edit a released step.

@@ -22,9 +22,12 @@ DOMAIN_COLS = "idx, name, kind, source, label, method, device, node, energy_j, i
 META_FACTS = ("trial", "role", "part_of", "nested_in", "hosts")
 FACT_COLS = META_FACTS + ("gpus",)
 INSERT_COLS = RUN_FIELDS + FACT_COLS
-# a RunLine's columns (tags and location as JSON text)
+# a RunLine's columns (tags and location as JSON text), and what deriving its facts needs where
+# the row lacks them (hosts NULL): meta and the GPU domains, read in the same query
 LINE_COLS = ("key, id, status, started_at, duration_s, energy_j, tags, location, trial, role, part_of, "
              "nested_in, hosts, gpus")
+MISSING_COLS = ("CASE WHEN hosts IS NULL THEN meta END, CASE WHEN hosts IS NULL THEN (SELECT count(*) "
+                "FROM domains d WHERE d.run = runs.key AND d.kind = 'gpu') END")
 
 
 def _text(v) -> str | None:

@@ -22,7 +22,7 @@ from ..fmt import opt
 from . import connections, fs
 from . import sqlite_schema as schema
 from .base import RunIdTaken, Store, default_path
-from .records import (DOMAIN_COLS, FACT_COLS, INSERT_COLS, LINE_COLS, RUN_FIELDS, RunRecord, column_values,
+from .records import (DOMAIN_COLS, INSERT_COLS, LINE_COLS, MISSING_COLS, RUN_FIELDS, RunRecord, column_values,
                       record_from_row, record_values)
 
 # Tables holding rows of one run (column ``run``), besides ``runs`` itself.
@@ -235,9 +235,9 @@ class SQLiteStore(Store):
                 sets = ", ".join(f"{c}=?" for c in cols)
                 db.execute(f"UPDATE runs SET {sets} WHERE key=?", (*values, key))
 
-    def _set_facts(self, values: list) -> None:
+    def _fill_derived(self) -> int:
         with self._tx() as db:
-            db.executemany(f"UPDATE runs SET {', '.join(c + '=?' for c in FACT_COLS)} WHERE key=?", values)
+            return schema.fill_facts(db)
 
     @staticmethod
     def _insert_windows(db, key: int, windows) -> None:
@@ -293,7 +293,7 @@ class SQLiteStore(Store):
         return [record_from_row(r, by_run.get(r[0], ())) for r in (rows[::-1] if newest is not None else rows)]
 
     def _meta_rows(self, *, project=None, since=None):
-        where, params = _where(project, since, "hosts IS NULL")
+        where, params = _where(project, since, "(hosts IS NULL OR status = 'running')")
         with self._read() as db:
             if schema.version(db) < 2:
                 return []
@@ -305,7 +305,8 @@ class SQLiteStore(Store):
         with self._read() as db:
             if schema.version(db) < 2:
                 return None
-            return db.execute(f"SELECT {LINE_COLS} FROM runs {where} ORDER BY started_at, key", params).fetchall()
+            return db.execute(f"SELECT {LINE_COLS}, {MISSING_COLS} FROM runs {where} ORDER BY started_at, key",
+                              params).fetchall()
 
     def _count_runs(self, project=None) -> int:
         where, params = _where(project, None)

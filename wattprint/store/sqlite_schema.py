@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_project ON runs(project, started_at);
 CREATE INDEX IF NOT EXISTS runs_trial ON runs(project, trial);
 CREATE INDEX IF NOT EXISTS runs_no_facts ON runs(key) WHERE hosts IS NULL;
+CREATE INDEX IF NOT EXISTS runs_running ON runs(key) WHERE status = 'running';
 CREATE TABLE IF NOT EXISTS domains (
     run INTEGER NOT NULL REFERENCES runs(key) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
@@ -95,6 +96,17 @@ CREATE INDEX IF NOT EXISTS predictions_run ON predictions(run, t);
 
 
 
+def fill_facts(db) -> int:
+    """Derive the columns of rows that lack them, in the caller's write transaction; returns how
+    many. Running runs are left: their writer may be an older wattprint, which rewrites meta
+    without them (reading derives them from meta meanwhile)."""
+    rows = db.execute("SELECT key, meta, (SELECT count(*) FROM domains d WHERE d.run = runs.key AND d.kind = "
+                      "'gpu') FROM runs WHERE hosts IS NULL AND status != 'running'").fetchall()
+    db.executemany(f"UPDATE runs SET {', '.join(c + '=?' for c in FACT_COLS)} WHERE key=? AND hosts IS NULL",
+                   [(*meta_facts(parse_meta(m)), g, k) for k, m, g in rows])
+    return len(rows)
+
+
 def _to_2(db) -> None:
     """Version 2: the derived columns, filled from each run's meta and domains."""
     for col, typ in (("trial", "TEXT"), ("role", "TEXT"), ("part_of", "TEXT"), ("nested_in", "TEXT"),
@@ -102,10 +114,8 @@ def _to_2(db) -> None:
         db.execute(f"ALTER TABLE runs ADD COLUMN {col} {typ}")
     db.execute("CREATE INDEX IF NOT EXISTS runs_trial ON runs(project, trial)")
     db.execute("CREATE INDEX IF NOT EXISTS runs_no_facts ON runs(key) WHERE hosts IS NULL")
-    rows = db.execute("SELECT key, meta, (SELECT count(*) FROM domains d WHERE d.run = runs.key "
-                      "AND d.kind = 'gpu') FROM runs").fetchall()
-    db.executemany(f"UPDATE runs SET {', '.join(c + '=?' for c in FACT_COLS)} WHERE key=?",
-                   [(*meta_facts(parse_meta(m)), g, k) for k, m, g in rows])
+    db.execute("CREATE INDEX IF NOT EXISTS runs_running ON runs(key) WHERE status = 'running'")
+    fill_facts(db)
 
 
 # Upgrades from version N to N+1, in order (each takes the connection, in the upgrading
