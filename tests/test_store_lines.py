@@ -518,3 +518,10 @@ def test_the_tag_filter_is_the_same_on_both_reading_paths(store_path):
     for tag in ("5", "x"):
         assert [x.id for x in st.run_lines(tag=tag)] == [r.id for r in st.list_runs(tag=tag)]
         assert st.count_runs(tag=tag) == len(st.list_runs(tag=tag))
+
+
+def test_projects_are_listed_in_one_query(any_store):
+    st = Store.open(any_store)
+    assert st.projects() == []
+    _fill(st, n=5)
+    assert st.projects() == ["lab", "other"]

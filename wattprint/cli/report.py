@@ -108,7 +108,7 @@ def _project(store, args, since, outs) -> list[str]:
     runs = store.run_lines(project=args.project, tag=args.tag, since=since)
     if not runs:
         if not store.list_runs(project=args.project, newest=1):
-            known = sorted({r.project for r in store.list_runs() if r.project})
+            known = store.projects()
             names = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
             raise UsageError(f"no runs in project {shown(args.project)}; "
                              + (f"known projects: {names}" if known else "the store has no project yet "

@@ -47,7 +47,7 @@ def run(args) -> int:
     if not data["trials"]:
         what = f"project {args.project!r}" + (f" and study {args.study!r}" if args.study else "")
         hint = ("'wattprint sweep --project " + args.project + "' lists its studies"
-                if args.study and store.list_runs(project=args.project, trial=True)
+                if args.study and store.list_runs(project=args.project, trial=True, newest=1)
                 else "trials are recorded by wattprint.integrations.optuna.tracked or .ray.tracked")
         raise UsageError(f"no sweep trials in {store.path} match {what} "
                          f"({store.count_runs(project=args.project)} runs there); {hint}")

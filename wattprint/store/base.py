@@ -49,6 +49,19 @@ def _pid_alive(pid: int | None, started: float | None) -> bool:
         return False
 
 
+def where_clause(mark: str, project, since, *extra) -> tuple[str, list]:
+    """A backend's WHERE clause on a run's project and start (and ``extra`` conditions), with its
+    parameters; ``mark`` is the backend's placeholder."""
+    clauses, params = list(extra), []
+    if project is not None:
+        clauses.append(f"project = {mark}")
+        params.append(project)
+    if since is not None:
+        clauses.append(f"started_at >= {mark}")
+        params.append(since)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
 def _json(text, typ):
     """A JSON column as ``typ``; unreadable or another type reads as empty (as records do)."""
     if not text or text in ("[]", "{}"):
@@ -161,6 +174,10 @@ class Store(abc.ABC):
     def _lines(self, *, project: str | None = None, since: float | None = None) -> list | None:
         """Rows of ``records.LINE_COLS`` in (started_at, key) order, as stored (status not
         checked, facts NULL where unknown); None when the schema predates the facts."""
+
+    @abc.abstractmethod
+    def projects(self) -> list[str]:
+        """The projects that runs were stored under, sorted (one query)."""
 
     @abc.abstractmethod
     def _count_runs(self, project: str | None = None) -> int:

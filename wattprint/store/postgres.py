@@ -17,7 +17,7 @@ import time
 from ..errors import UsageError
 from ..fmt import opt
 from . import postgres_schema as schema
-from .base import RunIdTaken, Store
+from .base import RunIdTaken, Store, where_clause
 from .fs import mask
 from .records import (DOMAIN_COLS, INSERT_COLS, LINE_COLS, MISSING_COLS, RUN_FIELDS, RunRecord, column_values,
                       record_from_row, record_values)
@@ -270,7 +270,7 @@ class PostgresStore(Store):
     def _meta_rows(self, *, project=None, since=None):
         if self._no_tables():
             return []
-        where, params = _where(project, since, "(hosts IS NULL OR status = 'running')")
+        where, params = where_clause("%s", project, since, "(hosts IS NULL OR status = 'running')")
         with self._read() as db, db.transaction():
             if schema.version(db) < 2:
                 return []
@@ -280,17 +280,24 @@ class PostgresStore(Store):
     def _lines(self, *, project=None, since=None):
         if self._no_tables():
             return []
-        where, params = _where(project, since)
+        where, params = where_clause("%s", project, since)
         with self._read() as db, db.transaction():
             if schema.version(db) < 2:
                 return None
             return db.execute(f"SELECT {LINE_COLS}, {MISSING_COLS} FROM runs {where} ORDER BY started_at, key",
                               params).fetchall()
 
+    def projects(self) -> list[str]:
+        if self._no_tables():
+            return []
+        with self._read() as db:
+            return [r[0] for r in db.execute("SELECT DISTINCT project FROM runs WHERE project IS NOT NULL "
+                                             "ORDER BY project").fetchall()]
+
     def _count_runs(self, project=None) -> int:
         if self._no_tables():
             return 0
-        where, params = _where(project, None)
+        where, params = where_clause("%s", project, None)
         with self._read() as db:
             return db.execute(f"SELECT count(*) FROM runs {where}", params).fetchone()[0]
 
@@ -384,15 +391,3 @@ class _Locked:
             return False
         finally:
             self.store._lock.release()
-
-
-def _where(project, since, *extra) -> tuple[str, list]:
-    """A WHERE clause on a run's project and start (and ``extra`` conditions), with its params."""
-    clauses, params = list(extra), []
-    if project is not None:
-        clauses.append("project = %s")
-        params.append(project)
-    if since is not None:
-        clauses.append("started_at >= %s")
-        params.append(since)
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params

@@ -21,7 +21,7 @@ from ..errors import UsageError
 from ..fmt import opt
 from . import connections, fs
 from . import sqlite_schema as schema
-from .base import RunIdTaken, Store, default_path
+from .base import RunIdTaken, Store, default_path, where_clause
 from .records import (DOMAIN_COLS, INSERT_COLS, LINE_COLS, MISSING_COLS, RUN_FIELDS, RunRecord, column_values,
                       record_from_row, record_values)
 
@@ -293,7 +293,7 @@ class SQLiteStore(Store):
         return [record_from_row(r, by_run.get(r[0], ())) for r in (rows[::-1] if newest is not None else rows)]
 
     def _meta_rows(self, *, project=None, since=None):
-        where, params = _where(project, since, "(hosts IS NULL OR status = 'running')")
+        where, params = where_clause("?", project, since, "(hosts IS NULL OR status = 'running')")
         with self._read() as db:
             if schema.version(db) < 2:
                 return []
@@ -301,15 +301,20 @@ class SQLiteStore(Store):
                               f"d.kind = 'gpu') FROM runs {where}", params).fetchall()
 
     def _lines(self, *, project=None, since=None):
-        where, params = _where(project, since)
+        where, params = where_clause("?", project, since)
         with self._read() as db:
             if schema.version(db) < 2:
                 return None
             return db.execute(f"SELECT {LINE_COLS}, {MISSING_COLS} FROM runs {where} ORDER BY started_at, key",
                               params).fetchall()
 
+    def projects(self) -> list[str]:
+        with self._read() as db:
+            return [r[0] for r in db.execute("SELECT DISTINCT project FROM runs WHERE project IS NOT NULL "
+                                             "ORDER BY project").fetchall()]
+
     def _count_runs(self, project=None) -> int:
-        where, params = _where(project, None)
+        where, params = where_clause("?", project, None)
         with self._read() as db:
             return db.execute(f"SELECT count(*) FROM runs {where}", params).fetchone()[0]
 
@@ -379,15 +384,3 @@ class SQLiteStore(Store):
             rows = db.execute("SELECT t, data FROM predictions WHERE run=? ORDER BY t",
                                     (key,)).fetchall()
         return [(t, json.loads(d)) for t, d in rows]
-
-
-def _where(project, since, *extra) -> tuple[str, list]:
-    """A WHERE clause on a run's project and start (and ``extra`` conditions), with its params."""
-    clauses, params = list(extra), []
-    if project is not None:
-        clauses.append("project = ?")
-        params.append(project)
-    if since is not None:
-        clauses.append("started_at >= ?")
-        params.append(since)
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
