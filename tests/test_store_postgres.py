@@ -81,6 +81,10 @@ def test_writers_and_a_killed_one_while_runs_reads_then_same_answers_as_sqlite(
             r = wp("runs", "--json", "--store", pg_url)  # reads while they write
             assert r.returncode == 0, r.stderr
             reads.append(len(json.loads(r.stdout)))
+            r = wp("campaign", "--json", "--store", pg_url)  # and adds them up (run_lines)
+            assert r.returncode in (0, 2), r.stderr  # 2: no run yet
+            if r.returncode == 0:
+                assert json.loads(r.stdout)["runs"] >= reads[-1]  # runs only come
         killed.send_signal(signal.SIGKILL)
         killed.wait(timeout=60)
         outs = [w.communicate(timeout=120) for w in writers]
