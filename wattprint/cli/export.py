@@ -73,5 +73,7 @@ def run(args) -> int:
 
     write_output(args.out, fill)
     if args.out != "-":
-        print(f"wrote {printable(args.out)}: {count[0]:,} row{'s' if count[0] != 1 else ''} from {len(runs)} run{'s' if len(runs) != 1 else ''}", file=sys.stderr)
+        n = len(runs)
+        print(f"wrote {printable(args.out)}: {count[0]:,} row{'s' if count[0] != 1 else ''} from {n:,} "
+              f"run{'s' if n != 1 else ''}", file=sys.stderr)
     return 0
