@@ -535,4 +535,40 @@ def test_projects_are_listed_in_one_query(any_store):
     st = Store.open(any_store)
     assert st.projects() == []
     _fill(st, n=5)
-    assert st.projects() == ["lab", "other"]
+    rng = random.Random(9)
+    for i, name in enumerate(("", "B", "_x", "a")):
+        st.create_run(_rec(100 + i, rng, time.time(), id=f"p{i}", project=name))
+    assert st.projects() == ["B", "_x", "a", "lab", "other"]  # one order on both backends, no ''
+
+
+def test_a_run_alone_in_its_cell_is_named_once(store_path):
+    """At a place the model refuses, a run with a refused energy too: one note each, no run twice."""
+    st = Store.open(store_path)
+    rng = random.Random(4)
+    for i in range(3):
+        rec = _rec(i, rng, time.time() - 3600, location={"prices": "aws"}, tags=[], meta={})
+        rec.energy_j = -5.0 if i == 2 else rec.energy_j
+        st.create_run(rec)
+    notes = [n for n in account(st.run_lines())["notes"] if "footprint not computed" in n]
+    assert len(notes) == 2 and notes[0].startswith("2 runs (r0000, r0001)") and notes[1].startswith("run r0002")
+
+
+def test_the_newest_trials_are_read_as_n_where_the_columns_hold(any_store, monkeypatch):
+    st = Store.open(any_store)
+    _fill(st, n=60)
+    _raw(any_store, "UPDATE runs SET status='interrupted' WHERE status='running'")
+    every = [r.id for r in st.list_runs(trial=True)]
+    backend = type(st)
+    real, sizes = backend._find_runs, []
+
+    def spy(self, **kw):
+        rows = real(self, **kw)
+        sizes.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(backend, "_find_runs", spy)
+    assert [r.id for r in st.list_runs(trial=True, newest=2)] == every[-2:] and sizes == [2]
+    monkeypatch.setattr(backend, "_find_runs", real)
+    (_drop_facts_pg if "://" in any_store else _drop_facts_sqlite)(any_store)
+    ro = Store.open(any_store, readonly=True)  # schema 1: no column to pick trials by, still right
+    assert [r.id for r in ro.list_runs(trial=True, newest=2)] == every[-2:]

@@ -107,6 +107,7 @@ class _Tally:
         self.ids = {k: [] for k, _ in LEVELS}
         self.day_ids: dict = {}
         self.running = 0
+        self.alone: set = set()         # runs in a cell of their own
         keys, levels, cells, linear = self.place_of, {}, self.cells, {}
         for x in lines:
             pk = keys.get(id(x.location))
@@ -118,6 +119,7 @@ class _Tally:
             if not (linear[pk] and 0.0 <= x.energy_j < _INF and 0.0 <= x.duration_s < _INF):
                 pk = ("run", x.id)  # a cell of its own: the model gives its footprint, or its note
                 self.places[pk] = x.location
+                self.alone.add(x.id)
             lk = (x.tags, x.trial is not None)
             lv = levels.get(lk)
             if lv is None:
@@ -159,7 +161,7 @@ class _Tally:
     def ids_at(self, pk) -> list:
         if isinstance(pk, tuple) and pk[0] == "run":
             return [pk[1]]
-        return [x.id for x in self.lines if self.place_of[id(x.location)] == pk]
+        return [x.id for x in self.lines if self.place_of[id(x.location)] == pk and x.id not in self.alone]
 
 
 def _failure_notes(failed: dict, t: _Tally) -> list:

@@ -234,11 +234,15 @@ class Store(abc.ABC):
                 (keys := self._tagged(tag, project, since)) is not None:
             if newest is not None:  # only the last N tagged runs are loaded
                 keys = keys[max(0, len(keys) - newest):]
-            runs = self._find_runs(keys=keys) if keys else []
+            # a second read: a run retagged meanwhile is checked again (one replaced is missed)
+            runs = [r for r in self._find_runs(keys=keys) if tag in r.tags] if keys else []
         else:
             # rows without derived columns first: one filled meanwhile is then found by _find_runs
             more = self._trials_without_facts(trial, project, since, job_id) if trial is not None else []
-            runs = self._find_runs(project=project, since=since, job_id=job_id, trial=trial)
+            # the last N trials in SQL when the columns can be trusted (the backend reads all
+            # where the schema has none)
+            last = newest if trial is not None and tag is None and not more else None
+            runs = self._find_runs(project=project, since=since, job_id=job_id, trial=trial, newest=last)
             if more:
                 seen = {r.key for r in runs}
                 runs = sorted(runs + [r for r in more if r.key not in seen], key=lambda r: (r.started_at, r.key))

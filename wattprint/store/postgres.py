@@ -249,9 +249,11 @@ class PostgresStore(Store):
         dcols = ", ".join("d." + c for c in DOMAIN_COLS.split(", "))
         with self._read() as db, db.transaction():
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # both queries: one snapshot
-            if trial is not None and schema.version(db) >= 2:  # else Store.list_runs filters
+            if trial is not None and schema.version(db) >= 2:
                 clauses.append("r.trial IS NOT NULL" if trial is True else "r.trial = %s")
                 params += [] if trial is True else [trial]
+            elif trial is not None:  # no column to pick trials by: all runs, for list_runs to filter
+                newest = None
             where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
             if newest is None:
                 rows = db.execute(f"SELECT {cols} FROM runs r {where} ORDER BY r.started_at, r.key",
@@ -292,8 +294,7 @@ class PostgresStore(Store):
         if self._no_tables():
             return []
         with self._read() as db:
-            return [r[0] for r in db.execute("SELECT DISTINCT project FROM runs WHERE project IS NOT NULL "
-                                             "ORDER BY project").fetchall()]
+            return sorted(r[0] for r in db.execute("SELECT DISTINCT project FROM runs WHERE project <> ''"))
 
     def _count_runs(self, project=None) -> int:
         if self._no_tables():

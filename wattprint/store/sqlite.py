@@ -275,11 +275,13 @@ class SQLiteStore(Store):
         if keys is not None:
             clauses.append(f"key IN ({', '.join('?' * len(keys))})")
             params += list(keys)
-        order = "ORDER BY started_at, key" if newest is None else "ORDER BY started_at DESC, key DESC LIMIT ?"
         with self._snapshot() as db:  # the runs and their domains as of one moment
-            if trial is not None and schema.version(db) >= 2:  # else Store.list_runs filters
+            if trial is not None and schema.version(db) >= 2:
                 clauses.append("trial IS NOT NULL" if trial is True else "trial = ?")
                 params += [] if trial is True else [trial]
+            elif trial is not None:  # no column to pick trials by: all runs, for list_runs to filter
+                newest = None
+            order = "ORDER BY started_at, key" if newest is None else "ORDER BY started_at DESC, key DESC LIMIT ?"
             where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
             limit = [] if newest is None else [int(newest)]
             rows = db.execute(f"SELECT key, {', '.join(RUN_FIELDS)} FROM runs {where} {order}",
@@ -310,8 +312,7 @@ class SQLiteStore(Store):
 
     def projects(self) -> list[str]:
         with self._read() as db:
-            return [r[0] for r in db.execute("SELECT DISTINCT project FROM runs WHERE project IS NOT NULL "
-                                             "ORDER BY project").fetchall()]
+            return sorted(r[0] for r in db.execute("SELECT DISTINCT project FROM runs WHERE project <> ''"))
 
     def _count_runs(self, project=None) -> int:
         where, params = where_clause("?", project, None)
