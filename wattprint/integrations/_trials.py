@@ -10,6 +10,23 @@ log = logging.getLogger("wattprint")
 SHARE_RULE = "each stretch of time split equally between the sweep trials running on the host then"
 
 
+def trial_options(project: str, track_options: dict) -> dict:
+    """``track()`` options for every trial: the project, the 'tuning' tag, no fixed run id;
+    checked now by one ``track()`` call, so bad options raise before any trial runs."""
+    from ..errors import UsageError
+    from ..fmt import opt
+    from ..run import track
+
+    if track_options.get("run_id") is not None:  # one id cannot name every trial
+        raise UsageError(f"tracked(): drop {opt('run_id')}; each trial gets its own run id")
+    tags = list(track_options.pop("tags", None) or [])
+    if "tuning" not in tags:
+        tags.append("tuning")
+    track_options.update(project=project, tags=tags)
+    track(**track_options)
+    return track_options
+
+
 def number(value):
     """An objective value as stored: a finite number, else None (a NaN cannot go into JSON)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -35,7 +35,8 @@ from ..errors import UsageError
 from .. import fmt
 from ..fmt import opt
 from ..units import J_PER_KWH, positive
-from ._trials import finish_trial, number, write_sweep
+from ..run import track
+from ._trials import finish_trial, number, trial_options, write_sweep
 
 log = logging.getLogger("wattprint")
 
@@ -61,15 +62,7 @@ def tracked(objective, *, project=None, budget_kwh=None, budget_co2e_kg=None,
     if trial_budget_kwh is not None or trial_budget_co2e_kg is not None:
         track_options.update(budget_kwh=trial_budget_kwh, budget_co2e_kg=trial_budget_co2e_kg,
                              on_exceed="stop")
-    if track_options.get("run_id") is not None:  # one id cannot name every trial
-        raise UsageError(f"tracked(): drop {opt('run_id')}; each trial gets its own run id")
-    tags = list(track_options.pop("tags", None) or [])
-    if "tuning" not in tags:
-        tags.append("tuning")
-    track_options.update(project=project, tags=tags)
-    from ..run import track
-
-    track(**track_options)  # bad options raise here, before any trial
+    trial_options(project, track_options)
 
     def wrapped(trial):
         study = trial.study

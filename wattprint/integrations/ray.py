@@ -36,7 +36,8 @@ from .. import fmt
 from ..errors import UsageError
 from ..fmt import name, opt
 from ..units import J_PER_KWH, positive
-from ._trials import finish_trial, number, write_sweep
+from ..run import track
+from ._trials import finish_trial, number, trial_options, write_sweep
 
 log = logging.getLogger("wattprint")
 
@@ -52,15 +53,7 @@ def tracked(fn, *, project=None, **track_options):
         raise UsageError("tracked(fn, ...): give the function trainable Ray Tune calls with its config")
     if not project:
         raise UsageError(f"tracked(): give {opt('project')} so the sweep's trials can be found again")
-    if track_options.get("run_id") is not None:  # one id cannot name every trial
-        raise UsageError(f"tracked(): drop {opt('run_id')}; each trial gets its own run id")
-    tags = list(track_options.pop("tags", None) or [])
-    if "tuning" not in tags:
-        tags.append("tuning")
-    track_options.update(project=project, tags=tags)
-    from ..run import track
-
-    track(**track_options)  # bad options raise here, in the driver, before any trial
+    trial_options(project, track_options)  # in the driver, before any trial
 
     @functools.wraps(fn)
     def trainable(config):
