@@ -13,23 +13,10 @@ mlflow = pytest.importorskip("mlflow")
 
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+from test_integrations_huggingface import _Data  # noqa: E402  (the same tiny dataset)
 from wattprint.integrations.huggingface import WattprintCallback  # noqa: E402
 
 ENERGY = "wattprint/energy_kwh"
-
-
-class _Data(torch.utils.data.Dataset):
-    def __init__(self, n=64, seq=12):
-        g = torch.Generator().manual_seed(0)
-        self.ids = torch.randint(5, 100, (n, seq), generator=g)
-        self.labels = (self.ids[:, 0] > 50).long()
-
-    def __len__(self):
-        return len(self.ids)
-
-    def __getitem__(self, i):
-        return {"input_ids": self.ids[i], "attention_mask": torch.ones_like(self.ids[i]),
-                "labels": self.labels[i]}
 
 
 def test_trainer_report_to_mlflow_gets_the_energy_in_its_run(tmp_path, monkeypatch, store_path):

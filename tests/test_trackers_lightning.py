@@ -11,22 +11,15 @@ pytest.importorskip("tensorboard")
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
+import test_integrations_lightning as integration_tests  # noqa: E402  (its tiny module)
 from wattprint.integrations.lightning import WattprintCallback  # noqa: E402
 
 
-class Tiny(pl.LightningModule):
-    def __init__(self):
-        super().__init__()
-        self.net = torch.nn.Linear(8, 1)
-
-    def training_step(self, batch, _):
-        x, y = batch
-        loss = torch.nn.functional.mse_loss(self.net(x), y)
-        self.log("loss", loss)
+class Tiny(integration_tests.Tiny):
+    def training_step(self, batch, i):
+        loss = super().training_step(batch, i)
+        self.log("loss", loss)  # the logger gets the loss, and wattprint's energy beside it
         return loss
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.01)
 
 
 def test_lightning_log_to_the_loggers_summary_writer(tmp_path, store_path):
