@@ -50,7 +50,7 @@ def run(args) -> int:
                 if args.study and store.list_runs(project=args.project, trial=True, newest=1)
                 else "trials are recorded by wattprint.integrations.optuna.tracked or .ray.tracked")
         raise UsageError(f"no sweep trials in {store.path} match {what} "
-                         f"({store.count_runs(project=args.project)} runs there); {hint}")
+                         f"({store.count_runs(project=args.project):,} runs there); {hint}")
     if args.html:
         from ..report.files import write_output
 
